@@ -1,0 +1,121 @@
+"""memory_core: the offline memory engine behind Memtune.
+
+Decide whether to recall, recall from a durable store, inject into the prompt, decide what to write,
+write, summarise, and explain every step as data. No API keys or network needed.
+"""
+
+from .chat import ChatMessage, ChatModel
+from .classify import Classification, classify_turn, import_items
+from .decision import Decider, Judge, JudgeVerdict, LLMJudge, RecallDecider, RecallDecision, parse_verdict
+from .engine import MemoryEngine, build_engine, open_store
+from .entities import Entity, exact_entities, find_entities
+from .errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidInputError,
+    MemoryCoreError,
+    NotFoundError,
+    ProviderError,
+)
+from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
+from .models import (
+    CATEGORIES,
+    CONFIDENCES,
+    ITEM_TYPES,
+    ItemEvent,
+    ItemFilter,
+    Library,
+    MemoryItem,
+    NewItem,
+    Page,
+    Scope,
+)
+from .recall_rules import RuleMatch, decide_by_rules
+from .responder import OfflineResponder
+from .retrieval import BM25Retriever, Retriever, ScoredMemory
+from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
+from .settings import Settings, Tuning, load_settings
+from .store import SQLiteStore
+from .summary import LLMSummariser, Summariser, fallback_summary, summarise_window
+from .tokenizer import tokenize
+from .transfer import (
+    ImportReport,
+    export_csv,
+    export_library,
+    import_csv,
+    import_library,
+    read_library_file,
+    write_library_file,
+)
+from .write_gate import WriteDecision, decide_write
+
+__all__ = [
+    "CATEGORIES",
+    "CONFIDENCES",
+    "ITEM_TYPES",
+    "BM25Retriever",
+    "ChatMessage",
+    "ChatModel",
+    "Classification",
+    "ConfigurationError",
+    "ConflictError",
+    "Decider",
+    "Entity",
+    "ImportReport",
+    "Injection",
+    "InvalidInputError",
+    "ItemEvent",
+    "ItemFilter",
+    "Judge",
+    "JudgeVerdict",
+    "LLMJudge",
+    "LLMSummariser",
+    "Library",
+    "MemoryCoreError",
+    "MemoryEngine",
+    "MemoryItem",
+    "NewItem",
+    "NotFoundError",
+    "OfflineResponder",
+    "Page",
+    "ProviderError",
+    "RecallDecider",
+    "RecallDecision",
+    "Retriever",
+    "RuleMatch",
+    "SQLiteStore",
+    "Scope",
+    "ScoredMemory",
+    "Session",
+    "Settings",
+    "StageTiming",
+    "Summariser",
+    "SummaryRecord",
+    "Trace",
+    "Tuning",
+    "WriteDecision",
+    "WriteRecord",
+    "build_engine",
+    "classify_turn",
+    "decide_by_rules",
+    "decide_write",
+    "exact_entities",
+    "export_csv",
+    "export_library",
+    "fallback_summary",
+    "find_entities",
+    "import_csv",
+    "import_items",
+    "import_library",
+    "inject_pipecat",
+    "inject_reference",
+    "load_settings",
+    "memory_block",
+    "open_store",
+    "parse_verdict",
+    "pipecat_block",
+    "read_library_file",
+    "summarise_window",
+    "tokenize",
+    "write_library_file",
+]

@@ -1,0 +1,239 @@
+"""`python -m memory_core`: decide, recall, chat, import, export and benchmarks from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from .benchmarks import BACKENDS, SCORERS, run_locomo, run_scale
+from .decision import MODES, RecallDecider
+from .engine import build_engine, open_store
+from .errors import InvalidInputError, MemoryCoreError
+from .evaluation import binary_scores, percentile
+from .locomo import ITEM_FORMATS
+from .models import Scope
+from .retrieval import BM25Retriever
+from .settings import Settings, load_settings
+from .store import SQLiteStore
+from .transfer import read_library_file, write_library_file
+
+
+def _emit(out: TextIO, data: Any) -> None:
+    out.write(json.dumps(data, ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) for each non-blank line; a bad line is an error naming it."""
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInputError(f"{path}:{number}: not JSON ({exc.msg})") from None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise InvalidInputError(f"{path}:{number}: each row needs a string 'text'")
+            if "should_recall" in row and not isinstance(row["should_recall"], bool):
+                raise InvalidInputError(f"{path}:{number}: 'should_recall' must be true or false")
+            yield number, row
+
+
+def cmd_decide(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    decider = RecallDecider()  # the LLM judge arrives with a configured chat model
+    labelled: list[tuple[bool, bool, str]] = []
+    latencies_us: list[float] = []
+    fallbacks = 0
+    try:
+        for number, row in read_jsonl(Path(args.data)):
+            started = time.perf_counter()
+            decision = decider.decide(row["text"], mode=args.mode, timeout_ms=settings.tuning().decision_timeout_ms)
+            latencies_us.append((time.perf_counter() - started) * 1e6)
+            fallbacks += decision.decided_by == "fallback_rule"
+            _emit(out, {"id": row.get("id", number), "should_recall": decision.should_recall, "reason": decision.reason,
+                        "query": decision.query, "categories": list(decision.categories),
+                        "decided_by": decision.decided_by, "fallback_reason": decision.fallback_reason})  # fmt: skip
+            if "should_recall" in row:
+                labelled.append((decision.should_recall, row["should_recall"], str(row.get("lang") or "")))
+    finally:
+        decider.close()
+    if labelled:
+        _emit(out, _decision_summary(labelled, latencies_us, fallbacks, args.mode))
+    return 0
+
+
+def _decision_summary(
+    labelled: Sequence[tuple[bool, bool, str]], latencies_us: Sequence[float], fallbacks: int, mode: str
+) -> dict[str, Any]:
+    scores = binary_scores((p, e) for p, e, _ in labelled)
+    summary: dict[str, Any] = {
+        "mode": mode,
+        "n": scores.n,
+        "accuracy": round(scores.accuracy, 4),
+        "precision": round(scores.precision, 4),
+        "recall": round(scores.recall, 4),
+        "f1": round(scores.f1, 4),
+        "p50_us": round(percentile(latencies_us, 50), 1),
+        "fell_back_to_rules": fallbacks,
+    }
+    langs = sorted({lang for _, _, lang in labelled if lang})
+    if langs:
+        summary["accuracy_by_lang"] = {
+            lang: round(binary_scores((p, e) for p, e, lg in labelled if lg == lang).accuracy, 4) for lang in langs
+        }
+    return summary
+
+
+def _scope(args: argparse.Namespace, settings: Settings) -> Scope:
+    return Scope.of(
+        args.profile,
+        args.character,
+        args.library,
+        default_profile_id=settings.default_profile_id,
+        default_library_id=settings.default_library_id,
+    )
+
+
+def _store(settings: Settings) -> SQLiteStore:
+    store = open_store(settings)
+    if store is None:
+        raise InvalidInputError("OPENTALKING_MEMORY_PROVIDER is 'none': there is no store to work with")
+    return store
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    with _store(settings) as store:
+        report = read_library_file(store, _scope(args, settings), Path(args.file), on_conflict=args.on_conflict)
+    _emit(out, {"library": report.library.id, "imported": report.imported, "skipped": report.skipped})
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    with _store(settings) as store:
+        count = write_library_file(store, _scope(args, settings), Path(args.file))
+    _emit(out, {"file": args.file, "exported": count})
+    return 0
+
+
+def cmd_recall(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    tuning = settings.tuning()
+    decider = RecallDecider()
+    with _store(settings) as store:
+        try:
+            decision = decider.decide(args.query, mode=args.mode or tuning.decision_mode,
+                                      timeout_ms=tuning.decision_timeout_ms)  # fmt: skip
+        finally:
+            decider.close()
+        retriever = BM25Retriever(store, k1=settings.bm25_k1, b=settings.bm25_b)
+        hits = retriever.search(_scope(args, settings), decision.query or args.query,
+                                limit=args.limit or tuning.recall_limit, min_score=tuning.recall_min_score)  # fmt: skip
+    for hit in hits:
+        row = {"rank": hit.rank, "id": hit.item.id, "text": hit.item.text, "score": round(hit.score, 4)}
+        _emit(out, {**row, "bm25": round(hit.bm25, 4), "entity_boost": hit.entity_boost, "name_boost": hit.name_boost})
+    _emit(out, {"decision": decision.to_dict(), "hits": len(hits)})
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """A small REPL over the engine: each reply is followed by one line on what memory did."""
+    engine = build_engine(settings)
+    session = engine.open_session(_scope(args, settings), persona=args.persona, enabled=True)
+    out.write(f"memtune chat: profile {session.scope.profile_id}, character {session.scope.character_id}, "
+              f"library {session.scope.library_id}. Empty line or Ctrl-D ends the session.\n")  # fmt: skip
+    try:
+        for line in sys.stdin:
+            if not line.strip():
+                break
+            trace = engine.run_turn(session, line.strip())
+            decision = trace.decision
+            out.write(f"{trace.reply}\n")
+            out.write(f"  [recall: {decision.reason if decision else 'off'}; hits {len(trace.hits)}; "
+                      f"write: {trace.write.decision.reason if trace.write else '-'}]\n")  # fmt: skip
+        summary = engine.end_session(session)
+        if summary:
+            out.write(f"session summary stored ({summary.by}): {summary.text}\n")
+    finally:
+        engine.close()
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    if args.bench == "locomo":
+        result = run_locomo(
+            args.data,
+            backend=args.backend,
+            scorer=args.scorer,
+            item_format=args.item_format,
+            k1=settings.bm25_k1,
+            b=settings.bm25_b,
+            on_conversation=lambda row: _emit(out, row),
+        )
+    else:
+        result = run_scale(args.items, queries=args.queries, k1=settings.bm25_k1, b=settings.bm25_b)
+    _emit(out, result)
+    return 0
+
+
+def _add_scope_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="", help="profile id (default: settings, else 'default')")
+    parser.add_argument("--character", required=True, help="character id")
+    parser.add_argument("--library", default="", help="library id (default: settings, else 'default')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m memory_core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    decide = sub.add_parser("decide", help="recall decisions for a JSONL file of messages")
+    decide.add_argument("--mode", choices=MODES, default="rule")
+    decide.add_argument("--data", required=True, help="JSONL rows with text (and optional should_recall, lang, id)")
+    decide.set_defaults(run=cmd_decide)
+
+    recall = sub.add_parser("recall", help="decide and search one library for a message")
+    recall.add_argument("query")
+    recall.add_argument("--mode", choices=MODES, default=None)
+    recall.add_argument("--limit", type=int, default=0)
+    _add_scope_arguments(recall)
+    recall.set_defaults(run=cmd_recall)
+
+    chat = sub.add_parser("chat", help="chat with a character on the command line (offline responder without a model)")
+    chat.add_argument("--persona", default="")
+    _add_scope_arguments(chat)
+    chat.set_defaults(run=cmd_chat)
+
+    for name, run, verb in (("import", cmd_import, "import a library file into"), ("export", cmd_export, "export")):
+        command = sub.add_parser(name, help=f"{verb} a library (.json or .csv)")
+        command.add_argument("file")
+        _add_scope_arguments(command)
+        if name == "import":
+            command.add_argument("--on-conflict", choices=("error", "skip", "replace"), default="error")
+        command.set_defaults(run=run)
+
+    bench = sub.add_parser("bench", help="benchmarks; the last output line is a JSON object")
+    kinds = bench.add_subparsers(dest="bench", required=True)
+    locomo = kinds.add_parser("locomo", help="recall@k and latency on a LoCoMo file")
+    locomo.add_argument("--data", required=True)
+    locomo.add_argument("--backend", choices=BACKENDS, default="bm25")
+    locomo.add_argument("--scorer", choices=SCORERS, default="index")
+    locomo.add_argument("--item-format", choices=ITEM_FORMATS, default="dated")
+    scale = kinds.add_parser("scale", help="recall latency and index memory at N synthetic items")
+    scale.add_argument("--items", type=int, required=True)
+    scale.add_argument("--queries", type=int, default=200)
+    bench.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Entry point; errors a user can fix print one line to stderr and exit with status 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return int(args.run(args, settings, out or sys.stdout))
+    except (MemoryCoreError, FileNotFoundError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2

@@ -1,0 +1,251 @@
+"""Plain values that cross module boundaries: scope, libraries, items, their history."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from .errors import InvalidInputError
+
+ITEM_TYPES: tuple[str, ...] = ("fact", "preference", "knowledge", "chat_turn", "summary", "note")
+CONFIDENCES: tuple[str, ...] = ("", "high", "medium", "low", "unknown")
+# The reference's category vocabulary; other strings are accepted and grouped under "Other memories".
+CATEGORIES: tuple[str, ...] = (
+    "user_preference",
+    "entity_relation",
+    "goal_progress",
+    "decision_plan",
+    "feedback_correction",
+    "episode_summary",
+    "mem0_candidate",
+)
+EVENTS: tuple[str, ...] = ("add", "update", "delete")
+
+MAX_ID_LENGTH = 128
+MAX_TEXT_LENGTH = 20_000
+DEFAULT_PROFILE_ID = "default"
+DEFAULT_LIBRARY_ID = "default"
+
+_ID_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f/\\]")
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """ISO-8601 UTC with microseconds and a trailing Z, the store's only timestamp format."""
+    moment = moment or datetime.now(UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(value: str, *, what: str = "timestamp") -> str:
+    """Normalise an ISO-8601 timestamp to the store's format; naive values are taken as UTC."""
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInputError(f"{what} is empty")
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInputError(f"{what} {value!r} is not an ISO-8601 timestamp") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return utc_timestamp(moment)
+
+
+def check_id(value: str, *, what: str) -> str:
+    """Strip an id and reject what would break scoping or file names: blanks, whitespace, slashes."""
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInputError(f"{what} is required")
+    if len(text) > MAX_ID_LENGTH:
+        raise InvalidInputError(f"{what} is longer than {MAX_ID_LENGTH} characters")
+    if _ID_FORBIDDEN.search(text):
+        raise InvalidInputError(f"{what} {text!r} contains whitespace, a slash or a control character")
+    return text
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose memory: a profile (the user), a character, and one of their libraries."""
+
+    profile_id: str
+    character_id: str
+    library_id: str = DEFAULT_LIBRARY_ID
+
+    @classmethod
+    def of(
+        cls,
+        profile_id: str | None,
+        character_id: str | None,
+        library_id: str | None = None,
+        *,
+        default_profile_id: str = DEFAULT_PROFILE_ID,
+        default_library_id: str = DEFAULT_LIBRARY_ID,
+    ) -> Scope:
+        """Normalise as the reference does: blank profile and library take defaults, character is required."""
+        profile = (profile_id or "").strip() or default_profile_id or DEFAULT_PROFILE_ID
+        library = (library_id or "").strip() or default_library_id or DEFAULT_LIBRARY_ID
+        return cls(
+            profile_id=check_id(profile, what="profile_id"),
+            character_id=check_id(character_id or "", what="character_id"),
+            library_id=check_id(library, what="library_id"),
+        )
+
+    def with_library(self, library_id: str) -> Scope:
+        return replace(self, library_id=check_id(library_id, what="library_id"))
+
+
+@dataclass(frozen=True)
+class Library:
+    id: str
+    name: str
+    profile_id: str
+    character_id: str
+    memory_count: int
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class MemoryItem:
+    id: str
+    text: str
+    type: str
+    category: str
+    confidence: str
+    source: str
+    metadata: Mapping[str, Any]
+    profile_id: str
+    character_id: str
+    library_id: str
+    created_at: str
+    updated_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready: the lossless export form."""
+        return {
+            "id": self.id,
+            "text": self.text,
+            "type": self.type,
+            "category": self.category,
+            "confidence": self.confidence,
+            "source": self.source,
+            "metadata": dict(self.metadata),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """What a caller hands the store; id and timestamps are filled in by the store unless given."""
+
+    text: str
+    type: str = "note"
+    category: str = ""
+    confidence: str = ""
+    source: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any], *, what: str = "item") -> NewItem:
+        """Build from an export row, rejecting unknown keys so typos do not vanish silently."""
+        allowed = {"id", "text", "type", "category", "confidence", "source", "metadata", "created_at", "updated_at"}
+        unknown = set(row) - allowed
+        if unknown:
+            raise InvalidInputError(f"{what} has unknown fields: {', '.join(sorted(unknown))}")
+        metadata = row.get("metadata") or {}
+        if not isinstance(metadata, Mapping):
+            raise InvalidInputError(f"{what} metadata must be an object")
+        return cls(
+            text=_as_str(row.get("text"), f"{what} text"),
+            type=_as_str(row.get("type") or "note", f"{what} type"),
+            category=_as_str(row.get("category") or "", f"{what} category"),
+            confidence=_as_str(row.get("confidence") or "", f"{what} confidence"),
+            source=_as_str(row.get("source") or "", f"{what} source"),
+            metadata=dict(metadata),
+            id=_as_str(row["id"], f"{what} id") if row.get("id") not in (None, "") else None,
+            created_at=_as_str(row["created_at"], f"{what} created_at") if row.get("created_at") else None,
+            updated_at=_as_str(row["updated_at"], f"{what} updated_at") if row.get("updated_at") else None,
+        )
+
+
+def _as_str(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a string, got {type(value).__name__}")
+    return value
+
+
+def validate_new_item(item: NewItem, *, what: str = "item") -> NewItem:
+    """Check and normalise one item before it is written; raises InvalidInputError naming the field."""
+    text = item.text.strip() if isinstance(item.text, str) else ""
+    if not text:
+        raise InvalidInputError(f"{what} text is empty")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise InvalidInputError(f"{what} text is longer than {MAX_TEXT_LENGTH} characters")
+    if item.type not in ITEM_TYPES:
+        raise InvalidInputError(f"{what} type {item.type!r} is not one of {', '.join(ITEM_TYPES)}")
+    if item.confidence not in CONFIDENCES:
+        raise InvalidInputError(
+            f"{what} confidence {item.confidence!r} is not one of {', '.join(c for c in CONFIDENCES if c)}"
+        )
+    if len(item.category) > MAX_ID_LENGTH or len(item.source) > 256:
+        raise InvalidInputError(f"{what} category or source is too long")
+    if not isinstance(item.metadata, Mapping):
+        raise InvalidInputError(f"{what} metadata must be an object")
+    try:
+        metadata = json.loads(json.dumps(dict(item.metadata), ensure_ascii=False, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{what} metadata is not JSON-serialisable: {exc}") from exc
+    return replace(
+        item,
+        text=text,
+        metadata=metadata,
+        id=check_id(item.id, what=f"{what} id") if item.id is not None else None,
+        created_at=parse_timestamp(item.created_at, what=f"{what} created_at") if item.created_at else None,
+        updated_at=parse_timestamp(item.updated_at, what=f"{what} updated_at") if item.updated_at else None,
+    )
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """List filters; None means "any". text_contains is a case-insensitive substring."""
+
+    type: str | None = None
+    category: str | None = None
+    text_contains: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: tuple[MemoryItem, ...]
+    total: int
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class ItemEvent:
+    """One entry of an item's history: what happened, when, from where, and the item before/after."""
+
+    seq: int
+    item_id: str
+    library_id: str
+    event: str
+    at: str
+    source: str
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row of a library's change feed, used to keep search indexes in step with the store."""
+
+    seq: int
+    item_id: str
+    event: str

@@ -1,0 +1,75 @@
+"""Every prompt and fixed text the engine sends or shows, as named templates rendered by pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .chat import ChatMessage
+
+JUDGE_SYSTEM = """\
+You decide whether a user's message to a chat character needs the user's long-term memory.
+你判断用户发给数字人角色的这条消息是否需要调取该用户的长期记忆。
+
+Answer with one JSON object only, no other text:
+{"should_recall": true or false, "query": "what to search the memory for", "reason": "short reason",
+ "categories": ["user_preference" | "entity_relation" | "goal_progress" | "decision_plan" |
+                "feedback_correction" | "episode_summary", ...]}
+
+Recall (should_recall true) when the message refers to or depends on:
+- the user's identity, preferences, habits, past decisions, goals and progress, plans;
+- important people, pets or things in the user's life (names, relationships), or the user's own devices and systems;
+- earlier conversations, stable facts the user shared, or feedback about how the character should talk;
+- an unresolved reference to a style or preference, e.g. "那套风格", "那个方式", "按之前那样",
+  "the usual style", "same way as before";
+- a reply that needs personal context in comfort, learning, coaching, shopping or role-play chats.
+Do not recall for general-knowledge questions, greetings, acknowledgements or one-off commands
+(translate, convert, write about a generic topic), even when they mention "I" or "remember".
+When you recall, rewrite "query" into the few words that would find the memory (for example
+"usual answer style preference"); keep the user's language.\
+"""
+
+SUMMARY_SYSTEM = """\
+You condense a digital-human chat into lasting memories about the user: short bullet-style facts in the
+user's language, about their preferences, important people and things, confirmed decisions or plans,
+goals and progress, and feedback or corrections about how the character should interact.
+你把数字人对话浓缩成关于用户的长期记忆：简短的要点式事实。\
+"""
+
+SUMMARY_USER = """\
+Extract at most {max_items} lasting memories from this conversation, one per line starting with "- ".
+Skip greetings, transient wording, one-off requests, and facts only the assistant stated.
+
+{transcript}\
+"""
+
+MEMORY_HEADER_FLAT = "Relevant long-term memories:"
+MEMORY_HEADER_GROUPED = "Relevant user memories:"
+CURRENT_USER_MESSAGE = "Current user message:"
+
+OFFLINE_LABEL_EN = "[offline responder: no chat model configured]"
+OFFLINE_LABEL_ZH = "[离线回复：未配置对话模型]"
+
+
+def judge_messages(user_text: str) -> list[ChatMessage]:
+    return [ChatMessage("system", JUDGE_SYSTEM), ChatMessage("user", user_text)]
+
+
+def summary_messages(turns: Sequence[tuple[str, str]], max_items: int) -> list[ChatMessage]:
+    transcript = "\n".join(f"user: {u}\nassistant: {a}" for u, a in turns)
+    return [
+        ChatMessage("system", SUMMARY_SYSTEM),
+        ChatMessage("user", SUMMARY_USER.format(max_items=max_items, transcript=transcript)),
+    ]
+
+
+def offline_reply(user_text: str, memories: Sequence[str], *, chinese: bool) -> str:
+    """The labelled reply of the offline responder, built only from what was recalled."""
+    if chinese:
+        if not memories:
+            return f"{OFFLINE_LABEL_ZH} 关于「{user_text}」，我的记忆里还没有相关内容。"
+        lines = "\n".join(f"- {m}" for m in memories)
+        return f"{OFFLINE_LABEL_ZH} 关于「{user_text}」，我记得：\n{lines}"
+    if not memories:
+        return f'{OFFLINE_LABEL_EN} I have nothing stored about "{user_text}" yet.'
+    lines = "\n".join(f"- {m}" for m in memories)
+    return f'{OFFLINE_LABEL_EN} About "{user_text}", here is what I remember:\n{lines}'

@@ -1,0 +1,97 @@
+"""A chat session's state and the trace of one turn, as data."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .chat import ChatMessage
+from .decision import RecallDecision
+from .models import MemoryItem, NewItem, Scope
+from .retrieval import ScoredMemory
+from .settings import Tuning
+from .write_gate import WriteDecision
+
+
+@dataclass
+class Session:
+    """One visitor's conversation: scope, persona, knobs, history and the pending summary window.
+
+    Plain data (deep-copyable) so a UI can keep one per visitor; the engine holds no session state.
+    """
+
+    scope: Scope
+    tuning: Tuning
+    persona: str = ""
+    enabled: bool = True
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    history: list[ChatMessage] = field(default_factory=list)
+    summary_window: list[tuple[str, str]] = field(default_factory=list)
+    pending_writes: list[tuple[NewItem, ...]] = field(default_factory=list)
+    turns: int = 0
+    ended: bool = False
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    stage: str
+    ms: float
+
+
+@dataclass(frozen=True)
+class WriteRecord:
+    """The write gate's decision and what actually reached the store."""
+
+    decision: WriteDecision
+    write_action: str  # direct_write | mem0_infer | none
+    written: tuple[MemoryItem, ...] = ()
+    note: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class SummaryRecord:
+    """A summary written from the window (or the reason it could not be stored)."""
+
+    trigger: str  # window | session_end
+    text: str
+    by: str  # llm | fallback
+    turn_count: int
+    item: MemoryItem | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Everything one user turn did, stage by stage: the console's inspector reads only this."""
+
+    session_id: str
+    turn: int
+    scope: Scope
+    enabled: bool
+    user_text: str
+    decision: RecallDecision | None
+    query: str
+    backend: str
+    hits: tuple[ScoredMemory, ...]
+    recall_note: str
+    memory_block: str
+    injection_style: str
+    block_index: int
+    messages: tuple[ChatMessage, ...]
+    reply: str
+    reply_by: str  # llm | offline | none
+    write: WriteRecord | None
+    summary: SummaryRecord | None
+    summary_pending: int
+    summary_window_size: int
+    timings: tuple[StageTiming, ...]
+    errors: tuple[str, ...] = ()
+
+    def timing(self, stage: str) -> float:
+        return sum(t.ms for t in self.timings if t.stage == stage)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the CLI and the REST API."""
+        return asdict(self)

@@ -1,0 +1,245 @@
+"""Settings, read once from the environment and `.env`, with the reference engine's variable names.
+
+`load_settings()` is the only place that reads the environment. `Tuning` holds the knobs a console
+session may change without a restart; `Settings.tuning()` gives their configured values.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from .errors import ConfigurationError
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+PROVIDERS = {
+    "": "auto",
+    "sqlite": "sqlite",
+    "local": "sqlite",
+    "memory": "memory",
+    "inmemory": "memory",
+    "in-memory": "memory",
+    "none": "none",
+    "noop": "none",
+    "disabled": "none",
+    "mem0": "mem0",
+}
+PIPECAT_SYSTEM_PROMPT = "Based on previous conversations, I recall: \n\n"
+
+
+def parse_bool(raw: Any, name: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
+
+
+def _int(low: int, high: int) -> Callable[[Any, str], int]:
+    def parse(raw: Any, name: str) -> int:
+        try:
+            value = int(str(raw).strip()) if not isinstance(raw, int) or isinstance(raw, bool) else raw
+        except ValueError:
+            raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
+        if isinstance(value, bool) or not low <= value <= high:
+            raise ConfigurationError(f"{name} must be between {low} and {high}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _float(low: float, high: float) -> Callable[[Any, str], float]:
+    def parse(raw: Any, name: str) -> float:
+        try:
+            value = float(str(raw).strip()) if not isinstance(raw, int | float) else float(raw)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ConfigurationError(f"{name} must be between {low} and {high}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _choice(*allowed: str) -> Callable[[Any, str], str]:
+    def parse(raw: Any, name: str) -> str:
+        value = str(raw).strip().lower()
+        if value not in allowed:
+            raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _text(raw: Any, name: str) -> str:
+    return str(raw).strip()
+
+
+def _raw_text(raw: Any, name: str) -> str:
+    return str(raw)
+
+
+def _provider(raw: Any, name: str) -> str:
+    value = str(raw).strip().lower()
+    if value not in PROVIDERS:
+        raise ConfigurationError(f"{name} must be one of {', '.join(p for p in PROVIDERS if p)}, got {raw!r}")
+    return PROVIDERS[value]
+
+
+def _decision_timeout(raw: Any, name: str) -> int:
+    # The reference treats 0 as "unset" and uses 800 ms then.
+    value = _int(0, 600_000)(raw, name)
+    return value or 800
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The knobs a session may change at run time; defaults are the reference's (spec §8)."""
+
+    decision_mode: str = "rule"
+    decision_timeout_ms: int = 2000
+    recall_backend: str = "hybrid"
+    recall_limit: int = 5
+    recall_min_score: float = 0.0
+    recall_timeout_ms: int = 2000
+    write_mode: str = "hybrid"
+    smart_write_enabled: bool = True
+    summary_enabled: bool = True
+    summary_turn_window: int = 8
+    summary_max_items: int = 3
+    injection_style: str = "reference"
+    pipecat_system_prompt: str = PIPECAT_SYSTEM_PROMPT
+    pipecat_position: int = 1
+    pipecat_add_as_system_message: bool = True
+
+    def with_changes(self, **changes: Any) -> Tuning:
+        """A copy with some knobs changed, each validated like its environment variable."""
+        parsed = {}
+        for name, raw in changes.items():
+            if name not in TUNING_VARIABLES:
+                raise ConfigurationError(f"unknown tuning knob {name!r}")
+            variable, parse = TUNING_VARIABLES[name]
+            parsed[name] = parse(raw, f"{name} ({variable})")
+        return replace(self, **parsed)
+
+    def as_env(self) -> dict[str, str]:
+        """The knobs as environment variables, ready for a `.env` file."""
+        env = {}
+        for f in fields(self):
+            variable, _ = TUNING_VARIABLES[f.name]
+            value = getattr(self, f.name)
+            env[variable] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env
+
+
+TUNING_VARIABLES: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
+    "decision_mode": ("OPENTALKING_MEMORY_DECISION_MODE", _choice("rule", "hybrid", "llm")),
+    "decision_timeout_ms": ("OPENTALKING_MEMORY_DECISION_TIMEOUT_MS", _decision_timeout),
+    "recall_backend": ("OPENTALKING_MEMORY_RECALL_BACKEND", _choice("bm25", "mem0", "hybrid")),
+    "recall_limit": ("OPENTALKING_MEMORY_RECALL_LIMIT", _int(1, 100)),
+    "recall_min_score": ("OPENTALKING_MEMORY_RECALL_MIN_SCORE", _float(-1e6, 1e6)),
+    "recall_timeout_ms": ("OPENTALKING_MEMORY_RECALL_TIMEOUT_MS", _int(1, 600_000)),
+    "write_mode": ("OPENTALKING_MEMORY_WRITE_MODE", _choice("raw", "mem0", "hybrid")),
+    "smart_write_enabled": ("OPENTALKING_MEMORY_SMART_WRITE_ENABLED", parse_bool),
+    "summary_enabled": ("OPENTALKING_MEMORY_SUMMARY_ENABLED", parse_bool),
+    "summary_turn_window": ("OPENTALKING_MEMORY_SUMMARY_TURN_WINDOW", _int(1, 1000)),
+    "summary_max_items": ("OPENTALKING_MEMORY_SUMMARY_MAX_ITEMS", _int(1, 50)),
+    "injection_style": ("MEMTUNE_INJECTION_STYLE", _choice("reference", "pipecat")),
+    "pipecat_system_prompt": ("MEMTUNE_PIPECAT_SYSTEM_PROMPT", _raw_text),
+    "pipecat_position": ("MEMTUNE_PIPECAT_POSITION", _int(0, 1000)),
+    "pipecat_add_as_system_message": ("MEMTUNE_PIPECAT_ADD_AS_SYSTEM_MESSAGE", parse_bool),
+}
+
+# Deployment-level settings: (field, variable, parser, default).
+_SETTINGS_VARIABLES: tuple[tuple[str, str, Callable[[Any, str], Any], Any], ...] = (
+    ("provider", "OPENTALKING_MEMORY_PROVIDER", _provider, "auto"),
+    ("memory_enabled", "OPENTALKING_MEMORY_ENABLED", parse_bool, False),
+    ("default_profile_id", "OPENTALKING_MEMORY_DEFAULT_PROFILE_ID", _text, "default"),
+    ("default_library_id", "OPENTALKING_MEMORY_DEFAULT_LIBRARY_ID", _text, "default"),
+    ("sqlite_path", "OPENTALKING_MEMORY_SQLITE_PATH", _text, ""),
+    ("data_dir", "MEMTUNE_DATA_DIR", _text, "./data"),
+    ("bm25_k1", "MEMTUNE_BM25_K1", _float(0.0, 10.0), 1.5),
+    ("bm25_b", "MEMTUNE_BM25_B", _float(0.0, 1.0), 0.75),
+)
+KNOWN_VARIABLES = frozenset(
+    [v for v, _ in TUNING_VARIABLES.values()] + [v for _, v, _, _ in _SETTINGS_VARIABLES] + ["OPENTALKING_ENV_FILE"]
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything read from the environment, validated; build with `load_settings()`."""
+
+    provider: str = "auto"
+    memory_enabled: bool = False
+    default_profile_id: str = "default"
+    default_library_id: str = "default"
+    sqlite_path: str = ""
+    data_dir: str = "./data"
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
+    tuning_defaults: Tuning = Tuning()
+    env_file: str = ""
+    unknown_variables: tuple[str, ...] = ()
+
+    def tuning(self) -> Tuning:
+        return self.tuning_defaults
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file: OPENTALKING_MEMORY_SQLITE_PATH, else opentalking_memory.sqlite3 in the data dir."""
+        if self.sqlite_path:
+            return Path(self.sqlite_path)
+        return Path(self.data_dir) / "opentalking_memory.sqlite3"
+
+    @property
+    def effective_provider(self) -> str:
+        """The provider in use: an explicit choice wins; unset means the embedded SQLite engine."""
+        return "sqlite" if self.provider == "auto" else self.provider
+
+
+def _merged_environment(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
+    """Environment over `.env`, names uppercased (the reference's names are case-insensitive)."""
+    merged: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        for key, value in dotenv_values(env_file).items():
+            merged[key.upper()] = value or ""
+    for key, value in environ.items():
+        merged[key.upper()] = value
+    return merged
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = None) -> Settings:
+    """Read and validate every setting; an invalid value raises ConfigurationError naming the variable."""
+    environ = os.environ if environ is None else environ
+    if env_file is None:
+        env_file = environ.get("OPENTALKING_ENV_FILE") or ".env"
+    path = Path(env_file) if env_file else None
+    values = _merged_environment(environ, path)
+
+    def read(variable: str, parse: Callable[[Any, str], Any], default: Any) -> Any:
+        return parse(values[variable], variable) if variable in values else default
+
+    tuning = Tuning(
+        **{name: read(var, parse, getattr(Tuning, name)) for name, (var, parse) in TUNING_VARIABLES.items()}
+    )
+    deployment = {name: read(var, parse, default) for name, var, parse, default in _SETTINGS_VARIABLES}
+    unknown = sorted(
+        k for k in values if k.startswith(("OPENTALKING_MEMORY_", "MEMTUNE_")) and k not in KNOWN_VARIABLES
+    )
+    return Settings(
+        **deployment,
+        tuning_defaults=tuning,
+        env_file=str(path) if path is not None and path.is_file() else "",
+        unknown_variables=tuple(unknown),
+    )

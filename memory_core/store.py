@@ -1,0 +1,620 @@
+"""Embedded SQLite storage for libraries, items and their history: the only module that speaks SQL."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConflictError, InvalidInputError, NotFoundError, ProviderError
+from .models import (
+    Change,
+    ItemEvent,
+    ItemFilter,
+    Library,
+    MemoryItem,
+    NewItem,
+    Page,
+    Scope,
+    check_id,
+    utc_timestamp,
+    validate_new_item,
+)
+
+DEFAULT_LIBRARY_NAME = "Default memory"
+MAX_LIBRARY_NAME_LENGTH = 200
+MAX_PAGE_LIMIT = 10_000
+ON_CONFLICT: tuple[str, ...] = ("error", "skip", "replace")
+ALL_ITEMS = ItemFilter()
+# Small enough for SQLite's host-parameter limit on old builds, big enough that 100k ids is a few hundred queries.
+_BATCH = 500
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "001_libraries",
+        """
+        CREATE TABLE libraries (
+            profile_id TEXT NOT NULL, character_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (profile_id, character_id, id)
+        );
+        """,
+    ),
+    (
+        "002_items",
+        """
+        CREATE TABLE items (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL, text TEXT NOT NULL, type TEXT NOT NULL, category TEXT NOT NULL,
+            confidence TEXT NOT NULL, source TEXT NOT NULL, metadata_json TEXT NOT NULL,
+            profile_id TEXT NOT NULL, character_id TEXT NOT NULL, library_id TEXT NOT NULL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            UNIQUE (profile_id, character_id, library_id, id),
+            FOREIGN KEY (profile_id, character_id, library_id)
+                REFERENCES libraries (profile_id, character_id, id) ON DELETE CASCADE
+        );
+        CREATE INDEX items_by_created ON items (profile_id, character_id, library_id, created_at, id);
+        """,
+    ),
+    (
+        "003_item_events",
+        """
+        CREATE TABLE item_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            profile_id TEXT NOT NULL, character_id TEXT NOT NULL, library_id TEXT NOT NULL,
+            item_id TEXT NOT NULL, event TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL,
+            before_json TEXT, after_json TEXT
+        );
+        CREATE INDEX item_events_by_library ON item_events (profile_id, character_id, library_id, seq);
+        CREATE INDEX item_events_by_item ON item_events (profile_id, character_id, library_id, item_id, seq);
+        """,
+    ),
+)
+
+# Item columns follow MemoryItem's field order so rows convert positionally.
+_ITEM_FIELDS = tuple(f.name for f in fields(MemoryItem))
+_METADATA = _ITEM_FIELDS.index("metadata")
+_ITEM_COLUMNS = ", ".join(_ITEM_FIELDS).replace("metadata", "metadata_json")
+_EDITABLE = ("text", "type", "category", "confidence", "metadata")
+_IN_LIBRARY = "profile_id = ? AND character_id = ? AND library_id = ?"
+_IS_LIBRARY = "profile_id = ? AND character_id = ? AND id = ?"
+_ORDER = "ORDER BY created_at DESC, id DESC"
+_INSERT_ITEM = f"INSERT INTO items ({_ITEM_COLUMNS}) VALUES ({', '.join('?' * len(_ITEM_FIELDS))})"
+_UPDATE_ITEM = (
+    f"UPDATE items SET ({_ITEM_COLUMNS}) = ({', '.join('?' * len(_ITEM_FIELDS))}) WHERE {_IN_LIBRARY} AND id = ?"
+)
+_SELECT_ITEMS = f"SELECT {_ITEM_COLUMNS} FROM items WHERE {_IN_LIBRARY}"
+_SELECT_LIBRARIES = """
+    SELECT l.id, l.name, l.profile_id, l.character_id,
+        (SELECT COUNT(*) FROM items i
+         WHERE i.profile_id = l.profile_id AND i.character_id = l.character_id AND i.library_id = l.id),
+        l.created_at, l.updated_at
+    FROM libraries l WHERE l.profile_id = ? AND l.character_id = ?
+"""
+_SELECT_EVENTS = f"""
+    SELECT seq, item_id, library_id, event, at, source, before_json, after_json
+    FROM item_events WHERE {_IN_LIBRARY} AND item_id = ? ORDER BY seq
+"""
+_INSERT_EVENT = """
+    INSERT INTO item_events (profile_id, character_id, library_id, item_id, event, at, source, before_json, after_json)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
+class SQLiteStore:
+    """Libraries, items and their audit history in one SQLite database, safe to share between threads."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], str] = utc_timestamp) -> None:
+        self._path = Path(path)
+        self._clock = clock
+        self._lock = threading.RLock()
+        with _provider_errors():
+            self._conn = _connect(self._path, in_memory=str(path) == ":memory:")
+        try:
+            with _provider_errors():
+                _migrate(self._conn, clock)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @property
+    def path(self) -> Path:
+        """The database file (``:memory:`` for an in-memory store)."""
+        return self._path
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        # Writes use IMMEDIATE so the write lock is taken up front and a batch never fails half-way.
+        with self._lock, _provider_errors():
+            conn = self._conn
+            conn.execute(f"BEGIN {mode}")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    # Libraries
+
+    def ensure_library(self, scope: Scope, name: str | None = None) -> Library:
+        """Return the scope's library, creating it first if missing; an existing one is left unchanged."""
+        scope, name = _checked(scope), _library_name(name)
+        with self._transaction() as conn:
+            _insert_library(conn, scope, name, self._clock())
+            return _library(conn, scope)
+
+    def create_library(self, scope: Scope, name: str | None = None) -> Library:
+        """Create the scope's library; ConflictError if it already exists."""
+        scope, name = _checked(scope), _library_name(name)
+        with self._transaction() as conn:
+            if not _insert_library(conn, scope, name, self._clock()):
+                raise ConflictError(f"library {scope.library_id!r} already exists")
+            return _library(conn, scope)
+
+    def get_library(self, scope: Scope) -> Library:
+        """The scope's library with its item count."""
+        scope = _checked(scope)
+        with self._transaction("DEFERRED") as conn:
+            return _library(conn, scope)
+
+    def list_libraries(self, scope: Scope) -> tuple[Library, ...]:
+        """Every library of the scope's profile and character, most recently updated first."""
+        scope = _checked(scope)
+        query = f"{_SELECT_LIBRARIES} ORDER BY l.updated_at DESC, l.id"
+        with self._transaction("DEFERRED") as conn:
+            rows = conn.execute(query, (scope.profile_id, scope.character_id)).fetchall()
+        return tuple(Library(*row) for row in rows)
+
+    def rename_library(self, scope: Scope, name: str) -> Library:
+        """Give the scope's library a new name."""
+        scope, name = _checked(scope), _library_name(name, default="")
+        with self._transaction() as conn:
+            query = f"UPDATE libraries SET name = ?, updated_at = ? WHERE {_IS_LIBRARY}"
+            if conn.execute(query, (name, self._clock(), *_key(scope))).rowcount == 0:
+                raise _library_missing(scope)
+            return _library(conn, scope)
+
+    def delete_library(self, scope: Scope, *, source: str = "api") -> int:
+        """Delete the library and its items (their history is kept); returns how many items went with it."""
+        scope = _checked(scope)
+        with self._transaction() as conn:
+            _library(conn, scope)
+            doomed = [_item_from_row(row) for row in conn.execute(_SELECT_ITEMS, _key(scope))]
+            _record(conn, scope, "delete", self._clock(), source, [(item, None) for item in doomed])
+            conn.execute(f"DELETE FROM items WHERE {_IN_LIBRARY}", _key(scope))
+            conn.execute(f"DELETE FROM libraries WHERE {_IS_LIBRARY}", _key(scope))
+        return len(doomed)
+
+    # Items
+
+    def add_items(
+        self,
+        scope: Scope,
+        items: Sequence[NewItem],
+        *,
+        source: str = "api",
+        on_conflict: str = "error",
+        create_library_name: str | None = None,
+    ) -> tuple[MemoryItem, ...]:
+        """Store a batch atomically; returns the items stored (added or replaced), in batch order."""
+        scope = _checked(scope)
+        if on_conflict not in ON_CONFLICT:
+            raise InvalidInputError(f"on_conflict {on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
+        library_name = None if create_library_name is None else _library_name(create_library_name)
+        batch = _prepare_batch(items)
+        with self._transaction() as conn:
+            now = self._clock()
+            if library_name is None:
+                _require_library(conn, scope)
+            else:
+                _insert_library(conn, scope, library_name, now)
+            existing = _items_by_id(conn, scope, list(batch))
+            if existing and on_conflict == "error":
+                raise ConflictError(f"items already exist: {_sample(existing)}")
+            fresh = [_stored(scope, new, source, now) for key, new in batch.items() if key not in existing]
+            outdated = existing.values() if on_conflict == "replace" else ()
+            replaced = [(old, _stored(scope, batch[old.id], source, now, old)) for old in outdated]
+            _write_batch(conn, scope, fresh, replaced, source, now)
+        stored = {item.id: item for item in fresh} | {after.id: after for _, after in replaced}
+        return tuple(stored[key] for key in batch if key in stored)
+
+    def get_item(self, scope: Scope, item_id: str) -> MemoryItem:
+        """One item of the scope's library."""
+        scope, item_id = _checked(scope), check_id(item_id, what="item id")
+        with self._transaction("DEFERRED") as conn:
+            return _item(conn, scope, item_id)
+
+    def edit_item(
+        self,
+        scope: Scope,
+        item_id: str,
+        *,
+        text: str | None = None,
+        type: str | None = None,
+        category: str | None = None,
+        confidence: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        source: str = "api",
+    ) -> MemoryItem:
+        """Change the given fields of an item; an edit that changes nothing records nothing."""
+        scope, item_id = _checked(scope), check_id(item_id, what="item id")
+        given = zip(_EDITABLE, (text, type, category, confidence, metadata), strict=True)
+        changes = {name: value for name, value in given if value is not None}
+        with self._transaction() as conn:
+            before = _item(conn, scope, item_id)
+            after = _edited(before, changes)
+            if _content(after) == _content(before):
+                return before
+            now = self._clock()
+            after = replace(after, updated_at=now)
+            _write_batch(conn, scope, [], [(before, after)], source, now)
+        return after
+
+    def delete_item(self, scope: Scope, item_id: str, *, source: str = "api") -> None:
+        """Delete one item; NotFoundError if it is not in the scope's library."""
+        scope, item_id = _checked(scope), check_id(item_id, what="item id")
+        with self._transaction() as conn:
+            _delete(conn, scope, [_item(conn, scope, item_id)], self._clock(), source)
+
+    def delete_items(self, scope: Scope, item_ids: Iterable[str], *, source: str = "api") -> int:
+        """Delete the listed items that exist (unknown ids are ignored); returns how many were deleted."""
+        scope = _checked(scope)
+        if isinstance(item_ids, str):
+            raise InvalidInputError("item_ids must be a collection of ids, not one string")
+        with self._transaction() as conn:
+            doomed = list(_items_by_id(conn, scope, list(dict.fromkeys(item_ids))).values())
+            _delete(conn, scope, doomed, self._clock(), source)
+        return len(doomed)
+
+    # Reading
+
+    def list_items(self, scope: Scope, filter: ItemFilter = ALL_ITEMS, *, offset: int = 0, limit: int = 50) -> Page:
+        """One page of the library's items, newest first, with the full filtered count."""
+        scope = _checked(scope)
+        if offset < 0 or not 1 <= limit <= MAX_PAGE_LIMIT:
+            raise InvalidInputError(f"offset must be >= 0 and limit between 1 and {MAX_PAGE_LIMIT}")
+        where, params = _where(filter)
+        with self._transaction("DEFERRED") as conn:
+            total = conn.execute(f"SELECT COUNT(*) FROM items WHERE {_IN_LIBRARY}{where}", params(scope)).fetchone()
+            query = f"{_SELECT_ITEMS}{where} {_ORDER} LIMIT ? OFFSET ?"
+            rows = conn.execute(query, (*params(scope), limit, offset)).fetchall()
+        return Page(items=tuple(map(_item_from_row, rows)), total=total[0], offset=offset, limit=limit)
+
+    def iter_items(self, scope: Scope, filter: ItemFilter = ALL_ITEMS) -> Iterator[MemoryItem]:
+        """Every matching item, in list order, read in batches so memory stays flat."""
+        scope = _checked(scope)
+        where, params = _where(filter)
+        return self._iterate(where, params(scope))
+
+    def _iterate(self, where: str, params: tuple[Any, ...]) -> Iterator[MemoryItem]:
+        # Keyset pagination: each batch resumes after the last (created_at, id), so no offset scans and no cap.
+        after: tuple[str, ...] = ()
+        while True:
+            resume = " AND (created_at, id) < (?, ?)" if after else ""
+            query = f"{_SELECT_ITEMS}{where}{resume} {_ORDER} LIMIT ?"
+            with self._transaction("DEFERRED") as conn:
+                rows = conn.execute(query, (*params, *after, _BATCH)).fetchall()
+            yield from map(_item_from_row, rows)
+            if len(rows) < _BATCH:
+                return
+            after = (rows[-1][_ITEM_FIELDS.index("created_at")], rows[-1][0])
+
+    def history(self, scope: Scope, item_id: str) -> tuple[ItemEvent, ...]:
+        """An item's events, oldest first; still available after the item was deleted."""
+        scope, item_id = _checked(scope), check_id(item_id, what="item id")
+        with self._transaction("DEFERRED") as conn:
+            rows = conn.execute(_SELECT_EVENTS, (*_key(scope), item_id)).fetchall()
+        if not rows:
+            raise NotFoundError("memory item not found")
+        return tuple(_event_from_row(row) for row in rows)
+
+    # Change feed
+
+    def change_cursor(self, scope: Scope) -> int:
+        """The library's latest event number (0 if it has none)."""
+        scope = _checked(scope)
+        with self._transaction("DEFERRED") as conn:
+            return _cursor(conn, scope)
+
+    def changes_since(self, scope: Scope, seq: int) -> tuple[Change, ...]:
+        """The library's events after ``seq``, oldest first."""
+        scope = _checked(scope)
+        query = f"SELECT seq, item_id, event FROM item_events WHERE {_IN_LIBRARY} AND seq > ? ORDER BY seq"
+        with self._transaction("DEFERRED") as conn:
+            rows = conn.execute(query, (*_key(scope), int(seq))).fetchall()
+        return tuple(Change(*row) for row in rows)
+
+    def items_by_id(self, scope: Scope, ids: Iterable[str]) -> dict[str, MemoryItem]:
+        """The listed items that exist, keyed by id."""
+        scope = _checked(scope)
+        with self._transaction("DEFERRED") as conn:
+            return _items_by_id(conn, scope, list(dict.fromkeys(ids)))
+
+    def snapshot(self, scope: Scope) -> tuple[int, tuple[MemoryItem, ...]]:
+        """The change cursor and every current item, read together so no change falls between them."""
+        scope = _checked(scope)
+        with self._transaction("DEFERRED") as conn:
+            cursor = _cursor(conn, scope)
+            rows = conn.execute(f"{_SELECT_ITEMS} {_ORDER}", _key(scope)).fetchall()
+        return cursor, tuple(map(_item_from_row, rows))
+
+
+# Connection and migrations
+
+
+def _connect(path: Path, *, in_memory: bool) -> sqlite3.Connection:
+    if not in_memory:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProviderError(f"cannot create the folder for {path}: {exc}") from exc
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves so every transaction boundary is explicit.
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    try:
+        if not in_memory:
+            conn.execute("PRAGMA journal_mode=WAL")
+        for pragma in ("foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
+            conn.execute(f"PRAGMA {pragma}")
+        conn.create_function("memcore_fold", 1, _fold, deterministic=True)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _fold(value: str | None) -> str | None:
+    # SQLite's own LIKE folds ASCII case only; Python's casefold covers every script.
+    return value.casefold() if value is not None else None
+
+
+def _migrate(conn: sqlite3.Connection, clock: Callable[[], str]) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for name, script in MIGRATIONS:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Checked inside the write lock: another process may have applied the step since we opened.
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone() is None:
+                for statement in _statements(script):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (name, clock()))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> Iterator[str]:
+    # executescript() would commit our open transaction, so the script runs one statement at a time.
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+
+
+@contextmanager
+def _provider_errors() -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise ProviderError(f"SQLite store failed: {exc}") from exc
+
+
+# Validation
+
+
+def _checked(scope: Scope) -> Scope:
+    if not isinstance(scope, Scope):
+        raise InvalidInputError(f"scope must be a Scope, got {type(scope).__name__}")
+    ids = (
+        check_id(value, what=name)
+        for name, value in zip(("profile_id", "character_id", "library_id"), _key(scope), strict=True)
+    )
+    return Scope(*ids)
+
+
+def _key(scope: Scope) -> tuple[str, str, str]:
+    return scope.profile_id, scope.character_id, scope.library_id
+
+
+def _library_name(name: str | None, *, default: str = DEFAULT_LIBRARY_NAME) -> str:
+    if name is not None and not isinstance(name, str):
+        raise InvalidInputError("library name must be a string")
+    text = (name or "").strip() or default
+    if not text:
+        raise InvalidInputError("library name is empty")
+    if len(text) > MAX_LIBRARY_NAME_LENGTH:
+        raise InvalidInputError(f"library name is longer than {MAX_LIBRARY_NAME_LENGTH} characters")
+    return text
+
+
+def _prepare_batch(items: Sequence[NewItem]) -> dict[str, NewItem]:
+    batch: dict[str, NewItem] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, NewItem):
+            raise InvalidInputError(f"item {index} must be a NewItem, got {type(item).__name__}")
+        checked = validate_new_item(item, what=f"item {index}")
+        if checked.id is None:
+            checked = replace(checked, id=uuid.uuid4().hex)
+        elif checked.id in batch:
+            raise InvalidInputError(f"item {index} id {checked.id!r} appears more than once in the batch")
+        batch[checked.id or ""] = checked
+    return batch
+
+
+def _sample(existing: dict[str, MemoryItem], shown: int = 10) -> str:
+    ids = sorted(existing)
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
+
+
+def _edited(before: MemoryItem, changes: dict[str, Any]) -> MemoryItem:
+    draft = NewItem(**{name: getattr(before, name) for name in _EDITABLE})
+    checked = validate_new_item(replace(draft, **changes))
+    return replace(before, **{name: getattr(checked, name) for name in _EDITABLE})
+
+
+def _content(item: MemoryItem) -> tuple[Any, ...]:
+    return tuple(getattr(item, name) for name in _EDITABLE)
+
+
+def _where(filter: ItemFilter) -> tuple[str, Callable[[Scope], tuple[Any, ...]]]:
+    """Extra WHERE clauses for a filter, and a function giving all parameters for a scope."""
+    clauses, values = [], []
+    for column, wanted in (("type", filter.type), ("category", filter.category)):
+        if wanted is not None:
+            clauses.append(f" AND {column} = ?")
+            values.append(wanted)
+    needle = (filter.text_contains or "").strip().casefold()
+    if needle:
+        clauses.append(" AND memcore_fold(text) LIKE ? ESCAPE '\\'")
+        values.append("%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    return "".join(clauses), lambda scope: (*_key(scope), *values)
+
+
+# Rows
+
+
+def _stored(scope: Scope, new: NewItem, source: str, now: str, old: MemoryItem | None = None) -> MemoryItem:
+    return MemoryItem(
+        id=new.id or "",
+        **{name: getattr(new, name) for name in _EDITABLE},
+        source=new.source or source,
+        profile_id=scope.profile_id,
+        character_id=scope.character_id,
+        library_id=scope.library_id,
+        # A replaced item keeps its birth date unless the caller supplies one (imports carry theirs).
+        created_at=new.created_at or (old.created_at if old else now),
+        updated_at=new.updated_at or now,
+    )
+
+
+def _item_values(item: MemoryItem) -> list[Any]:
+    values = [getattr(item, name) for name in _ITEM_FIELDS]
+    values[_METADATA] = json.dumps(dict(item.metadata), ensure_ascii=False)
+    return values
+
+
+def _item_from_row(row: Sequence[Any]) -> MemoryItem:
+    values = list(row)
+    values[_METADATA] = json.loads(values[_METADATA])
+    return MemoryItem(*values)
+
+
+def _dumps(item: MemoryItem | None) -> str | None:
+    return None if item is None else json.dumps(item.to_dict(), ensure_ascii=False)
+
+
+def _item_id(before: MemoryItem | None, after: MemoryItem | None) -> str:
+    return before.id if before is not None else after.id if after is not None else ""
+
+
+def _event_from_row(row: Sequence[Any]) -> ItemEvent:
+    seq, item_id, library_id, event, at, source, before, after = row
+    return ItemEvent(seq, item_id, library_id, event, at, source, _loads(before), _loads(after))
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _library_missing(scope: Scope) -> NotFoundError:
+    return NotFoundError(f"library {scope.library_id!r} not found")
+
+
+# Statements shared by the methods; each runs inside the caller's transaction.
+
+
+def _library(conn: sqlite3.Connection, scope: Scope) -> Library:
+    row = conn.execute(f"{_SELECT_LIBRARIES} AND l.id = ?", _key(scope)).fetchone()
+    if row is None:
+        raise _library_missing(scope)
+    return Library(*row)
+
+
+def _require_library(conn: sqlite3.Connection, scope: Scope) -> None:
+    if conn.execute(f"SELECT 1 FROM libraries WHERE {_IS_LIBRARY}", _key(scope)).fetchone() is None:
+        raise _library_missing(scope)
+
+
+def _insert_library(conn: sqlite3.Connection, scope: Scope, name: str, now: str) -> bool:
+    query = "INSERT OR IGNORE INTO libraries (profile_id, character_id, id, name, created_at, updated_at)"
+    return conn.execute(f"{query} VALUES (?, ?, ?, ?, ?, ?)", (*_key(scope), name, now, now)).rowcount == 1
+
+
+def _touch_library(conn: sqlite3.Connection, scope: Scope, now: str) -> None:
+    conn.execute(f"UPDATE libraries SET updated_at = ? WHERE {_IS_LIBRARY}", (now, *_key(scope)))
+
+
+def _item(conn: sqlite3.Connection, scope: Scope, item_id: str) -> MemoryItem:
+    row = conn.execute(f"{_SELECT_ITEMS} AND id = ?", (*_key(scope), item_id)).fetchone()
+    if row is None:
+        raise NotFoundError("memory item not found")
+    return _item_from_row(row)
+
+
+def _items_by_id(conn: sqlite3.Connection, scope: Scope, ids: list[str]) -> dict[str, MemoryItem]:
+    found: dict[str, MemoryItem] = {}
+    for start in range(0, len(ids), _BATCH):
+        chunk = ids[start : start + _BATCH]
+        query = f"{_SELECT_ITEMS} AND id IN ({', '.join('?' * len(chunk))})"
+        found.update((row[0], _item_from_row(row)) for row in conn.execute(query, (*_key(scope), *chunk)))
+    return found
+
+
+def _cursor(conn: sqlite3.Connection, scope: Scope) -> int:
+    query = f"SELECT COALESCE(MAX(seq), 0) FROM item_events WHERE {_IN_LIBRARY}"
+    return int(conn.execute(query, _key(scope)).fetchone()[0])
+
+
+_Pair = tuple[MemoryItem | None, MemoryItem | None]
+
+
+def _record(conn: sqlite3.Connection, scope: Scope, event: str, now: str, source: str, pairs: list[_Pair]) -> None:
+    """Append one audit event per (before, after) pair."""
+    rows = ((_item_id(*pair), event, now, source, _dumps(pair[0]), _dumps(pair[1])) for pair in pairs)
+    conn.executemany(_INSERT_EVENT, ((*_key(scope), *row) for row in rows))
+
+
+def _write_batch(
+    conn: sqlite3.Connection,
+    scope: Scope,
+    fresh: list[MemoryItem],
+    replaced: list[tuple[MemoryItem, MemoryItem]],
+    source: str,
+    now: str,
+) -> None:
+    conn.executemany(_INSERT_ITEM, map(_item_values, fresh))
+    conn.executemany(_UPDATE_ITEM, ((*_item_values(after), *_key(scope), after.id) for _, after in replaced))
+    _record(conn, scope, "add", now, source, [(None, item) for item in fresh])
+    _record(conn, scope, "update", now, source, list(replaced))
+    if fresh or replaced:
+        _touch_library(conn, scope, now)
+
+
+def _delete(conn: sqlite3.Connection, scope: Scope, doomed: list[MemoryItem], now: str, source: str) -> None:
+    _record(conn, scope, "delete", now, source, [(item, None) for item in doomed])
+    conn.executemany(f"DELETE FROM items WHERE {_IN_LIBRARY} AND id = ?", ((*_key(scope), i.id) for i in doomed))
+    if doomed:
+        _touch_library(conn, scope, now)

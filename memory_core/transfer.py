@@ -1,0 +1,257 @@
+"""Import and export of one library as a JSON document or a CSV table, losslessly."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInputError
+from .models import Library, MemoryItem, NewItem, Scope, utc_timestamp, validate_new_item
+from .store import DEFAULT_LIBRARY_NAME, SQLiteStore
+
+FORMAT = "memtune.library"
+VERSION = 1
+CSV_COLUMNS: tuple[str, ...] = (
+    "id",
+    "text",
+    "type",
+    "category",
+    "confidence",
+    "source",
+    "metadata",
+    "created_at",
+    "updated_at",
+)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: the library as it now stands, how many items were written and how many skipped."""
+
+    library: Library
+    imported: int
+    skipped: int
+
+
+# JSON
+
+
+def export_library(store: SQLiteStore, scope: Scope) -> dict[str, Any]:
+    """The library and all its items as a JSON-ready document, items in list order."""
+    library, items = _contents(store, scope)
+    return _document(library, items)
+
+
+def import_library(
+    store: SQLiteStore,
+    scope: Scope,
+    data: Mapping[str, Any],
+    *,
+    on_conflict: str = "error",
+    source: str = "import",
+) -> ImportReport:
+    """Load an exported document into ``scope`` (created if missing); nothing is written unless all of it is valid."""
+    name, items = _parse_document(data)
+    return _import(store, scope, items, name, on_conflict, source)
+
+
+def _document(library: Library, items: Iterable[MemoryItem]) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": utc_timestamp(),
+        "library": {
+            "id": library.id,
+            "name": library.name,
+            "profile_id": library.profile_id,
+            "character_id": library.character_id,
+            "created_at": library.created_at,
+            "updated_at": library.updated_at,
+        },
+        "items": [item.to_dict() for item in items],
+    }
+
+
+def _parse_document(data: Mapping[str, Any]) -> tuple[str, list[NewItem]]:
+    if not isinstance(data, Mapping):
+        raise InvalidInputError("a library file must hold a JSON object")
+    if data.get("format") != FORMAT:
+        raise InvalidInputError(f"format must be {FORMAT!r}, got {data.get('format')!r}")
+    version = data.get("version")
+    if isinstance(version, bool) or version != VERSION:
+        raise InvalidInputError(f"version {version!r} is not supported (expected {VERSION})")
+    library = data.get("library") or {}
+    if not isinstance(library, Mapping):
+        raise InvalidInputError("library must be an object")
+    name = library.get("name") or DEFAULT_LIBRARY_NAME
+    if not isinstance(name, str):
+        raise InvalidInputError("library name must be a string")
+    rows = data.get("items")
+    if not isinstance(rows, list):
+        raise InvalidInputError("items must be a list")
+    return name, [_new_item(row, f"item {index}") for index, row in enumerate(rows)]
+
+
+def _new_item(row: Any, what: str) -> NewItem:
+    if not isinstance(row, Mapping):
+        raise InvalidInputError(f"{what} must be an object")
+    return validate_new_item(NewItem.from_dict(row, what=what), what=what)
+
+
+# CSV
+
+
+def export_csv(store: SQLiteStore, scope: Scope) -> str:
+    """The library's items as CSV text with a header row; metadata is a JSON string."""
+    _, items = _contents(store, scope)
+    return _csv_text(items)
+
+
+def import_csv(
+    store: SQLiteStore,
+    scope: Scope,
+    text: str,
+    *,
+    library_name: str | None = None,
+    on_conflict: str = "error",
+    source: str = "import",
+) -> ImportReport:
+    """Load CSV rows into ``scope`` (created as ``library_name`` if missing); a bad row rejects the whole file."""
+    items = _parse_csv(text)
+    return _import(store, scope, items, library_name or DEFAULT_LIBRARY_NAME, on_conflict, source)
+
+
+def _csv_text(items: Iterable[MemoryItem]) -> str:
+    buffer = io.StringIO(newline="")
+    # The default CRLF terminator makes the writer quote any field holding \r or \n, which keeps them intact.
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(_csv_row(item) for item in items)
+    return buffer.getvalue()
+
+
+def _csv_row(item: MemoryItem) -> list[str]:
+    row = item.to_dict()
+    row["metadata"] = json.dumps(row["metadata"], ensure_ascii=False)
+    return [row[column] for column in CSV_COLUMNS]
+
+
+def _parse_csv(text: str) -> list[NewItem]:
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
+    number = 0  # the last row read; an error belongs to the next one
+    try:
+        header = _csv_header(next(reader, []))
+        items = []
+        # Rows are numbered as a spreadsheet shows them: the header is row 1.
+        for number, row in enumerate(reader, start=2):
+            if any(cell.strip() for cell in row):
+                items.append(_csv_item(header, row, f"row {number}"))
+    except csv.Error as exc:
+        raise InvalidInputError(f"row {number + 1} is not valid CSV: {exc}") from exc
+    return items
+
+
+def _csv_header(cells: Sequence[str]) -> list[str]:
+    header = [cell.strip() for cell in cells]
+    unknown = [name for name in header if name not in CSV_COLUMNS]
+    if unknown:
+        raise InvalidInputError(f"unknown CSV columns: {', '.join(map(repr, unknown))}")
+    if len(set(header)) != len(header):
+        raise InvalidInputError("the CSV header names a column twice")
+    if "text" not in header:
+        raise InvalidInputError("the CSV header has no 'text' column")
+    return header
+
+
+def _csv_item(header: list[str], row: list[str], what: str) -> NewItem:
+    if len(row) != len(header):
+        raise InvalidInputError(f"{what} has {len(row)} cells but the header has {len(header)}")
+    values: dict[str, Any] = {name: cell for name, cell in zip(header, row, strict=True) if cell != ""}
+    if "metadata" in values:
+        values["metadata"] = _metadata(values["metadata"], what)
+    return _new_item(values, what)
+
+
+def _metadata(cell: str, what: str) -> Any:
+    try:
+        return json.loads(cell)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"{what} metadata is not valid JSON: {exc}") from exc
+
+
+# Files
+
+
+def read_library_file(
+    store: SQLiteStore, scope: Scope, path: str | Path, *, on_conflict: str = "error"
+) -> ImportReport:
+    """Import a .json or .csv file (UTF-8, BOM allowed); a CSV creates its library named after the file."""
+    path = Path(path)
+    kind = _kind(path)
+    text = _read_text(path)
+    if kind == ".json":
+        return import_library(store, scope, _parse_json(text), on_conflict=on_conflict)
+    return import_csv(store, scope, text, library_name=path.stem, on_conflict=on_conflict)
+
+
+def write_library_file(store: SQLiteStore, scope: Scope, path: str | Path) -> int:
+    """Export the library to a .json or .csv file; returns how many items were written."""
+    path = Path(path)
+    kind = _kind(path)
+    library, items = _contents(store, scope)
+    if kind == ".json":
+        data = (json.dumps(_document(library, items), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    else:
+        # The BOM lets spreadsheet programs recognise UTF-8, so Chinese text opens correctly.
+        data = _csv_text(items).encode("utf-8-sig")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return len(items)
+
+
+def _kind(path: Path) -> str:
+    kind = path.suffix.lower()
+    if kind not in (".json", ".csv"):
+        raise InvalidInputError(f"{path.name!r} is neither a .json nor a .csv file")
+    return kind
+
+
+def _read_text(path: Path) -> str:
+    try:
+        # Bytes, not read_text(): newline translation would alter line breaks inside quoted CSV fields.
+        return path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{path.name} is not UTF-8 text: {exc}") from exc
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"invalid JSON: {exc}") from exc
+
+
+# Shared
+
+
+def _contents(store: SQLiteStore, scope: Scope) -> tuple[Library, tuple[MemoryItem, ...]]:
+    library = store.get_library(scope)
+    _, items = store.snapshot(scope)
+    return library, items
+
+
+def _import(
+    store: SQLiteStore, scope: Scope, items: list[NewItem], name: str, on_conflict: str, source: str
+) -> ImportReport:
+    stored = store.add_items(scope, items, source=source, on_conflict=on_conflict, create_library_name=name)
+    return ImportReport(library=store.get_library(scope), imported=len(stored), skipped=len(items) - len(stored))

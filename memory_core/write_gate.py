@@ -1,0 +1,103 @@
+"""What to write after a reply (spec §5): the reference's rule gate, minus its declaration bug.
+
+The reference's `recall_question` rule matched "我的名字是小张" and "我的目标是…" because nouns such as
+名字/目标 counted as question words, so declarations were never written. Here a recall question has
+to ask something: an interrogative word in the same clause, or a short message ending as a question.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .classify import classify_turn, context_kind
+from .models import NewItem
+from .patterns import is_invalid, is_sensitive
+from .recall_rules import is_low_value, is_named_entity_question
+
+REJECT_REASONS = (
+    "interrupted_or_empty_assistant",
+    "low_value",
+    "invalid",
+    "sensitive",
+    "memory_check_question",
+    "recall_question",
+)
+
+_MEMORY_CHECK = re.compile(
+    r"(?:你|还|你还).{0,8}(?:记得|记住).{0,40}(?:吗|么|\?|？)"
+    r"|(?:记住|记得).{0,20}(?:了吗|了么|吗|么|\?|？)"
+    r"|\b(?:do|did|can|could) you (?:still )?(?:remember|recall)\b"
+    r"|\bremember (?:what|when|where|who|which|how|my|me|that)\b.*\?",
+    re.IGNORECASE,
+)
+_STYLE_QUESTION = re.compile(
+    r"(?:按|照|根据).{0,4}(?:我|我的|之前|以前|上次|刚才).{0,8}"
+    r"(?:方式|风格|偏好|习惯|回答|说法|计划|目标).{0,12}(?:解释|回答|说|讲|怎么|如何|吗|么|\?|？)"
+)
+_CLAUSE = re.compile(r"[，。,.!！;；\n]")
+_OWNED_QUESTION_ZH = re.compile(
+    r"(?:我的|我现在|我之前|我上次|我刚才)[^，。,.!！;；?？]{0,30}?(?:是什么|是啥|叫啥|哪个|哪些|什么|多少|几|哪)"
+)
+_SHORT_QUESTION_ZH = re.compile(r"^(?:我的|我现在|我之前|我上次|我刚才).{0,20}(?:吗|呢|么|来着|\?|？)$")
+_OWNED_QUESTION_EN = re.compile(
+    r"^\s*(?:what|what's|whats|when|where|who|which|how)\b[^.!]*\bmy\b[^.!]*\?\s*$"
+    r"|^\s*(?:what|what's|whats|when|where|who|which)\b[^.!?]*\bmy\b[^.!?]*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class WriteDecision:
+    """Write or reject, why, and (when writing) the items with their classification."""
+
+    action: str  # write | reject
+    reason: str
+    category: str = ""
+    confidence: str = ""
+    items: tuple[NewItem, ...] = ()
+    context: str = ""  # correction | confirmation | "": whether a smart write needs the recent turns
+
+
+def is_recall_question(text: str) -> bool:
+    """The user asks about stored memory (not telling us something new)."""
+    if is_named_entity_question(text) or _STYLE_QUESTION.search(text):
+        return True
+    if _OWNED_QUESTION_ZH.search(text) or _SHORT_QUESTION_ZH.search(text.strip()):
+        return True
+    return bool(_OWNED_QUESTION_EN.search(text))
+
+
+def _reject_reason(user_text: str, assistant_text: str, interrupted: bool) -> str:
+    if interrupted or not assistant_text.strip():
+        return "interrupted_or_empty_assistant"
+    if is_low_value(user_text):
+        return "low_value"
+    if is_invalid(user_text):
+        return "invalid"
+    if is_sensitive(user_text):
+        return "sensitive"
+    if _MEMORY_CHECK.search(user_text):
+        return "memory_check_question"
+    if is_recall_question(user_text):
+        return "recall_question"
+    return ""
+
+
+def decide_write(user_text: str, assistant_text: str, *, interrupted: bool = False) -> WriteDecision:
+    """Decide what a completed turn writes; accepted turns become one classified `chat_turn` item."""
+    text = (user_text or "").strip()
+    if reason := _reject_reason(text, assistant_text or "", interrupted):
+        return WriteDecision("reject", reason)
+    c = classify_turn(text, import_mode=False)
+    confidence = c.confidence if c.category else "unknown"
+    metadata = {
+        "role": "user",
+        "source": "session",
+        "source_type": "realtime_turn",
+        "category": c.category,
+        "confidence": confidence,
+        "decision_reason": c.reason,
+    }
+    item = NewItem(text, "chat_turn", c.category, confidence, "session", metadata)
+    return WriteDecision("write", c.reason, c.category, confidence, (item,), context_kind(text))

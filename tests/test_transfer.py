@@ -1,0 +1,259 @@
+"""Library import/export: JSON and CSV round trips, validation, files, copying between scopes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from memory_core.errors import ConflictError, InvalidInputError, NotFoundError
+from memory_core.models import NewItem, Scope
+from memory_core.store import SQLiteStore
+from memory_core.transfer import (
+    CSV_COLUMNS,
+    export_csv,
+    export_library,
+    import_csv,
+    import_library,
+    read_library_file,
+    write_library_file,
+)
+
+SOURCE = Scope("alice", "luna", "main")
+TARGET = Scope("bob", "sol", "copy")
+
+TRICKY = [
+    NewItem(text="喜欢喝绿茶，不加糖", type="preference", category="user_preference", confidence="high"),
+    NewItem(text='She said "hi, there", then left', type="fact", source="wechat", metadata={"quote": 'a "b", c'}),
+    NewItem(text="line one\nline two\r\nline three", type="note", metadata={"nested": {"list": [1, 2.5, None]}}),
+    NewItem(text="commas, commas, commas", category="custom_thing", confidence="low", id="fixed-id"),
+    NewItem(text="old memory", created_at="2019-03-04T05:06:07Z", updated_at="2020-01-01T00:00:00Z"),
+    NewItem(text="emoji 🍵 and tabs\there", metadata={"中文键": "值"}),
+]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    with SQLiteStore(tmp_path / "memory.sqlite3") as opened:
+        opened.add_items(SOURCE, TRICKY, source="seed", create_library_name="Luna's memories")
+        yield opened
+
+
+def item_dicts(store: SQLiteStore, scope: Scope) -> list[dict[str, Any]]:
+    return [item.to_dict() for item in store.iter_items(scope)]
+
+
+# JSON
+
+
+def test_export_document_shape(store: SQLiteStore) -> None:
+    document = export_library(store, SOURCE)
+    assert (document["format"], document["version"]) == ("memtune.library", 1)
+    assert document["exported_at"].endswith("Z")
+    library = document["library"]
+    assert (library["id"], library["name"], library["profile_id"], library["character_id"]) == (
+        "main",
+        "Luna's memories",
+        "alice",
+        "luna",
+    )
+    assert document["items"] == item_dicts(store, SOURCE)
+    assert json.loads(json.dumps(document)) == document
+
+
+def test_json_round_trip_into_another_scope_is_lossless(store: SQLiteStore) -> None:
+    document = json.loads(json.dumps(export_library(store, SOURCE), ensure_ascii=False))
+    report = import_library(store, TARGET, document)
+    assert (report.imported, report.skipped) == (len(TRICKY), 0)
+    assert (report.library.id, report.library.name, report.library.profile_id) == ("copy", "Luna's memories", "bob")
+    assert report.library.memory_count == len(TRICKY)
+    assert export_library(store, TARGET)["items"] == document["items"]
+    copied = store.get_item(TARGET, "fixed-id")
+    assert (copied.profile_id, copied.character_id, copied.library_id) == ("bob", "sol", "copy")
+    assert store.get_item(SOURCE, "fixed-id").library_id == "main"
+
+
+def test_import_into_an_existing_library_keeps_its_name(store: SQLiteStore) -> None:
+    store.create_library(TARGET, "Mine")
+    report = import_library(store, TARGET, export_library(store, SOURCE))
+    assert report.library.name == "Mine"
+
+
+def test_import_conflict_modes(store: SQLiteStore) -> None:
+    document = export_library(store, SOURCE)
+    with pytest.raises(ConflictError):
+        import_library(store, SOURCE, document)
+    skipped = import_library(store, SOURCE, document, on_conflict="skip")
+    assert (skipped.imported, skipped.skipped) == (0, len(TRICKY))
+    document["items"][0]["text"] = "changed"
+    replaced = import_library(store, SOURCE, document, on_conflict="replace", source="restore")
+    assert (replaced.imported, replaced.skipped) == (len(TRICKY), 0)
+    assert store.get_item(SOURCE, document["items"][0]["id"]).text == "changed"
+    assert store.history(SOURCE, document["items"][0]["id"])[-1].source == "restore"
+
+
+def test_imported_items_without_source_get_the_import_source(store: SQLiteStore) -> None:
+    document = {"format": "memtune.library", "version": 1, "items": [{"text": "bare"}]}
+    report = import_library(store, TARGET, document)
+    (item,) = store.iter_items(TARGET)
+    assert (item.source, item.type, report.library.name) == ("import", "note", "Default memory")
+
+
+def _document(**changes: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "format": "memtune.library",
+        "version": 1,
+        "library": {"name": "Copied"},
+        "items": [{"text": "fine"}, {"text": "also fine", "type": "fact"}],
+    }
+    document.update(changes)
+    return document
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ([], "JSON object"),
+        (_document(format="other"), "format"),
+        (_document(version=2), "version 2"),
+        (_document(version=True), "version True"),
+        (_document(library="Copied"), "library must be an object"),
+        (_document(library={"name": 7}), "library name"),
+        (_document(items={"text": "x"}), "items must be a list"),
+        (_document(items=[{"text": "ok"}, "text"]), "item 1 must be an object"),
+        (_document(items=[{"text": "ok"}, {"text": " "}]), "item 1 text is empty"),
+        (_document(items=[{"text": "ok"}, {"text": "x", "colour": "red"}]), "item 1 has unknown fields: colour"),
+        (_document(items=[{"text": "ok"}, {"text": "x", "type": "opinion"}]), "item 1 type"),
+        (_document(items=[{"text": "ok"}, {"text": "x", "metadata": [1]}]), "item 1 metadata"),
+        (_document(items=[{"text": "ok"}, {"text": "x", "id": "a b"}]), "item 1 id"),
+        (_document(items=[{"text": "x", "id": "d"}, {"text": "y", "id": "d"}]), "more than once"),
+        (_document(items=[{"text": "ok"}, {"text": "x", "created_at": "soon"}]), "item 1 created_at"),
+    ],
+)
+def test_invalid_documents_write_nothing(store: SQLiteStore, document: Any, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        import_library(store, TARGET, document)
+    with pytest.raises(NotFoundError):
+        store.get_library(TARGET)
+
+
+def test_export_of_missing_library(store: SQLiteStore) -> None:
+    with pytest.raises(NotFoundError):
+        export_library(store, TARGET)
+    with pytest.raises(NotFoundError):
+        export_csv(store, TARGET)
+
+
+# CSV
+
+
+def test_csv_export_has_the_documented_header(store: SQLiteStore) -> None:
+    text = export_csv(store, SOURCE)
+    assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
+    assert CSV_COLUMNS == (
+        "id",
+        "text",
+        "type",
+        "category",
+        "confidence",
+        "source",
+        "metadata",
+        "created_at",
+        "updated_at",
+    )
+
+
+def test_csv_round_trip_is_lossless(store: SQLiteStore) -> None:
+    text = export_csv(store, SOURCE)
+    report = import_csv(store, TARGET, text, library_name="From CSV")
+    assert (report.imported, report.library.name) == (len(TRICKY), "From CSV")
+    assert export_csv(store, TARGET) == text
+    assert item_dicts(store, TARGET) == item_dicts(store, SOURCE)
+
+
+def test_csv_with_only_a_text_column(store: SQLiteStore) -> None:
+    text = '\ufefftext\n喜欢猫\n"a, b and ""c"""\n\n"multi\nline"\n'
+    report = import_csv(store, TARGET, text)
+    assert (report.imported, report.library.name) == (3, "Default memory")
+    assert sorted(item.text for item in store.iter_items(TARGET)) == ['a, b and "c"', "multi\nline", "喜欢猫"]
+    assert {item.source for item in store.iter_items(TARGET)} == {"import"}
+
+
+def test_csv_columns_may_come_in_any_order(store: SQLiteStore) -> None:
+    report = import_csv(store, TARGET, ' type , text ,metadata\nfact,sky is blue,"{""k"": 1}"\n,,\n')
+    assert report.imported == 1
+    (item,) = store.iter_items(TARGET)
+    assert (item.type, item.text, dict(item.metadata)) == ("fact", "sky is blue", {"k": 1})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "no 'text' column"),
+        ("id,type\nx,fact\n", "no 'text' column"),
+        ("text,colour\nhi,red\n", "unknown CSV columns: 'colour'"),
+        ("text,text\nhi,ho\n", "twice"),
+        ("text,type\nok,note\nhi\n", "row 3 has 1 cells"),
+        ("text,metadata\nok,{}\nhi,{broken\n", "row 3 metadata is not valid JSON"),
+        ("text,metadata\nhi,[1]\n", "row 2 metadata must be an object"),
+        ("text,type\nok,note\n   ,fact\n", "row 3 text is empty"),
+        ("text,confidence\nhi,sure\n", "row 2 confidence"),
+        ('text\nok\n"never closed\n', "row 3 is not valid CSV"),
+        ('text\nbad"quote\n"x"y\n', "not valid CSV"),
+    ],
+)
+def test_invalid_csv_writes_nothing(store: SQLiteStore, text: str, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        import_csv(store, TARGET, text)
+    with pytest.raises(NotFoundError):
+        store.get_library(TARGET)
+
+
+# Files
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv", ".JSON"])
+def test_file_round_trip(store: SQLiteStore, tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / "exports" / f"luna{suffix}"
+    assert write_library_file(store, SOURCE, path) == len(TRICKY)
+    report = read_library_file(store, TARGET, path)
+    assert report.imported == len(TRICKY)
+    assert item_dicts(store, TARGET) == item_dicts(store, SOURCE)
+
+
+def test_csv_file_is_utf8_with_bom_and_names_the_library_after_the_file(store: SQLiteStore, tmp_path: Path) -> None:
+    path = tmp_path / "猫的记忆.csv"
+    write_library_file(store, SOURCE, path)
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert "喜欢喝绿茶".encode() in raw
+    assert read_library_file(store, TARGET, path).library.name == "猫的记忆"
+
+
+def test_json_file_with_bom_is_accepted(store: SQLiteStore, tmp_path: Path) -> None:
+    path = tmp_path / "in.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(_document(), ensure_ascii=False).encode())
+    report = read_library_file(store, TARGET, path)
+    assert (report.imported, report.library.name) == (2, "Copied")
+
+
+def test_file_errors(store: SQLiteStore, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": ', encoding="utf-8")
+    with pytest.raises(InvalidInputError, match="invalid JSON: Expecting value"):
+        read_library_file(store, TARGET, broken)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("text\ncafé\n".encode("latin-1"))
+    with pytest.raises(InvalidInputError, match="not UTF-8"):
+        read_library_file(store, TARGET, latin)
+    with pytest.raises(InvalidInputError, match="cannot read"):
+        read_library_file(store, TARGET, tmp_path / "missing.json")
+    with pytest.raises(InvalidInputError, match=r"neither a \.json nor a \.csv"):
+        read_library_file(store, TARGET, tmp_path / "memories.txt")
+    with pytest.raises(InvalidInputError, match=r"neither a \.json nor a \.csv"):
+        write_library_file(store, SOURCE, tmp_path / "memories.xlsx")
+    with pytest.raises(NotFoundError):
+        store.get_library(TARGET)
