@@ -22,9 +22,9 @@ from .responder import OfflineResponder
 from .retrieval import BM25Retriever, Retriever, ScoredMemory
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import Settings, Tuning
-from .store import SQLiteStore
+from .store import DEFAULT_LIBRARY_NAME, SQLiteStore
 from .summary import Summariser, summarise_window
-from .write_gate import REJECT_REASONS, WriteDecision, decide_write
+from .write_gate import WriteDecision, decide_write
 
 T = TypeVar("T")
 
@@ -97,35 +97,38 @@ class MemoryEngine:
         clock = _Clock()
         errors: list[str] = []
         session.turns += 1
-        active = session.enabled and self.memory_available
         tuning = session.tuning
+        store, retriever = self.store, self.retriever
+        active = session.enabled and store is not None and retriever is not None
 
         decision: RecallDecision | None = None
         hits: tuple[ScoredMemory, ...] = ()
         note = "" if self.memory_available else "memory provider is 'none': nothing is recalled or written"
-        if session.enabled is False:
+        if not session.enabled:
             note = "memory is off for this session: no recall and no write"
-        if active:
+        if active and retriever is not None:
             with clock.stage("decide"):
                 decision = self.decider.decide(
                     user_text, mode=tuning.decision_mode, timeout_ms=tuning.decision_timeout_ms
                 )
             if decision.should_recall:
                 with clock.stage("recall"):
-                    hits, note = self._recall(session.scope, decision.query or user_text, tuning, errors)
+                    hits, note = _recall(retriever, session.scope, decision.query or user_text, tuning, errors)
 
         with clock.stage("inject"):
-            injection = self._inject(session, user_text, hits)
+            injection = _inject(session, user_text, hits)
         with clock.stage("reply"):
             reply, reply_by = self._reply(injection.messages, user_text, hits, errors)
 
         session.history += [ChatMessage("user", user_text), ChatMessage("assistant", reply)]
         write = summary = None
-        if active:
+        if active and store is not None:
             with clock.stage("write"):
-                write = self._write(session, user_text, reply, interrupted, errors)
+                write = _write(store, session, user_text, reply, interrupted, errors)
             with clock.stage("summary"):
-                summary = self._buffer_and_summarise(session, user_text, reply, write.decision, interrupted, errors)
+                summary = self._buffer_and_summarise(
+                    store, session, user_text, reply, write.decision, interrupted, errors
+                )
 
         return Trace(
             session_id=session.id,
@@ -155,55 +158,20 @@ class MemoryEngine:
     def end_session(self, session: Session) -> SummaryRecord | None:
         """Flush what is left: pending writes, and the partial summary window (never dropped)."""
         errors: list[str] = []
-        if self.store is not None:
-            self._retry_pending(session, errors)
         record = None
-        if session.summary_window and self.store is not None and session.tuning.summary_enabled:
-            record = self._summarise(session, "session_end", errors)
+        if self.store is not None:
+            _retry_pending(self.store, session, errors)
+            if session.summary_window and session.tuning.summary_enabled:
+                record = self._summarise(self.store, session, "session_end", errors)
         session.ended = True
         return record
 
     def import_turns(self, scope: Scope, turns: Sequence[tuple[str, str]], *, source: str) -> tuple[MemoryItem, ...]:
         """Classify and store a batch of chat turns (the reference's /import): user turns worth keeping."""
-        if self.store is None:
-            return ()
         items = import_items(turns, source=source or "import")
-        if not items:
+        if self.store is None or not items:
             return ()
-        return self.store.add_items(scope, items, source="import", create_library_name=None)
-
-    # -- stages ------------------------------------------------------------------------------------
-
-    def _recall(
-        self, scope: Scope, query: str, tuning: Tuning, errors: list[str]
-    ) -> tuple[tuple[ScoredMemory, ...], str]:
-        if tuning.recall_backend == "mem0":
-            return (), "recall backend 'mem0' needs the Mem0 provider; the embedded store has none, nothing recalled"
-        assert self.retriever is not None  # memory_available was checked by the caller
-        hits = _guarded(
-            errors,
-            "recall",
-            lambda: self.retriever.search(  # type: ignore[union-attr]
-                scope, query, limit=tuning.recall_limit, min_score=tuning.recall_min_score
-            ),
-        )
-        note = "bm25" if tuning.recall_backend == "bm25" else "hybrid: no Mem0 provider, BM25 over the library"
-        return hits or (), note
-
-    def _inject(self, session: Session, user_text: str, hits: Sequence[ScoredMemory]) -> Injection:
-        tuning = session.tuning
-        base = [ChatMessage("system", session.persona)] if session.persona.strip() else []
-        messages = [*base, *session.history, ChatMessage("user", user_text)]
-        items = [h.item for h in hits]
-        if tuning.injection_style == "pipecat":
-            return inject_pipecat(
-                messages,
-                pipecat_block(items, tuning.pipecat_system_prompt),
-                system_prompt=tuning.pipecat_system_prompt,
-                position=tuning.pipecat_position,
-                add_as_system_message=tuning.pipecat_add_as_system_message,
-            )
-        return inject_reference(messages, memory_block(items))
+        return self.store.add_items(scope, items, source="import")
 
     def _reply(
         self, messages: Sequence[ChatMessage], user_text: str, hits: Sequence[ScoredMemory], errors: list[str]
@@ -215,35 +183,9 @@ class MemoryEngine:
                 return reply, "llm"
         return self.responder.reply(user_text, hits), "offline"
 
-    def _write(self, session: Session, user_text: str, reply: str, interrupted: bool, errors: list[str]) -> WriteRecord:
-        assert self.store is not None  # only called for active sessions
-        self._retry_pending(session, errors)
-        decision = decide_write(user_text, reply, interrupted=interrupted)
-        if decision.action != "write":
-            return WriteRecord(decision, "none")
-        tuning = session.tuning
-        if tuning.write_mode == "mem0":
-            note = "write mode 'mem0' needs a provider with smart writes; the embedded store has none, nothing written"
-            return WriteRecord(decision, "none", note=note)
-        items = tuple(_with_write_action(i, "direct_write") for i in decision.items)
-        store = self.store
-        written = _guarded(errors, "write", lambda: store.add_items(session.scope, items, source="session"))
-        if written is None:
-            session.pending_writes.append(items)
-            return WriteRecord(decision, "direct_write", error=errors[-1], note="kept in the session, retried later")
-        return WriteRecord(decision, "direct_write", written)
-
-    def _retry_pending(self, session: Session, errors: list[str]) -> None:
-        store = self.store
-        while session.pending_writes and store is not None:
-            items = session.pending_writes[0]
-            retry = partial(store.add_items, session.scope, items, source="session")
-            if _guarded(errors, "retry write", retry) is None:
-                return
-            session.pending_writes.pop(0)
-
     def _buffer_and_summarise(
         self,
+        store: SQLiteStore,
         session: Session,
         user_text: str,
         reply: str,
@@ -251,17 +193,16 @@ class MemoryEngine:
         interrupted: bool,
         errors: list[str],
     ) -> SummaryRecord | None:
+        """Buffer turns the gate did not reject; a full window becomes one summary item."""
         tuning = session.tuning
-        if not tuning.summary_enabled or interrupted or not reply.strip():
-            return None
-        if decision.action == "reject" and decision.reason in REJECT_REASONS:
+        if not tuning.summary_enabled or interrupted or not reply.strip() or decision.action == "reject":
             return None
         session.summary_window.append((user_text.strip(), reply.strip()))
         if len(session.summary_window) < tuning.summary_turn_window:
             return None
-        return self._summarise(session, "window", errors)
+        return self._summarise(store, session, "window", errors)
 
-    def _summarise(self, session: Session, trigger: str, errors: list[str]) -> SummaryRecord:
+    def _summarise(self, store: SQLiteStore, session: Session, trigger: str, errors: list[str]) -> SummaryRecord:
         turns = list(session.summary_window)
         summary = summarise_window(self.summariser, turns, session.tuning.summary_max_items)
         metadata = {
@@ -273,15 +214,74 @@ class MemoryEngine:
             "summarised_by": summary.by,
         }
         item = NewItem(summary.text, "summary", "episode_summary", "", "session", metadata)
-        store = self.store
-        assert store is not None  # summaries only run with a store
-        written = _guarded(errors, "summary write", lambda: store.add_items(session.scope, [item], source="session"))
-        if written is None:
-            session.pending_writes.append((item,))  # the summary itself waits, so the window is not lost
+        written = _store_items(store, session, (item,), errors, "summary write")
         session.summary_window.clear()
         return SummaryRecord(
             trigger, summary.text, summary.by, len(turns), written[0] if written else None, summary.error
         )
+
+
+def _recall(
+    retriever: Retriever, scope: Scope, query: str, tuning: Tuning, errors: list[str]
+) -> tuple[tuple[ScoredMemory, ...], str]:
+    if tuning.recall_backend == "mem0":
+        return (), "recall backend 'mem0' needs the Mem0 provider; the embedded store has none, nothing recalled"
+    search = partial(retriever.search, scope, query, limit=tuning.recall_limit, min_score=tuning.recall_min_score)
+    hits = _guarded(errors, "recall", search)
+    note = "bm25" if tuning.recall_backend == "bm25" else "hybrid: no Mem0 provider, BM25 over the library"
+    return hits or (), note
+
+
+def _inject(session: Session, user_text: str, hits: Sequence[ScoredMemory]) -> Injection:
+    tuning = session.tuning
+    base = [ChatMessage("system", session.persona)] if session.persona.strip() else []
+    messages = [*base, *session.history, ChatMessage("user", user_text)]
+    items = [h.item for h in hits]
+    if tuning.injection_style == "pipecat":
+        return inject_pipecat(
+            messages,
+            pipecat_block(items, tuning.pipecat_system_prompt),
+            system_prompt=tuning.pipecat_system_prompt,
+            position=tuning.pipecat_position,
+            add_as_system_message=tuning.pipecat_add_as_system_message,
+        )
+    return inject_reference(messages, memory_block(items))
+
+
+def _write(
+    store: SQLiteStore, session: Session, user_text: str, reply: str, interrupted: bool, errors: list[str]
+) -> WriteRecord:
+    _retry_pending(store, session, errors)
+    decision = decide_write(user_text, reply, interrupted=interrupted)
+    if decision.action != "write":
+        return WriteRecord(decision, "none")
+    if session.tuning.write_mode == "mem0":
+        note = "write mode 'mem0' needs a provider with smart writes; the embedded store has none, nothing written"
+        return WriteRecord(decision, "none", note=note)
+    items = tuple(_with_write_action(i, "direct_write") for i in decision.items)
+    written = _store_items(store, session, items, errors, "write")
+    if written is None:
+        return WriteRecord(decision, "direct_write", error=errors[-1], note="kept in the session, retried later")
+    return WriteRecord(decision, "direct_write", written)
+
+
+def _store_items(
+    store: SQLiteStore, session: Session, items: tuple[NewItem, ...], errors: list[str], stage: str
+) -> tuple[MemoryItem, ...] | None:
+    """Write for a session; on failure the items wait in the session instead of being lost."""
+    add = partial(store.add_items, session.scope, items, source="session", create_library_name=DEFAULT_LIBRARY_NAME)
+    written = _guarded(errors, stage, add)
+    if written is None:
+        session.pending_writes.append(items)
+    return written
+
+
+def _retry_pending(store: SQLiteStore, session: Session, errors: list[str]) -> None:
+    while session.pending_writes:
+        items = session.pending_writes.pop(0)
+        if _store_items(store, session, items, errors, "retry write") is None:
+            session.pending_writes.insert(0, session.pending_writes.pop())  # keep the original order
+            return
 
 
 def _with_write_action(item: NewItem, action: str) -> NewItem:

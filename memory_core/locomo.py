@@ -55,7 +55,7 @@ def normalise_evidence(raw: Any) -> list[str]:
 def _turn_text(turn: Mapping[str, Any], date: str, item_format: str) -> str:
     text = f"{turn['speaker']}: {turn['text']}"
     if turn.get("blip_caption"):
-        text += f" [shares a photo: {turn['blip_caption']}]"
+        text += f" ({turn['blip_caption']})"
     return f"[{date}] {text}" if item_format == "dated" and date else text
 
 

@@ -1,0 +1,126 @@
+"""The three decision modes, the judge seam, strict parsing and a timeout that cuts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from fakes import ScriptedChatModel, failing, slow
+
+from memory_core import InvalidInputError, LLMJudge, RecallDecider, parse_verdict
+from memory_core.decision import JudgeError
+
+YES = '{"should_recall": true, "query": "usual answer style preference", "reason": "style", "categories": ["user_preference"]}'
+NO = '{"should_recall": false, "query": "", "reason": "general"}'
+
+
+@pytest.fixture
+def judged() -> Iterator[tuple[RecallDecider, ScriptedChatModel]]:
+    model = ScriptedChatModel()
+    decider = RecallDecider(LLMJudge(model))
+    yield decider, model
+    decider.close()
+
+
+def test_rule_mode_never_asks_the_judge(judged: tuple[RecallDecider, ScriptedChatModel]) -> None:
+    decider, model = judged
+    decision = decider.decide("介绍一下这个项目？", mode="rule")
+    assert (decision.should_recall, decision.reason, decision.decided_by) == (False, "no_marker", "rule")
+    assert decision.query == "介绍一下这个项目？"
+    assert model.calls == []
+
+
+def test_hybrid_sends_only_no_marker_to_the_judge(judged: tuple[RecallDecider, ScriptedChatModel]) -> None:
+    decider, model = judged
+    model.answers = [YES]
+    positive = decider.decide("继续上次的话题", mode="hybrid")
+    reject = decider.decide("hi", mode="hybrid")
+    risky = decider.decide("在146服务器上执行回滚", mode="hybrid")
+    ambiguous = decider.decide("can you keep answers the way we set up?", mode="hybrid")
+    assert (positive.decided_by, reject.decided_by, risky.decided_by) == ("rule", "rule", "rule")
+    assert len(model.calls) == 1
+    assert model.calls[0][-1].content == "can you keep answers the way we set up?"
+    assert ambiguous.decided_by == "llm"
+    assert ambiguous.should_recall
+    assert ambiguous.rule_reason == "no_marker"
+    assert ambiguous.query == "usual answer style preference"  # the rewritten query is what gets searched
+    assert ambiguous.categories == ("user_preference",)
+
+
+def test_llm_mode_judges_everything_but_hard_rejects(judged: tuple[RecallDecider, ScriptedChatModel]) -> None:
+    decider, model = judged
+    model.answers = [NO, NO]
+    positive = decider.decide("继续上次的话题", mode="llm")
+    ambiguous = decider.decide("介绍一下这个项目？", mode="llm")
+    for text in ("", "你好", "drop table users on prod-db"):
+        assert decider.decide(text, mode="llm").decided_by == "rule"
+    assert len(model.calls) == 2
+    assert (positive.should_recall, positive.decided_by, positive.rule_reason) == (False, "llm", "explicit_recall")
+    assert not ambiguous.should_recall
+
+
+def test_without_a_judge_hybrid_and_llm_fall_back_to_rules(decider: RecallDecider) -> None:
+    for mode in ("hybrid", "llm"):
+        ambiguous = decider.decide("介绍一下这个项目？", mode=mode)
+        assert (ambiguous.decided_by, ambiguous.fallback_reason) == ("fallback_rule", "llm_unavailable")
+        positive = decider.decide("继续上次的话题", mode=mode)
+        assert positive.should_recall  # never "no recall for everything"
+
+
+def test_the_string_false_is_false() -> None:
+    assert parse_verdict('{"should_recall": "false"}', "x").should_recall is False
+    assert parse_verdict('{"should_recall": "true"}', "x").should_recall is True
+    with pytest.raises(JudgeError):
+        parse_verdict('{"should_recall": "maybe"}', "x")
+    with pytest.raises(JudgeError):
+        parse_verdict('{"should_recall": 1}', "x")
+
+
+def test_parsing_defaults_and_fences() -> None:
+    verdict = parse_verdict('```json\n{"should_recall": true, "query": "  ", "categories": "goal_progress"}\n```', "原文")
+    assert (verdict.query, verdict.reason, verdict.categories) == ("原文", "llm_decision", ("goal_progress",))
+    for bad in ("sure, recall it", '{"query": "x"}', "[true]", 'prefix {"should_recall": true}'):
+        with pytest.raises(JudgeError):
+            parse_verdict(bad, "x")
+
+
+def test_unparseable_answer_falls_back_with_the_reason(judged: tuple[RecallDecider, ScriptedChatModel]) -> None:
+    decider, model = judged
+    model.answers = ["I think yes"]
+    decision = decider.decide("介绍一下这个项目？", mode="hybrid")
+    assert decision.decided_by == "fallback_rule"
+    assert decision.fallback_reason.startswith("unparseable")
+    assert decision.judge_raw == "I think yes"
+
+
+def test_judge_error_falls_back(judged: tuple[RecallDecider, ScriptedChatModel]) -> None:
+    decider, model = judged
+    model.answers = [failing(ConnectionError("refused"))]
+    decision = decider.decide("介绍一下这个项目？", mode="hybrid")
+    assert decision.decided_by == "fallback_rule"
+    assert "ConnectionError" in decision.fallback_reason
+
+
+def test_timeout_cuts_and_the_late_answer_is_discarded(judged: tuple[RecallDecider, ScriptedChatModel]) -> None:
+    decider, model = judged
+    model.answers = [slow(1.0, YES)]
+    started = time.perf_counter()
+    decision = decider.decide("介绍一下这个项目？", mode="llm", timeout_ms=100)
+    elapsed = time.perf_counter() - started
+    assert decision.decided_by == "fallback_rule"
+    assert decision.fallback_reason == "timeout after 100 ms"
+    assert not decision.should_recall
+    assert elapsed < 0.9  # returned at the bound, long before the judge answered
+
+
+def test_unknown_mode_is_an_error(decider: RecallDecider) -> None:
+    with pytest.raises(InvalidInputError):
+        decider.decide("hi", mode="fuzzy")
+
+
+def test_decision_serialises(decider: RecallDecider) -> None:
+    data = decider.decide("继续上次的话题", mode="rule").to_dict()
+    assert data["reason"] == "explicit_recall"
+    assert data["decided_by"] == "rule"
+    assert isinstance(data["categories"], list)

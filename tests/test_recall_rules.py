@@ -1,0 +1,146 @@
+"""Rule-mode recall decisions: the reference's samples and categories, English coverage, the guards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import shared_data
+
+from memory_core import decide_by_rules
+from memory_core.evaluation import binary_scores
+from memory_core.recall_rules import is_low_value, message_content
+
+EXTRA = Path(__file__).parent / "data" / "decisions-extra.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # the reference's sample classifications (spec §4)
+        ("介绍一下这个项目？", "no_marker"),
+        ("继续上次的话题", "explicit_recall"),
+        ("146服务器上执行部署前检查一下", "high_risk_ignored"),
+        ("连接 203.0.113.146 看看", "fact_entity"),
+        ("小雨是谁？", "named_entity_question"),
+        ("按我的习惯回答这个问题", "user_owned"),
+    ],
+)
+def test_reference_samples(text: str, reason: str) -> None:
+    assert decide_by_rules(text).reason == reason
+
+
+def test_reference_shortcomings_are_fixed() -> None:
+    # The reference recalled this ("delete"/"deployment" were not risk words); destructive ops on a named
+    # entity are rejected here, and the test asserts on the decision itself.
+    assert decide_by_rules("delete project-x before deployment").reason == "high_risk_ignored"
+    # The reference left this English style reference to no_marker.
+    assert decide_by_rules("Can you answer in the usual style?").should_recall
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("？？", "empty"),
+        ("你好", "low_value"),
+        ("你好！", "low_value"),  # the reference stopped treating it as low value once punctuated
+        ("hi", "low_value"),
+        ("ok thanks", "low_value"),
+        ("好的谢谢", "low_value"),
+        ("继续", "low_value"),
+        ("continue", "low_value"),
+        ("我的名字是什么", "user_owned"),
+        ("我叫什么名字你还知道吗", "user_owned"),
+        ("what's my shoe size?", "user_owned"),
+        ("在146服务器上执行回滚", "high_risk_ignored"),
+        ("drop table users on prod-db", "high_risk_ignored"),
+        ("rm -rf build/ on 10.0.0.5", "high_risk_ignored"),
+        ("工作压力好大，睡不着", "comfort_context"),
+        ("I'm so stressed again", "comfort_context"),
+        ("提醒我今天背单词", "goal_context"),
+        ("skipped the gym again, am I falling behind on the plan?", "goal_context"),
+        ("推荐几件适合我的衣服", "preference_context"),
+        ("recommend a movie I'd like", "preference_context"),
+        ("check disk usage on server 146", "fact_entity"),
+        ("Open ~/projects/atlas/notes.md and summarize it", "fact_entity"),
+        ("还记得我上周说的面试吗", "explicit_recall"),
+        ("Same way as before please", "explicit_recall"),
+        ("you told me something about cold brew before, what was it?", "explicit_recall"),
+        ("who is Max again?", "named_entity_question"),
+        ("豆豆是谁来着", "named_entity_question"),
+    ],
+)
+def test_reasons(text: str, reason: str) -> None:
+    assert decide_by_rules(text).reason == reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我挺喜欢吃辣的",  # a preference statement: worth writing, nothing to look up
+        "I like rainy days",
+        "你平时喜欢干嘛呀",  # asks about the character
+        "失眠一般是什么原因引起的？",  # general health knowledge
+        "Do you remember what year the Berlin Wall fell?",  # "remember", but a public fact
+        "If I'm born on March 3, what's my zodiac sign?",  # answerable from the message
+        "Translate 'I miss my grandma' into French",  # the quoted text is not the user's own message
+        "who is Taylor Swift",
+        "鲁迅是谁",
+        "随便推荐一本书",
+        "recommend a movie",
+        "deploy to staging",  # a risk word but no concrete entity: not high risk, and nothing to recall
+        "用英语怎么说谢谢",
+    ],
+)
+def test_not_recalled(text: str) -> None:
+    assert not decide_by_rules(text).should_recall
+
+
+def test_categories_follow_the_reference() -> None:
+    assert decide_by_rules("继续上次的话题").categories == (
+        "user_preference",
+        "decision_plan",
+        "goal_progress",
+        "entity_relation",
+        "feedback_correction",
+        "episode_summary",
+    )
+    assert decide_by_rules("hi").categories == ()
+
+
+def test_evidence_explains_the_match() -> None:
+    assert decide_by_rules("I'm so stressed again").evidence == "stressed"
+    assert decide_by_rules("看看 deploy-prod 最近的提交").reason != "high_risk_ignored"  # "deploy" inside a name
+
+
+def test_helpers() -> None:
+    assert is_low_value("OK, thanks!")
+    assert not is_low_value("ok can you remind me what we decided, thanks")
+    assert "grandma" not in message_content("Translate 'I miss my grandma' into French")
+
+
+def _accuracy(rows: list[dict]) -> dict[str, float]:
+    by_lang: dict[str, list[tuple[bool, bool]]] = {}
+    for row in rows:
+        by_lang.setdefault(row["lang"], []).append((decide_by_rules(row["text"]).should_recall, row["should_recall"]))
+    result = {lang: binary_scores(pairs).accuracy for lang, pairs in by_lang.items()}
+    result["all"] = binary_scores(p for pairs in by_lang.values() for p in pairs).accuracy
+    return result
+
+
+def test_own_bilingual_set() -> None:
+    """160 turns written for this project (other frames, names and topics than the shared dev file)."""
+    rows = [json.loads(line) for line in EXTRA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    accuracy = _accuracy(rows)
+    assert accuracy["all"] >= 0.95
+    assert min(accuracy["en"], accuracy["zh"]) >= 0.9
+
+
+def test_shared_dev_set() -> None:
+    rows = [json.loads(line) for line in shared_data("decisions-dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    accuracy = _accuracy(rows)
+    assert accuracy["all"] >= 0.85
+    assert min(accuracy["en"], accuracy["zh"]) >= 0.80
