@@ -66,10 +66,10 @@ def offline_reply(user_text: str, memories: Sequence[str], *, chinese: bool) -> 
     """The labelled reply of the offline responder, built only from what was recalled."""
     if chinese:
         if not memories:
-            return f"{OFFLINE_LABEL_ZH} 关于「{user_text}」，我的记忆里还没有相关内容。"
+            return f"{OFFLINE_LABEL_ZH} 记忆里没有与「{user_text}」相关的内容。"
         lines = "\n".join(f"- {m}" for m in memories)
         return f"{OFFLINE_LABEL_ZH} 关于「{user_text}」，我记得：\n{lines}"
     if not memories:
-        return f'{OFFLINE_LABEL_EN} I have nothing stored about "{user_text}" yet.'
+        return f'{OFFLINE_LABEL_EN} Nothing in memory matched "{user_text}".'
     lines = "\n".join(f"- {m}" for m in memories)
     return f'{OFFLINE_LABEL_EN} About "{user_text}", here is what I remember:\n{lines}'

@@ -28,7 +28,7 @@ _MEMORY_CHECK = re.compile(
     r"(?:你|还|你还).{0,8}(?:记得|记住).{0,40}(?:吗|么|\?|？)"
     r"|(?:记住|记得).{0,20}(?:了吗|了么|吗|么|\?|？)"
     r"|\b(?:do|did|can|could) you (?:still )?(?:remember|recall)\b"
-    r"|\bremember (?:what|when|where|who|which|how|my|me|that)\b.*\?",
+    r"|\bremember (?:what|when|where|who|which|how|my|me|that)\b.*\?|\bremember\s*\?",
     re.IGNORECASE,
 )
 _STYLE_QUESTION = re.compile(
@@ -40,8 +40,9 @@ _OWNED_QUESTION_ZH = re.compile(
     r"(?:我的|我现在|我之前|我上次|我刚才)[^，。,.!！;；?？]{0,30}?(?:是什么|是啥|叫啥|哪个|哪些|什么|多少|几|哪)"
 )
 _SHORT_QUESTION_ZH = re.compile(r"^(?:我的|我现在|我之前|我上次|我刚才).{0,20}(?:吗|呢|么|来着|\?|？)$")
+# A question about the user themself ("what do I prefer?", "what's my shoe size"): nothing new to store.
 _OWNED_QUESTION_EN = re.compile(
-    r"^\s*(?:what|what's|whats|when|where|who|which|how)\b[^.!]*\bmy\b[^.!]*\?\s*$"
+    r"^\s*(?:what|what's|whats|when|where|who|which|how|do|did|does|am|is|are)\b[^.!]*\b(?:i|my|me)\b[^.!]*\?"
     r"|^\s*(?:what|what's|whats|when|where|who|which)\b[^.!?]*\bmy\b[^.!?]*$",
     re.IGNORECASE,
 )

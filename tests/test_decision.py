@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -11,7 +12,14 @@ from fakes import ScriptedChatModel, failing, slow
 from memory_core import InvalidInputError, LLMJudge, RecallDecider, parse_verdict
 from memory_core.decision import JudgeError
 
-YES = '{"should_recall": true, "query": "usual answer style preference", "reason": "style", "categories": ["user_preference"]}'
+YES = json.dumps(
+    {
+        "should_recall": True,
+        "query": "usual answer style preference",
+        "reason": "style",
+        "categories": ["user_preference"],
+    }
+)
 NO = '{"should_recall": false, "query": "", "reason": "general"}'
 
 
@@ -78,7 +86,9 @@ def test_the_string_false_is_false() -> None:
 
 
 def test_parsing_defaults_and_fences() -> None:
-    verdict = parse_verdict('```json\n{"should_recall": true, "query": "  ", "categories": "goal_progress"}\n```', "原文")
+    verdict = parse_verdict(
+        '```json\n{"should_recall": true, "query": "  ", "categories": "goal_progress"}\n```', "原文"
+    )
     assert (verdict.query, verdict.reason, verdict.categories) == ("原文", "llm_decision", ("goal_progress",))
     for bad in ("sure, recall it", '{"query": "x"}', "[true]", 'prefix {"should_recall": true}'):
         with pytest.raises(JudgeError):

@@ -1,0 +1,201 @@
+"""One call per turn: decide, recall, inject, reply, write, summarise, all visible in the trace."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from fakes import ScriptedChatModel, failing
+
+from memory_core import (
+    MemoryEngine,
+    NewItem,
+    ProviderError,
+    Scope,
+    SQLiteStore,
+    Tuning,
+    build_engine,
+    load_settings,
+)
+from memory_core.models import MemoryItem
+from memory_core.retrieval import BM25Retriever
+
+Factory = Callable[..., MemoryEngine]
+
+
+def seed(store: SQLiteStore, scope: Scope) -> None:
+    store.ensure_library(scope)
+    store.add_items(
+        scope,
+        [
+            NewItem("我喜欢喝乌龙茶，不加糖", "preference", "user_preference"),
+            NewItem("我妹妹叫安娜，住在里斯本", "fact", "entity_relation"),
+            NewItem("146服务器是测试环境，密钥在保险箱", "fact"),
+        ],
+    )
+
+
+def test_a_recalled_turn_is_fully_traced(engine_factory: Factory, store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    engine = engine_factory()
+    session = engine.open_session(scope, persona="你是米娅。", enabled=True)
+    trace = engine.run_turn(session, "还记得我喜欢喝什么茶吗")
+
+    assert trace.decision is not None and trace.decision.should_recall
+    assert trace.decision.decided_by == "rule"
+    assert trace.query == "还记得我喜欢喝什么茶吗"
+    assert trace.hits[0].item.text == "我喜欢喝乌龙茶，不加糖"
+    assert trace.hits[0].score == trace.hits[0].bm25 + trace.hits[0].entity_boost + trace.hits[0].name_boost
+    assert trace.memory_block.startswith("Relevant user memories:\n\nPreferences:\n- 我喜欢喝乌龙茶，不加糖")
+    assert trace.messages[0].content == "你是米娅。"
+    assert trace.messages[trace.block_index].content.endswith("Current user message:\n还记得我喜欢喝什么茶吗")
+    assert trace.reply_by == "offline"
+    assert trace.reply.startswith("[离线回复：未配置对话模型]")
+    assert "我喜欢喝乌龙茶，不加糖" in trace.reply
+    assert trace.write is not None
+    assert trace.write.decision.reason == "memory_check_question"  # asking about memory is not written
+    assert [t.stage for t in trace.timings] == ["decide", "recall", "inject", "reply", "write", "summary"]
+    assert session.history[-2].content == "还记得我喜欢喝什么茶吗"  # history keeps the original text
+    assert trace.to_dict()["hits"][0]["item"]["text"] == "我喜欢喝乌龙茶，不加糖"
+
+
+def test_a_declaration_is_written_and_then_recalled(engine_factory: Factory, scope: Scope) -> None:
+    engine = engine_factory()
+    session = engine.open_session(scope, enabled=True)
+    first = engine.run_turn(session, "我的名字是小张，以后叫我小张就行")
+    assert first.write is not None and first.write.write_action == "direct_write"
+    (written,) = first.write.written
+    assert written.metadata["write_action"] == "direct_write"
+    second = engine.run_turn(session, "我叫什么名字？")
+    assert second.hits[0].item.id == written.id
+    assert second.hits[0].name_boost == 5.0
+
+
+def test_chat_model_reply_uses_the_injected_messages(engine_factory: Factory, store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    model = ScriptedChatModel("安娜住在里斯本。")
+    engine = engine_factory(chat_model=model)
+    session = engine.open_session(scope, enabled=True)
+    trace = engine.run_turn(session, "我妹妹叫什么，住在哪里来着？")
+    assert (trace.reply, trace.reply_by) == ("安娜住在里斯本。", "llm")
+    assert model.calls[0] == list(trace.messages)
+    assert "我妹妹叫安娜" in model.calls[0][-1].content
+
+
+def test_a_failing_chat_model_still_answers_and_keeps_the_turn(engine_factory: Factory, scope: Scope) -> None:
+    engine = engine_factory(chat_model=ScriptedChatModel(failing(ProviderError("endpoint down"))))
+    session = engine.open_session(scope, enabled=True)
+    trace = engine.run_turn(session, "I prefer short answers without emoji")
+    assert trace.reply_by == "offline"
+    assert trace.errors == ("reply failed: ProviderError: endpoint down",)
+    assert trace.write is not None and len(trace.write.written) == 1
+
+
+def test_memory_off_means_no_recall_and_no_write(engine_factory: Factory, store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    engine = engine_factory()
+    session = engine.open_session(scope, enabled=False)
+    trace = engine.run_turn(session, "I prefer short answers, remember that")
+    assert (trace.enabled, trace.decision, trace.hits, trace.write) == (False, None, (), None)
+    assert "off" in trace.recall_note
+    assert store.get_library(scope).memory_count == 3
+
+
+def test_provider_none_chats_without_memory(tmp_path: Path, scope: Scope) -> None:
+    engine = build_engine(load_settings({"OPENTALKING_MEMORY_PROVIDER": "none"}))
+    session = engine.open_session(scope, enabled=True)
+    trace = engine.run_turn(session, "继续上次的话题")
+    assert trace.enabled is False
+    assert "none" in trace.recall_note
+    assert trace.reply_by == "offline"
+    engine.close()
+    assert not (tmp_path / "data").exists()
+
+
+def test_mem0_backend_without_mem0_recalls_nothing_and_says_so(engine_factory: Factory, scope: Scope) -> None:
+    engine = engine_factory()
+    session = engine.open_session(scope, enabled=True, tuning=Tuning(recall_backend="mem0", write_mode="mem0"))
+    trace = engine.run_turn(session, "继续上次的话题，我喜欢短一点的回答")
+    assert trace.hits == ()
+    assert "mem0" in trace.recall_note
+    assert trace.write is not None and trace.write.written == () and "mem0" in trace.write.note
+
+
+def test_pipecat_injection_style(engine_factory: Factory, store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    engine = engine_factory()
+    session = engine.open_session(scope, persona="persona", enabled=True, tuning=Tuning(injection_style="pipecat"))
+    engine.run_turn(session, "我妹妹叫什么来着")
+    trace = engine.run_turn(session, "还记得我喜欢喝什么茶吗")
+    blocks = [m for m in trace.messages if m.content.startswith("Based on previous conversations")]
+    assert len(blocks) == 1 and trace.block_index == 1
+    assert trace.messages[-1].content == "还记得我喜欢喝什么茶吗"
+
+
+def test_summary_window_and_session_end_flush(engine_factory: Factory, store: SQLiteStore, scope: Scope) -> None:
+    engine = engine_factory()
+    session = engine.open_session(scope, enabled=True, tuning=Tuning(summary_turn_window=3, summary_max_items=2))
+    lines = ["我喜欢喝乌龙茶", "我在准备雅思考试", "我妹妹叫安娜", "周末想去爬山放松一下", "你好"]
+    traces = [engine.run_turn(session, line) for line in lines]
+    window = traces[2].summary
+    assert window is not None and window.trigger == "window" and window.by == "fallback"
+    assert window.text == "我喜欢喝乌龙茶；我在准备雅思考试"
+    assert window.item is not None and window.item.type == "summary"
+    assert window.item.metadata["turn_count"] == 3
+    assert traces[4].summary_pending == 1  # "你好" is low value and not buffered
+    flushed = engine.end_session(session)
+    assert flushed is not None and flushed.trigger == "session_end"
+    assert flushed.text == "周末想去爬山放松一下"
+    summaries = [i for i in store.iter_items(scope) if i.type == "summary"]
+    assert len(summaries) == 2
+    assert session.summary_window == []
+
+
+class FlakyStore(SQLiteStore):
+    """A real store whose writes can be made to fail, as a full disk would."""
+
+    broken = False
+
+    def add_items(self, scope: Scope, items: Sequence[NewItem], **kwargs: object) -> tuple[MemoryItem, ...]:
+        if self.broken:
+            raise ProviderError("disk I/O error")
+        return super().add_items(scope, items, **kwargs)  # type: ignore[arg-type]
+
+
+def test_store_failure_keeps_the_turn_and_retries(tmp_path: Path, scope: Scope) -> None:
+    with FlakyStore(tmp_path / "flaky.sqlite3") as store:
+        engine = MemoryEngine(store, BM25Retriever(store), settings=load_settings({}))
+        session = engine.open_session(scope, enabled=True)
+        store.broken = True
+        trace = engine.run_turn(session, "我的目标是今年跑完一次全马")
+        assert trace.write is not None and trace.write.error.startswith("write failed: ProviderError")
+        assert trace.reply  # the user still got an answer
+        assert len(session.pending_writes) == 1
+        store.broken = False
+        engine.run_turn(session, "我喜欢在早上跑步")
+        texts = {i.text for i in store.iter_items(scope)}
+        assert {"我的目标是今年跑完一次全马", "我喜欢在早上跑步"} <= texts
+        assert session.pending_writes == []
+        engine.decider.close()
+
+
+def test_import_turns_classifies_and_stores(engine_factory: Factory, store: SQLiteStore, scope: Scope) -> None:
+    store.ensure_library(scope)
+    engine = engine_factory()
+    written = engine.import_turns(
+        scope, [("user", "我喜欢简洁一点的回答"), ("assistant", "好"), ("user", "嗯")], source="api"
+    )
+    assert [(i.text, i.category, i.type) for i in written] == [
+        ("我喜欢简洁一点的回答", "user_preference", "preference")
+    ]
+
+
+@pytest.mark.parametrize("provider", ["memory", "sqlite"])
+def test_build_engine_providers(provider: str, tmp_path: Path, scope: Scope) -> None:
+    engine = build_engine(load_settings({"OPENTALKING_MEMORY_PROVIDER": provider, "MEMTUNE_DATA_DIR": str(tmp_path)}))
+    session = engine.open_session(scope, enabled=True)
+    engine.run_turn(session, "I prefer tea over coffee")
+    assert engine.store is not None and engine.store.get_library(scope).memory_count == 1
+    engine.close()
+    assert (tmp_path / "opentalking_memory.sqlite3").exists() == (provider == "sqlite")
