@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .bm25 import ReferenceBM25
 from .errors import InvalidInputError
 from .evaluation import mean, percentile, recall_at_k, reciprocal_rank
@@ -31,8 +33,7 @@ def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _index_ranker(store: SQLiteStore, scope: Scope, k1: float, b: float) -> Ranker:
-    retriever = BM25Retriever(store, k1=k1, b=b)
+def _index_ranker(retriever: BM25Retriever, scope: Scope) -> Ranker:
     return lambda query, k: [h.item.id for h in retriever.search(scope, query, limit=k, min_score=0.0)]
 
 
@@ -43,8 +44,8 @@ def _rank_bm25_ranker(items: Sequence[NewItem], k1: float, b: float) -> Ranker:
 
     def rank(query: str, k: int) -> list[str]:
         scores = model.get_scores(tokenize(query))
-        order = sorted(range(len(ids)), key=lambda n: -scores[n])
-        return [ids[n] for n in order[:k] if scores[n] > 0]
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [ids[n] for n in order if scores[n] > 0]
 
     return rank
 
@@ -78,7 +79,10 @@ def run_locomo(
             scope = Scope.of("locomo", conv.sample_id, "turns")
             store.add_items(scope, conv.items, source="bench", create_library_name=conv.sample_id)
             started = time.perf_counter()
-            rank = _index_ranker(store, scope, k1, b) if scorer == "index" else _rank_bm25_ranker(conv.items, k1, b)
+            if scorer == "index":
+                rank = _index_ranker(BM25Retriever(store, k1=k1, b=b), scope)
+            else:
+                rank = _rank_bm25_ranker(conv.items, k1, b)
             rank(conv.questions[0].text, 10)  # builds the index; its cost is reported apart from query latency
             build_ms.append(_ms(started))
             conv_r10 = _ask(conv, rank, r5, r10, rr, latencies)
@@ -151,31 +155,37 @@ def _synthetic_texts(n: int, seed: int) -> Iterator[str]:
         yield " ".join(words)
 
 
-def run_scale(items: int, *, queries: int = 200, seed: int = 7, k1: float = 1.5, b: float = 0.75) -> dict[str, Any]:
+def run_scale(
+    items: int, *, queries: int = 200, scorer: str = "index", seed: int = 7, k1: float = 1.5, b: float = 0.75
+) -> dict[str, Any]:
     """Recall latency (p50, p95) and index memory with `items` synthetic memories in one library."""
     if items < 1 or queries < 1:
         raise InvalidInputError("items and queries must be at least 1")
+    if scorer not in SCORERS:
+        raise InvalidInputError(f"scorer must be one of {', '.join(SCORERS)}, got {scorer!r}")
     rng = random.Random(seed + 1)
-    texts = list(_synthetic_texts(items, seed))
+    new_items = [NewItem(t, "note", id=f"s{n}") for n, t in enumerate(_synthetic_texts(items, seed))]
     with tempfile.TemporaryDirectory(prefix="memtune-scale-") as tmp, SQLiteStore(Path(tmp) / "scale.sqlite3") as store:
         scope = Scope.of("bench", "scale", "synthetic")
         started = time.perf_counter()
-        store.add_items(scope, [NewItem(t, "note") for t in texts], source="bench", create_library_name="scale")
+        store.add_items(scope, new_items, source="bench", create_library_name="scale")
         add_ms = _ms(started)
-        retriever = BM25Retriever(store, k1=k1, b=b)
         started = time.perf_counter()
-        retriever.search(scope, texts[0], limit=5, min_score=0.0)
+        retriever = BM25Retriever(store, k1=k1, b=b)
+        rank = _index_ranker(retriever, scope) if scorer == "index" else _rank_bm25_ranker(new_items, k1, b)
+        rank(new_items[0].text, 5)
         build_ms = _ms(started)
         latencies = []
         for _ in range(queries):
-            words = rng.choice(texts).split()
+            words = rng.choice(new_items).text.split()
             query = " ".join(rng.sample(words, k=min(len(words), rng.randint(3, 5))))
             started = time.perf_counter()
-            retriever.search(scope, query, limit=5, min_score=0.0)
+            rank(query, 5)
             latencies.append(_ms(started))
-        docs, terms, memory = retriever.stats(scope)
+        docs, terms, memory = retriever.stats(scope) if scorer == "index" else (items, 0, 0)
     return {
         "benchmark": "scale",
+        "scorer": scorer,
         "items": items,
         "queries": queries,
         "p50_ms": round(percentile(latencies, 50), 4),

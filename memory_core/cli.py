@@ -174,7 +174,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             on_conversation=lambda row: _emit(out, row),
         )
     else:
-        result = run_scale(args.items, queries=args.queries, k1=settings.bm25_k1, b=settings.bm25_b)
+        result = run_scale(args.items, queries=args.queries, scorer=args.scorer, k1=settings.bm25_k1, b=settings.bm25_b)
     _emit(out, result)
     return 0
 
@@ -224,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     scale = kinds.add_parser("scale", help="recall latency and index memory at N synthetic items")
     scale.add_argument("--items", type=int, required=True)
     scale.add_argument("--queries", type=int, default=200)
+    scale.add_argument("--scorer", choices=SCORERS, default="index")
     bench.set_defaults(run=cmd_bench)
     return parser
 

@@ -26,6 +26,7 @@ from .models import (
     utc_timestamp,
     validate_new_item,
 )
+from .schema import connect, migrate
 
 DEFAULT_LIBRARY_NAME = "Default memory"
 MAX_LIBRARY_NAME_LENGTH = 200
@@ -34,48 +35,6 @@ ON_CONFLICT: tuple[str, ...] = ("error", "skip", "replace")
 ALL_ITEMS = ItemFilter()
 # Small enough for SQLite's host-parameter limit on old builds, big enough that 100k ids is a few hundred queries.
 _BATCH = 500
-
-MIGRATIONS: tuple[tuple[str, str], ...] = (
-    (
-        "001_libraries",
-        """
-        CREATE TABLE libraries (
-            profile_id TEXT NOT NULL, character_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL,
-            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-            PRIMARY KEY (profile_id, character_id, id)
-        );
-        """,
-    ),
-    (
-        "002_items",
-        """
-        CREATE TABLE items (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            id TEXT NOT NULL, text TEXT NOT NULL, type TEXT NOT NULL, category TEXT NOT NULL,
-            confidence TEXT NOT NULL, source TEXT NOT NULL, metadata_json TEXT NOT NULL,
-            profile_id TEXT NOT NULL, character_id TEXT NOT NULL, library_id TEXT NOT NULL,
-            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-            UNIQUE (profile_id, character_id, library_id, id),
-            FOREIGN KEY (profile_id, character_id, library_id)
-                REFERENCES libraries (profile_id, character_id, id) ON DELETE CASCADE
-        );
-        CREATE INDEX items_by_created ON items (profile_id, character_id, library_id, created_at, id);
-        """,
-    ),
-    (
-        "003_item_events",
-        """
-        CREATE TABLE item_events (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            profile_id TEXT NOT NULL, character_id TEXT NOT NULL, library_id TEXT NOT NULL,
-            item_id TEXT NOT NULL, event TEXT NOT NULL, at TEXT NOT NULL, source TEXT NOT NULL,
-            before_json TEXT, after_json TEXT
-        );
-        CREATE INDEX item_events_by_library ON item_events (profile_id, character_id, library_id, seq);
-        CREATE INDEX item_events_by_item ON item_events (profile_id, character_id, library_id, item_id, seq);
-        """,
-    ),
-)
 
 # Item columns follow MemoryItem's field order so rows convert positionally.
 _ITEM_FIELDS = tuple(f.name for f in fields(MemoryItem))
@@ -115,10 +74,10 @@ class SQLiteStore:
         self._clock = clock
         self._lock = threading.RLock()
         with _provider_errors():
-            self._conn = _connect(self._path, in_memory=str(path) == ":memory:")
+            self._conn = connect(self._path, in_memory=str(path) == ":memory:")
         try:
             with _provider_errors():
-                _migrate(self._conn, clock)
+                migrate(self._conn, clock)
         except BaseException:
             self._conn.close()
             raise
@@ -356,61 +315,6 @@ class SQLiteStore:
             cursor = _cursor(conn, scope)
             rows = conn.execute(f"{_SELECT_ITEMS} {_ORDER}", _key(scope)).fetchall()
         return cursor, tuple(map(_item_from_row, rows))
-
-
-# Connection and migrations
-
-
-def _connect(path: Path, *, in_memory: bool) -> sqlite3.Connection:
-    if not in_memory:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ProviderError(f"cannot create the folder for {path}: {exc}") from exc
-    # isolation_level=None: we issue BEGIN/COMMIT ourselves so every transaction boundary is explicit.
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-    try:
-        if not in_memory:
-            conn.execute("PRAGMA journal_mode=WAL")
-        for pragma in ("foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
-            conn.execute(f"PRAGMA {pragma}")
-        conn.create_function("memcore_fold", 1, _fold, deterministic=True)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _fold(value: str | None) -> str | None:
-    # SQLite's own LIKE folds ASCII case only; Python's casefold covers every script.
-    return value.casefold() if value is not None else None
-
-
-def _migrate(conn: sqlite3.Connection, clock: Callable[[], str]) -> None:
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    for name, script in MIGRATIONS:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Checked inside the write lock: another process may have applied the step since we opened.
-            if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone() is None:
-                for statement in _statements(script):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (name, clock()))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
-
-def _statements(script: str) -> Iterator[str]:
-    # executescript() would commit our open transaction, so the script runs one statement at a time.
-    pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            yield pending.strip()
-            pending = ""
 
 
 @contextmanager

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from memory_core import ConfigurationError, Tuning, load_settings
+from memory_core.settings import KNOWN_VARIABLES
 
 
 def test_defaults() -> None:
@@ -81,3 +82,11 @@ def test_tuning_changes_are_validated_and_exportable() -> None:
     assert env["OPENTALKING_MEMORY_RECALL_LIMIT"] == "8"
     assert env["OPENTALKING_MEMORY_SUMMARY_ENABLED"] == "false"
     assert load_settings(env).tuning() == tuning  # the exported values read back to the same knobs
+
+
+def test_env_example_lists_every_variable_with_its_default() -> None:
+    example = Path(__file__).resolve().parents[1] / ".env.example"
+    text = example.read_text(encoding="utf-8")
+    for name in KNOWN_VARIABLES:
+        assert f"{name}=" in text, f"{name} is missing from .env.example"
+    assert load_settings({"OPENTALKING_ENV_FILE": str(example)}).tuning() == load_settings({}).tuning()

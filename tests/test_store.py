@@ -13,7 +13,8 @@ import pytest
 
 from memory_core.errors import ConflictError, InvalidInputError, NotFoundError, ProviderError
 from memory_core.models import ItemFilter, NewItem, Scope, utc_timestamp
-from memory_core.store import MIGRATIONS, SQLiteStore
+from memory_core.schema import MIGRATIONS
+from memory_core.store import SQLiteStore
 
 SCOPE = Scope("alice", "luna", "main")
 OTHER = Scope("alice", "luna", "work")
