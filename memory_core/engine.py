@@ -113,7 +113,7 @@ class MemoryEngine:
                 )
             if decision.should_recall:
                 with clock.stage("recall"):
-                    hits, note = _recall(retriever, session.scope, decision.query or user_text, tuning, errors)
+                    hits, note = _recall(retriever, session.scope, decision, tuning, errors)
 
         with clock.stage("inject"):
             injection = _inject(session, user_text, hits)
@@ -222,11 +222,14 @@ class MemoryEngine:
 
 
 def _recall(
-    retriever: Retriever, scope: Scope, query: str, tuning: Tuning, errors: list[str]
+    retriever: Retriever, scope: Scope, decision: RecallDecision, tuning: Tuning, errors: list[str]
 ) -> tuple[tuple[ScoredMemory, ...], str]:
     if tuning.recall_backend == "mem0":
         return (), "recall backend 'mem0' needs the Mem0 provider; the embedded store has none, nothing recalled"
-    search = partial(retriever.search, scope, query, limit=tuning.recall_limit, min_score=tuning.recall_min_score)
+    search = partial(
+        retriever.search, scope, decision.query, limit=tuning.recall_limit, min_score=tuning.recall_min_score,
+        categories=decision.categories, category_boost=tuning.category_boost,
+    )  # fmt: skip
     hits = _guarded(errors, "recall", search)
     note = "bm25" if tuning.recall_backend == "bm25" else "hybrid: no Mem0 provider, BM25 over the library"
     return hits or (), note

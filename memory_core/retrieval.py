@@ -19,6 +19,7 @@ from .patterns import asks_user_name, declares_user_name
 from .tokenizer import filter_entities, tokenize
 
 MAX_LIMIT = 1000
+CATEGORY_BOOST = 1.0
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,20 @@ class ScoredMemory:
     matched_terms: tuple[str, ...]
     matched_entities: tuple[str, ...]
     rank: int
+    category_boost: float = 0.0
 
 
 class Retriever(Protocol):
-    def search(self, scope: Scope, query: str, *, limit: int, min_score: float) -> tuple[ScoredMemory, ...]: ...
+    def search(
+        self,
+        scope: Scope,
+        query: str,
+        *,
+        limit: int,
+        min_score: float,
+        categories: Sequence[str] = (),
+        category_boost: float = CATEGORY_BOOST,
+    ) -> tuple[ScoredMemory, ...]: ...
 
 
 class ItemSource(Protocol):
@@ -88,9 +99,23 @@ class BM25Retriever:
         self._libraries: dict[Scope, _Library] = {}
         self._lock = threading.Lock()
 
-    def search(self, scope: Scope, query: str, *, limit: int = 5, min_score: float = 0.0) -> tuple[ScoredMemory, ...]:
-        """The library's best memories for the query, best first; empty when nothing scores above min_score."""
+    def search(
+        self,
+        scope: Scope,
+        query: str,
+        *,
+        limit: int = 5,
+        min_score: float = 0.0,
+        categories: Sequence[str] = (),
+        category_boost: float = CATEGORY_BOOST,
+    ) -> tuple[ScoredMemory, ...]:
+        """The library's best memories for the query, best first; empty when nothing scores above min_score.
+
+        Memories whose category is among the decision's `categories` gain `category_boost`: the recall
+        decision's categories steer the ranking (the reference only logged them).
+        """
         check_search_args(limit, min_score)
+        wanted = frozenset(categories) if category_boost > 0 else frozenset()
         if not isinstance(query, str):
             raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
         tokens = self.tokenizer(query)
@@ -101,11 +126,15 @@ class BM25Retriever:
             self._sync(scope, library)
             if not (tokens or entities or name_question or min_score < 0):
                 return ()
+            # Boosting can lift a memory from just below the cut, so look a little deeper first.
+            depth = min(limit * 4, MAX_LIMIT) if wanted else limit
             hits = library.index.score(
-                tokens, query_entities=entities, name_question=name_question, limit=limit, min_score=min_score
+                tokens, query_entities=entities, name_question=name_question, limit=depth, min_score=min_score
             )
-            items = [library.items[hit.key] for hit in hits]
-        return tuple(_scored(item, hit, rank) for rank, (item, hit) in enumerate(zip(items, hits, strict=True), 1))
+            pairs = [(library.items[hit.key], hit) for hit in hits]
+        boosted = [(item, hit, category_boost if item.category in wanted else 0.0) for item, hit in pairs]
+        boosted.sort(key=lambda p: (p[1].score + p[2], p[0].created_at, p[0].id), reverse=True)
+        return tuple(_scored(item, hit, boost, rank) for rank, (item, hit, boost) in enumerate(boosted[:limit], 1))
 
     def forget(self, scope: Scope) -> None:
         """Drop a library's index; the next search rebuilds it from a snapshot."""
@@ -162,13 +191,14 @@ class BM25Retriever:
         library.items[item.id] = item
 
 
-def _scored(item: MemoryItem, hit: IndexHit, rank: int) -> ScoredMemory:
+def _scored(item: MemoryItem, hit: IndexHit, category_boost: float, rank: int) -> ScoredMemory:
     return ScoredMemory(
         item=item,
         bm25=hit.bm25,
         entity_boost=hit.entity_boost,
         name_boost=hit.name_boost,
-        score=hit.score,
+        category_boost=category_boost,
+        score=hit.score + category_boost,
         matched_terms=hit.matched_terms,
         matched_entities=hit.matched_entities,
         rank=rank,

@@ -112,6 +112,7 @@ class Tuning:
     recall_limit: int = 5
     recall_min_score: float = 0.0
     recall_timeout_ms: int = 2000
+    category_boost: float = 1.0
     write_mode: str = "hybrid"
     smart_write_enabled: bool = True
     summary_enabled: bool = True
@@ -149,6 +150,7 @@ TUNING_VARIABLES: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "recall_limit": ("OPENTALKING_MEMORY_RECALL_LIMIT", _int(1, 100)),
     "recall_min_score": ("OPENTALKING_MEMORY_RECALL_MIN_SCORE", _float(-1e6, 1e6)),
     "recall_timeout_ms": ("OPENTALKING_MEMORY_RECALL_TIMEOUT_MS", _int(1, 600_000)),
+    "category_boost": ("MEMTUNE_CATEGORY_BOOST", _float(0.0, 1000.0)),
     "write_mode": ("OPENTALKING_MEMORY_WRITE_MODE", _choice("raw", "mem0", "hybrid")),
     "smart_write_enabled": ("OPENTALKING_MEMORY_SMART_WRITE_ENABLED", parse_bool),
     "summary_enabled": ("OPENTALKING_MEMORY_SUMMARY_ENABLED", parse_bool),

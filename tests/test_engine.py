@@ -46,7 +46,9 @@ def test_a_recalled_turn_is_fully_traced(engine_factory: Factory, store: SQLiteS
     assert trace.decision.decided_by == "rule"
     assert trace.query == "还记得我喜欢喝什么茶吗"
     assert trace.hits[0].item.text == "我喜欢喝乌龙茶，不加糖"
-    assert trace.hits[0].score == trace.hits[0].bm25 + trace.hits[0].entity_boost + trace.hits[0].name_boost
+    top = trace.hits[0]
+    assert top.score == top.bm25 + top.entity_boost + top.name_boost + top.category_boost
+    assert top.category_boost == 1.0  # a user_preference memory for a preference_context decision
     assert trace.memory_block.startswith("Relevant user memories:\n\nPreferences:\n- 我喜欢喝乌龙茶，不加糖")
     assert trace.messages[0].content == "你是米娅。"
     assert trace.messages[trace.block_index].content.endswith("Current user message:\n还记得我喜欢喝什么茶吗")
@@ -199,3 +201,19 @@ def test_build_engine_providers(provider: str, tmp_path: Path, scope: Scope) -> 
     assert engine.store is not None and engine.store.get_library(scope).memory_count == 1
     engine.close()
     assert (tmp_path / "opentalking_memory.sqlite3").exists() == (provider == "sqlite")
+
+
+def test_decision_categories_steer_the_ranking(store: SQLiteStore, scope: Scope) -> None:
+    store.ensure_library(scope)
+    store.add_items(
+        scope,
+        [NewItem("周末 爬山 计划", "note", "decision_plan"), NewItem("周末 爬山 计划", "note", "user_preference")],
+    )
+    retriever = BM25Retriever(store)
+    plain = retriever.search(scope, "周末爬山", limit=2, min_score=0.0)
+    assert plain[0].bm25 == plain[1].bm25 and plain[0].category_boost == 0.0
+    steered = retriever.search(scope, "周末爬山", limit=1, min_score=0.0, categories=("user_preference",))
+    assert steered[0].item.category == "user_preference"
+    assert steered[0].score == steered[0].bm25 + 1.0
+    off = retriever.search(scope, "周末爬山", limit=2, min_score=0.0, categories=("user_preference",), category_boost=0)
+    assert [h.category_boost for h in off] == [0.0, 0.0]
