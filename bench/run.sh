@@ -28,5 +28,5 @@ else
 fi
 run bench scale --items 550
 run bench scale --items 100000
-run bench scale --items 20000 --queries 50 --scorer rank-bm25
+run bench scale --items 100000 --queries 20 --scorer rank-bm25
 echo "results: $out" >&2
