@@ -268,7 +268,7 @@ def _named_entity_question(content: str) -> str:
     if (m := _EN_NAME_ABOUT.search(text)) and (name := m.group(1) or m.group(2)) not in _EN_NOT_NAMES:
         return name
     if _QUESTION_EN.search(text) and _EN_RELATION.search(text):
-        names = [n for n in _EN_CAPITALISED.findall(text) if n not in _EN_NOT_NAMES]
+        names = [str(n) for n in _EN_CAPITALISED.findall(text) if n not in _EN_NOT_NAMES]
         if names:
             return names[0]
     return ""
