@@ -97,6 +97,20 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class Character:
+    """A chat character: its id (the memory scope's character_id), display name and persona prompt."""
+
+    id: str
+    name: str
+    persona: str
+    created_at: str
+    updated_at: str
+
+
+MAX_PERSONA_LENGTH = 8000
+
+
+@dataclass(frozen=True)
 class Library:
     id: str
     name: str

@@ -48,6 +48,16 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX item_events_by_item ON item_events (profile_id, character_id, library_id, item_id, seq);
         """,
     ),
+    (
+        "004_characters_and_meta",
+        """
+        CREATE TABLE characters (
+            id TEXT PRIMARY KEY, name TEXT NOT NULL, persona TEXT NOT NULL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+        );
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """,
+    ),
 )
 
 

@@ -96,6 +96,13 @@ def _provider(raw: Any, name: str) -> str:
     return PROVIDERS[value]
 
 
+def _auth(raw: Any, name: str) -> str:
+    value = str(raw).strip()
+    if value and (":" not in value or not value.split(":", 1)[0] or not value.split(":", 1)[1]):
+        raise ConfigurationError(f"{name} must look like user:password, got a value without both parts")
+    return value
+
+
 def _decision_timeout(raw: Any, name: str) -> int:
     # The reference treats 0 as "unset" and uses 800 ms then.
     value = _int(0, 600_000)(raw, name)
@@ -172,7 +179,13 @@ _SETTINGS_VARIABLES: tuple[tuple[str, str, Callable[[Any, str], Any], Any], ...]
     ("data_dir", "MEMTUNE_DATA_DIR", _text, "./data"),
     ("bm25_k1", "MEMTUNE_BM25_K1", _float(0.0, 10.0), 1.5),
     ("bm25_b", "MEMTUNE_BM25_B", _float(0.0, 1.0), 0.75),
+    ("server_name", "GRADIO_SERVER_NAME", _text, "0.0.0.0"),
+    ("server_port", "GRADIO_SERVER_PORT", _int(1, 65535), 7860),
+    ("api_token", "MEMTUNE_API_TOKEN", _text, ""),
+    ("auth", "MEMTUNE_AUTH", _auth, ""),
+    ("demo", "MEMTUNE_DEMO", parse_bool, True),
 )
+_SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "AUTH")
 KNOWN_VARIABLES = frozenset(
     [v for v, _ in TUNING_VARIABLES.values()] + [v for _, v, _, _ in _SETTINGS_VARIABLES] + ["OPENTALKING_ENV_FILE"]
 )
@@ -190,6 +203,11 @@ class Settings:
     data_dir: str = "./data"
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
+    server_name: str = "0.0.0.0"
+    server_port: int = 7860
+    api_token: str = ""
+    auth: str = ""
+    demo: bool = True
     tuning_defaults: Tuning = Tuning()
     env_file: str = ""
     unknown_variables: tuple[str, ...] = ()
@@ -204,10 +222,23 @@ class Settings:
             return Path(self.sqlite_path)
         return Path(self.data_dir) / "opentalking_memory.sqlite3"
 
+    def describe(self) -> tuple[tuple[str, str], ...]:
+        """Every variable with its effective value, secrets masked: what a console may show."""
+        rows = [(var, getattr(self, name)) for name, var, _, _ in _SETTINGS_VARIABLES]
+        rows += [(var, getattr(self.tuning_defaults, name)) for name, (var, _) in TUNING_VARIABLES.items()]
+        return tuple(sorted((var, _shown(var, value)) for var, value in rows))
+
     @property
     def effective_provider(self) -> str:
         """The provider in use: an explicit choice wins; unset means the embedded SQLite engine."""
         return "sqlite" if self.provider == "auto" else self.provider
+
+
+def _shown(variable: str, value: Any) -> str:
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if text and any(marker in variable for marker in _SECRET_MARKERS):
+        return "set (hidden)"
+    return text
 
 
 def _merged_environment(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:

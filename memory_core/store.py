@@ -14,7 +14,9 @@ from typing import Any
 
 from .errors import ConflictError, InvalidInputError, NotFoundError, ProviderError
 from .models import (
+    MAX_PERSONA_LENGTH,
     Change,
+    Character,
     ItemEvent,
     ItemFilter,
     Library,
@@ -111,6 +113,56 @@ class SQLiteStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+
+    # Characters and small key/value facts about the database
+
+    def save_character(self, character_id: str, name: str, persona: str) -> Character:
+        """Create or update a character; its memories are untouched."""
+        character_id = check_id(character_id, what="character_id")
+        name = _library_name(name, default=character_id)
+        if not isinstance(persona, str) or len(persona) > MAX_PERSONA_LENGTH:
+            raise InvalidInputError(f"persona must be text of at most {MAX_PERSONA_LENGTH} characters")
+        now = self._clock()
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO characters (id, name, persona, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, persona = excluded.persona, "
+                "updated_at = excluded.updated_at",
+                (character_id, name, persona.strip(), now, now),
+            )
+            return _character(conn, character_id)
+
+    def get_character(self, character_id: str) -> Character:
+        with self._transaction("DEFERRED") as conn:
+            return _character(conn, check_id(character_id, what="character_id"))
+
+    def list_characters(self) -> tuple[Character, ...]:
+        with self._transaction("DEFERRED") as conn:
+            rows = conn.execute(f"{_SELECT_CHARACTERS} ORDER BY name, id").fetchall()
+        return tuple(Character(*row) for row in rows)
+
+    def delete_character(self, character_id: str) -> None:
+        """Remove a character from the catalogue; memories stored for it stay in their libraries."""
+        with self._transaction() as conn:
+            gone = conn.execute("DELETE FROM characters WHERE id = ?", (check_id(character_id, what="character_id"),))
+            if gone.rowcount == 0:
+                raise NotFoundError(f"character {character_id!r} not found")
+
+    def list_profiles(self) -> tuple[str, ...]:
+        """Every profile that owns at least one library."""
+        with self._transaction("DEFERRED") as conn:
+            rows = conn.execute("SELECT DISTINCT profile_id FROM libraries ORDER BY profile_id").fetchall()
+        return tuple(row[0] for row in rows)
+
+    def get_meta(self, key: str) -> str | None:
+        with self._transaction("DEFERRED") as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
+                         (key, value, value))  # fmt: skip
 
     # Libraries
 
@@ -448,6 +500,16 @@ def _library_missing(scope: Scope) -> NotFoundError:
 
 
 # Statements shared by the methods; each runs inside the caller's transaction.
+
+
+_SELECT_CHARACTERS = "SELECT id, name, persona, created_at, updated_at FROM characters"
+
+
+def _character(conn: sqlite3.Connection, character_id: str) -> Character:
+    row = conn.execute(f"{_SELECT_CHARACTERS} WHERE id = ?", (character_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"character {character_id!r} not found")
+    return Character(*row)
 
 
 def _library(conn: sqlite3.Connection, scope: Scope) -> Library:
