@@ -18,6 +18,7 @@ from .decision import RecallDecider, RecallDecision
 from .errors import ConfigurationError, MemoryCoreError
 from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
 from .models import MemoryItem, NewItem, Scope
+from .prompts import greeting_messages
 from .responder import OfflineResponder
 from .retrieval import BM25Retriever, Retriever, ScoredMemory
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
@@ -27,6 +28,7 @@ from .summary import Summariser, summarise_window
 from .write_gate import WriteDecision, decide_write
 
 T = TypeVar("T")
+GREETING_MEMORIES = 20  # Pipecat's get_memories() reads get_all's default top_k
 
 
 class _Clock:
@@ -154,6 +156,30 @@ class MemoryEngine:
             timings=tuple(clock.timings),
             errors=tuple(errors),
         )
+
+    def greeting(self, session: Session, *, name: str = "") -> str:
+        """Open a chat from what is stored (Pipecat's get_memories() greeting): newest memories first."""
+        memories: list[str] = []
+        if session.enabled and self.store is not None:
+            store, scope = self.store, session.scope
+            page = _guarded([], "greeting", lambda: store.list_items(scope, limit=GREETING_MEMORIES))
+            memories = [item.text for item in page.items] if page else []
+        if self.chat_model is not None:
+            model = self.chat_model
+            reply = _guarded([], "greeting", lambda: model.complete(greeting_messages(session.persona, memories)))
+            if reply:
+                return reply
+        return self.responder.greeting(name, memories)
+
+    def reply_without_memory(self, session: Session, user_text: str) -> str:
+        """What the character would answer with no memory at all (for side-by-side demos); stores nothing."""
+        messages = _inject(session, user_text, ())
+        if self.chat_model is not None:
+            model = self.chat_model
+            reply = _guarded([], "reply", lambda: model.complete(messages.messages))
+            if reply:
+                return reply
+        return self.responder.reply_without_memory(user_text)
 
     def end_session(self, session: Session) -> SummaryRecord | None:
         """Flush what is left: pending writes, and the partial summary window (never dropped)."""

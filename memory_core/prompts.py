@@ -50,6 +50,35 @@ OFFLINE_LABEL_EN = "[offline responder: no chat model configured]"
 OFFLINE_LABEL_ZH = "[离线回复：未配置对话模型]"
 
 
+GREETING_USER = (
+    "(The user has just opened the chat. Greet them in one or two sentences, personally, using what you "
+    "remember about them if anything; do not list the memories.)"
+)
+GREETING_MEMORIES = "What you remember about this user:\n{memories}"
+
+
+def greeting_messages(persona: str, memories: Sequence[str]) -> list[ChatMessage]:
+    """Messages asking a chat model for a personal greeting (Pipecat's get_memories() use)."""
+    messages = [ChatMessage("system", persona)] if persona.strip() else []
+    if memories:
+        lines = "\n".join(f"- {m}" for m in memories)
+        messages.append(ChatMessage("system", GREETING_MEMORIES.format(memories=lines)))
+    return [*messages, ChatMessage("user", GREETING_USER)]
+
+
+def offline_greeting(name: str, memories: Sequence[str]) -> str:
+    """The offline responder's greeting: who it is and the few memories it would build on."""
+    who = f"Hi, I'm {name}." if name else "Hi!"
+    if not memories:
+        return f"{OFFLINE_LABEL_EN} {who} I don't know anything about you yet; tell me about yourself."
+    lines = "\n".join(f"- {m}" for m in memories)
+    return f"{OFFLINE_LABEL_EN} {who} Welcome back. Here is what I remember about you:\n{lines}"
+
+
+def offline_reply_without_memory(user_text: str) -> str:
+    return f'{OFFLINE_LABEL_EN} Memory is off for this answer, so I cannot draw on anything about "{user_text}".'
+
+
 def judge_messages(user_text: str) -> list[ChatMessage]:
     return [ChatMessage("system", JUDGE_SYSTEM), ChatMessage("user", user_text)]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .prompts import offline_reply
+from .prompts import offline_greeting, offline_reply, offline_reply_without_memory
 from .retrieval import ScoredMemory
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -21,3 +21,9 @@ class OfflineResponder:
     def reply(self, user_text: str, hits: Sequence[ScoredMemory]) -> str:
         memories = [h.item.text.strip() for h in hits[:MAX_SHOWN] if h.item.text.strip()]
         return offline_reply(user_text.strip(), memories, chinese=bool(_CJK.search(user_text)))
+
+    def greeting(self, name: str, memories: Sequence[str]) -> str:
+        return offline_greeting(name, [m.strip() for m in memories[:MAX_SHOWN] if m.strip()])
+
+    def reply_without_memory(self, user_text: str) -> str:
+        return offline_reply_without_memory(user_text.strip())

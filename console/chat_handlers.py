@@ -1,0 +1,160 @@
+"""Chat, inspector and settings callbacks: each calls memory_core and formats what comes back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from memory_core import MemoryEngine, NotFoundError, Scope, Trace
+from memory_core.demo import DEMO_CHARACTER_ID, DEMO_LIBRARY_ID, DEMO_PROFILE_ID
+from memory_core.views import (
+    HIT_COLUMNS,
+    decision_details,
+    decision_title,
+    env_snippet,
+    hit_rows,
+    message_spans,
+    pipecat_snippet,
+    score_bars,
+    summary_state,
+    timing_rows,
+    turn_label,
+    write_summary,
+)
+
+from .session_state import ConsoleState
+
+EMPTY_HITS = pd.DataFrame(columns=HIT_COLUMNS)
+EMPTY_BARS = pd.DataFrame({"memory": [], "score": [], "kind": []})
+
+
+def default_scope(engine: MemoryEngine) -> tuple[str, str, str]:
+    """Profile, character and library a first visitor lands on: the demo when it exists."""
+    settings = engine.settings
+    if engine.store is not None:
+        characters = [c.id for c in engine.store.list_characters()]
+        if DEMO_CHARACTER_ID in characters:
+            return DEMO_PROFILE_ID, DEMO_CHARACTER_ID, DEMO_LIBRARY_ID
+        if characters:
+            return settings.default_profile_id, characters[0], settings.default_library_id
+    return settings.default_profile_id, "assistant", settings.default_library_id
+
+
+def character_choices(engine: MemoryEngine) -> list[tuple[str, str]]:
+    if engine.store is None:
+        return []
+    return [(f"{c.name} ({c.id})", c.id) for c in engine.store.list_characters()]
+
+
+def library_choices(engine: MemoryEngine, profile: str, character: str) -> list[tuple[str, str]]:
+    if engine.store is None or not (character or "").strip():
+        return []
+    scope = Scope.of(profile, character, default_profile_id=engine.settings.default_profile_id)
+    return [(f"{lib.name} ({lib.id}, {lib.memory_count})", lib.id) for lib in engine.store.list_libraries(scope)]
+
+
+def profile_choices(engine: MemoryEngine) -> list[str]:
+    profiles = set(engine.store.list_profiles()) if engine.store is not None else set()
+    return sorted(profiles | {engine.settings.default_profile_id})
+
+
+def start_chat(
+    engine: MemoryEngine,
+    state: ConsoleState | None,
+    profile: str,
+    character: str,
+    library: str,
+    memory_on: bool,
+    mode: str,
+    backend: str,
+) -> ConsoleState:
+    """A new session for the chosen scope, opened with a greeting built from what is stored."""
+    settings = engine.settings
+    tuning = (state.tuning if state else settings.tuning()).with_changes(decision_mode=mode, recall_backend=backend)
+    scope = Scope.of(profile, character, library, default_profile_id=settings.default_profile_id,
+                     default_library_id=settings.default_library_id)  # fmt: skip
+    persona, name = "", scope.character_id
+    if engine.store is not None:
+        try:
+            character_row = engine.store.get_character(scope.character_id)
+            persona, name = character_row.persona, character_row.name
+        except NotFoundError:
+            pass
+    session = engine.open_session(scope, persona=persona, enabled=memory_on, tuning=tuning)
+    greeting = engine.greeting(session, name=name)
+    return ConsoleState(tuning=tuning, session=session, character_name=name,
+                        chat=[{"role": "assistant", "content": greeting}])  # fmt: skip
+
+
+def send(engine: MemoryEngine, state: ConsoleState, text: str, both_ways: bool) -> tuple[ConsoleState, str, str]:
+    """Run one turn; returns the state and, for the side-by-side view, the reply with and without memory."""
+    if state.session is None:
+        raise gr.Error("Start a chat first.")
+    text = (text or "").strip()
+    if not text:
+        raise gr.Error("Type a message first.")
+    without = engine.reply_without_memory(state.session, text) if both_ways else ""
+    trace = engine.run_turn(state.session, text)
+    state.traces.append(trace)
+    state.chat += chat_messages(trace)
+    return state, trace.reply, without
+
+
+def chat_messages(trace: Trace) -> list[dict[str, Any]]:
+    """The user message, a collapsible note on what memory did, and the reply."""
+    note = {
+        "role": "assistant",
+        "content": decision_details(trace),
+        "metadata": {"title": "🧠 " + decision_title(trace.decision, len(trace.hits)), "status": "done"},
+    }
+    return [{"role": "user", "content": trace.user_text}, note, {"role": "assistant", "content": trace.reply}]
+
+
+def end_session(engine: MemoryEngine, state: ConsoleState) -> ConsoleState:
+    if state.session is None or state.session.ended:
+        raise gr.Error("There is no open session to end.")
+    record = engine.end_session(state.session)
+    text = "Session ended. "
+    text += f"Summary stored ({record.by}): {record.text}" if record else "Nothing was waiting in the summary window."
+    state.chat.append({"role": "assistant", "content": text, "metadata": {"title": "📝 Session summary"}})
+    return state
+
+
+def inspect(state: ConsoleState | None, label: str | None) -> tuple[Any, ...]:
+    """Everything the inspector shows for one turn (the latest when none is chosen)."""
+    trace = state.trace(label) if state else None
+    choices = [turn_label(t) for t in state.traces] if state else []
+    if trace is None:
+        return (gr.Dropdown(choices=choices, value=None), {}, "", EMPTY_HITS, EMPTY_BARS, [], "", "", [])
+    decision = trace.decision.to_dict() if trace.decision else {"memory": "off", "note": trace.recall_note}
+    query = f"**Query** {trace.query or '(no search)'} · backend `{trace.backend}` · {trace.recall_note}"
+    hits = pd.DataFrame(hit_rows(trace.hits), columns=HIT_COLUMNS)
+    min_score = state.tuning.recall_min_score if state else 0.0
+    bars = pd.DataFrame(score_bars(trace.hits, min_score))
+    spans = message_spans(trace.messages, trace.memory_block, trace.block_index)
+    return (
+        gr.Dropdown(choices=choices, value=turn_label(trace)),
+        decision,
+        query,
+        hits,
+        bars,
+        spans,
+        write_summary(trace.write),
+        summary_state(trace),
+        timing_rows(trace),
+    )
+
+
+def apply_tuning(state: ConsoleState | None, engine: MemoryEngine, **knobs: Any) -> tuple[ConsoleState, str, str, str]:
+    """Change this visitor's knobs (validated like their variables); the open session uses them at once."""
+    base = state or ConsoleState(tuning=engine.settings.tuning())
+    try:
+        tuning = base.tuning.with_changes(**knobs)
+    except Exception as exc:
+        raise gr.Error(str(exc)) from exc
+    base.tuning = tuning
+    if base.session is not None:
+        base.session.tuning = tuning
+    return base, "Applied to this session.", env_snippet(tuning), pipecat_snippet(tuning)

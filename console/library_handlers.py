@@ -1,0 +1,189 @@
+"""Libraries & items callbacks: list, create, rename, delete, edit, history, import and export."""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from memory_core import (
+    InvalidInputError,
+    ItemFilter,
+    MemoryEngine,
+    NewItem,
+    Scope,
+    SQLiteStore,
+    read_library_file,
+    write_library_file,
+)
+
+LIBRARY_COLUMNS = ["id", "name", "memory_count", "created_at", "updated_at"]
+ITEM_COLUMNS = ["id", "text", "type", "category", "confidence", "source", "updated_at"]
+HISTORY_COLUMNS = ["seq", "event", "at", "source", "text before", "text after"]
+MAX_TURNS_FILE = 5_000
+
+
+def store_of(engine: MemoryEngine) -> SQLiteStore:
+    if engine.store is None:
+        raise gr.Error("The memory provider is 'none': there are no libraries to manage.")
+    return engine.store
+
+
+def scope_of(engine: MemoryEngine, profile: str, character: str, library: str | None = None) -> Scope:
+    settings = engine.settings
+    return Scope.of(profile, character, library, default_profile_id=settings.default_profile_id,
+                    default_library_id=settings.default_library_id)  # fmt: skip
+
+
+def libraries_table(engine: MemoryEngine, profile: str, character: str) -> pd.DataFrame:
+    libraries = store_of(engine).list_libraries(scope_of(engine, profile, character))
+    rows = [[lib.id, lib.name, lib.memory_count, lib.created_at, lib.updated_at] for lib in libraries]
+    return pd.DataFrame(rows, columns=LIBRARY_COLUMNS)
+
+
+def create_library(engine: MemoryEngine, profile: str, character: str, library: str, name: str) -> str:
+    created = store_of(engine).create_library(scope_of(engine, profile, character, library), name or None)
+    return f"Created library **{created.name}** (`{created.id}`)."
+
+
+def rename_library(engine: MemoryEngine, profile: str, character: str, library: str, name: str) -> str:
+    renamed = store_of(engine).rename_library(scope_of(engine, profile, character, library), name)
+    return f"Renamed `{renamed.id}` to **{renamed.name}**."
+
+
+def delete_library(engine: MemoryEngine, profile: str, character: str, library: str, confirmed: bool) -> str:
+    if not confirmed:
+        raise gr.Error("Tick the confirmation box first: deleting a library deletes all its memories.")
+    deleted = store_of(engine).delete_library(scope_of(engine, profile, character, library), source="ui")
+    return f"Deleted library `{library}` and its {deleted} memories (their history is kept)."
+
+
+def items_page(
+    engine: MemoryEngine,
+    profile: str,
+    character: str,
+    library: str,
+    item_type: str,
+    category: str,
+    text: str,
+    page: float,
+    page_size: float,
+) -> tuple[pd.DataFrame, str]:
+    """One page of the library's items with the filters applied, and a line saying where we are."""
+    size = max(1, int(page_size or 20))
+    number = max(1, int(page or 1))
+    found = ItemFilter(type=item_type or None, category=(category or "").strip() or None,
+                       text_contains=(text or "").strip() or None)  # fmt: skip
+    result = store_of(engine).list_items(
+        scope_of(engine, profile, character, library), found, offset=(number - 1) * size, limit=size
+    )
+    rows = [[i.id, i.text, i.type, i.category, i.confidence, i.source, i.updated_at] for i in result.items]
+    pages = max(1, -(-result.total // size))
+    return pd.DataFrame(rows, columns=ITEM_COLUMNS), f"Page {number} of {pages} · {result.total} matching memories"
+
+
+def item_details(
+    engine: MemoryEngine, profile: str, character: str, library: str, item_id: str
+) -> tuple[str, str, str, str, str, pd.DataFrame]:
+    """The chosen item in the edit form, with its history."""
+    scope = scope_of(engine, profile, character, library)
+    store = store_of(engine)
+    item = store.get_item(scope, item_id)
+    events = store.history(scope, item_id)
+    rows = [[e.seq, e.event, e.at, e.source, (e.before or {}).get("text", ""), (e.after or {}).get("text", "")]
+            for e in events]  # fmt: skip
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    return item.id, item.text, item.type, item.category, item.confidence, history
+
+
+def save_item(
+    engine: MemoryEngine,
+    profile: str,
+    character: str,
+    library: str,
+    item_id: str,
+    text: str,
+    item_type: str,
+    category: str,
+    confidence: str,
+) -> str:
+    """Edit the item in the form, or add it as new when the id field is empty."""
+    scope = scope_of(engine, profile, character, library)
+    store = store_of(engine)
+    fields = {"text": text, "type": item_type, "category": (category or "").strip(), "confidence": confidence or ""}
+    if (item_id or "").strip():
+        item = store.edit_item(scope, item_id.strip(), source="ui", **fields)
+        return f"Saved `{item.id}`."
+    (item,) = store.add_items(scope, [NewItem(source="ui", **fields)], source="ui")
+    return f"Added `{item.id}`."
+
+
+def delete_items(engine: MemoryEngine, profile: str, character: str, library: str, ids: str, confirmed: bool) -> str:
+    """Delete one or many items (ids separated by commas, spaces or new lines)."""
+    wanted = [i for i in re.split(r"[\s,;]+", ids or "") if i]
+    if not wanted:
+        raise gr.Error("Choose an item in the table or list the ids to delete.")
+    if len(wanted) > 1 and not confirmed:
+        raise gr.Error(f"Tick the confirmation box to delete {len(wanted)} memories at once.")
+    deleted = store_of(engine).delete_items(scope_of(engine, profile, character, library), wanted, source="ui")
+    return f"Deleted {deleted} of {len(wanted)} memories."
+
+
+def import_file(
+    engine: MemoryEngine,
+    profile: str,
+    character: str,
+    library: str,
+    path: str | None,
+    kind: str,
+    on_conflict: str,
+    progress: Callable[..., Any],
+) -> str:
+    """Import a library file (JSON/CSV) or a JSON list of chat turns, classified on the way in."""
+    if not path:
+        raise gr.Error("Choose a file to import.")
+    scope = scope_of(engine, profile, character, library)
+    store = store_of(engine)
+    progress(0.1, desc="Reading the file")
+    if kind == "chat turns":
+        turns = read_turns(Path(path))
+        progress(0.4, desc=f"Classifying {len(turns)} turns")
+        store.ensure_library(scope)
+        written = engine.import_turns(scope, turns, source="ui_import")
+        progress(1.0, desc="Done")
+        return f"Kept {len(written)} of {len(turns)} turns as memories (user turns worth remembering)."
+    report = read_library_file(store, scope, Path(path), on_conflict=on_conflict)
+    progress(1.0, desc="Done")
+    return f"Imported {report.imported} memories into `{report.library.id}` ({report.skipped} skipped)."
+
+
+def read_turns(path: Path) -> list[tuple[str, str]]:
+    """A JSON list of {"role": "user"|"assistant", "content": str}; anything else is a clear error."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"{path.name}: not a JSON file of chat turns ({exc})") from exc
+    if not isinstance(data, list) or not data or len(data) > MAX_TURNS_FILE:
+        raise InvalidInputError(f"{path.name}: expected a list of 1 to {MAX_TURNS_FILE} turns")
+    turns = []
+    for number, turn in enumerate(data, start=1):
+        role, content = (turn.get("role"), turn.get("content")) if isinstance(turn, dict) else (None, None)
+        if role not in ("user", "assistant") or not isinstance(content, str) or not content.strip():
+            raise InvalidInputError(f"{path.name}: turn {number} needs role user/assistant and non-empty content")
+        turns.append((role, content))
+    return turns
+
+
+def export_file(engine: MemoryEngine, profile: str, character: str, library: str, fmt: str) -> str:
+    """Write the library to a temporary file for download; returns its path."""
+    scope = scope_of(engine, profile, character, library)
+    folder = Path(tempfile.mkdtemp(prefix="memtune-export-"))
+    path = folder / f"{scope.library_id}.{'csv' if fmt == 'csv' else 'json'}"
+    write_library_file(store_of(engine), scope, path)
+    return str(path)

@@ -1,0 +1,27 @@
+"""One visitor's console state, kept in `gr.State`: plain, deep-copyable data, never shared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from memory_core import Session, Trace, Tuning
+from memory_core.views import turn_label
+
+
+@dataclass
+class ConsoleState:
+    """The visitor's chat session, its turn traces, the chat as shown, and their tuned knobs."""
+
+    tuning: Tuning
+    session: Session | None = None
+    character_name: str = ""
+    traces: list[Trace] = field(default_factory=list)
+    chat: list[dict[str, Any]] = field(default_factory=list)
+
+    def trace(self, label: str | None) -> Trace | None:
+        """The trace a turn label names, else the latest one."""
+        for trace in reversed(self.traces):
+            if label is None or turn_label(trace) == label:
+                return trace
+        return self.traces[-1] if self.traces else None

@@ -1,0 +1,329 @@
+"""The Gradio console: five tabs wired to memory_core through the handler modules. Layout only."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import gradio as gr
+
+from memory_core import CONFIDENCES, ITEM_TYPES, MemoryCoreError, MemoryEngine
+from memory_core.views import HIT_COLUMNS, env_snippet, pipecat_snippet
+
+from . import chat_handlers as chat
+from . import compare_handlers as compare
+from . import library_handlers as lib
+from .session_state import ConsoleState
+
+F = TypeVar("F", bound=Callable[..., Any])
+THEME = gr.themes.Soft(primary_hue="indigo")
+CSS = """
+#memory-note { font-size: 0.9em; }
+.compare-col { min-height: 12em; }
+"""
+INTRO = (
+    "# Memtune\nSee and tune how a character's long-term memory works: whether a message recalls, what is "
+    "found, the exact prompt, what gets written. Runs offline on the embedded engine; the demo character "
+    "**Mia (demo)** and her sample library are there to try, and can be deleted in *Libraries & items*."
+)
+
+
+def friendly(fn: F) -> F:
+    """Show the engine's own error messages (bad input, not found) in the UI instead of a generic error."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MemoryCoreError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def build_ui(engine: MemoryEngine) -> gr.Blocks:
+    """The whole console; per-visitor state lives in one gr.State, the engine is shared."""
+    profile0, character0, library0 = chat.default_scope(engine)
+    tuning0 = engine.settings.tuning()
+    with gr.Blocks(title="Memtune", fill_width=True, analytics_enabled=False) as demo:
+        state = gr.State(None)
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                chat_tab = _chat_tab(engine, state, profile0, character0, library0, tuning0.decision_mode)
+            with gr.Tab("Inspector", id="inspector"):
+                inspector = _inspector_tab(state)
+            with gr.Tab("Libraries & items", id="libraries"):
+                _libraries_tab(engine, profile0, character0, library0)
+            with gr.Tab("Compare", id="compare"):
+                _compare_tab(engine, state)
+            with gr.Tab("Settings", id="settings"):
+                _settings_tab(engine, state)
+        chat_tab["after_turn"](inspector)
+        demo.load(**chat_tab["load"])
+    return demo
+
+
+def _chat_tab(
+    engine: MemoryEngine, state: gr.State, profile0: str, character0: str, library0: str, mode0: str
+) -> dict[str, Any]:
+    with gr.Row():
+        profile = gr.Dropdown(chat.profile_choices(engine), value=profile0, label="Profile (user)",
+                              allow_custom_value=True, elem_id="profile")  # fmt: skip
+        character = gr.Dropdown(chat.character_choices(engine), value=character0, label="Character",
+                                allow_custom_value=True, elem_id="character")  # fmt: skip
+        library = gr.Dropdown(chat.library_choices(engine, profile0, character0), value=library0,
+                              label="Library", allow_custom_value=True, elem_id="library")  # fmt: skip
+    with gr.Row():
+        memory_on = gr.Checkbox(True, label="Memory on (recall and write)", elem_id="memory-on")
+        mode = gr.Radio(["rule", "hybrid", "llm"], value=mode0, label="Decision mode", elem_id="mode")
+        backend = gr.Radio(["hybrid", "bm25", "mem0"], value="hybrid", label="Recall backend", elem_id="backend")
+        start = gr.Button("Start chat", variant="primary", elem_id="start")
+    chatbot = gr.Chatbot(height=420, label="Conversation", elem_id="chat", buttons=["copy"])
+    with gr.Row():
+        message = gr.Textbox(placeholder="Message the character…", show_label=False, scale=5, elem_id="msg")
+        send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+    with gr.Row():
+        both_ways = gr.Checkbox(False, label="Also answer without memory (side by side)", elem_id="both-ways")
+        end = gr.Button("End session (store summary)", elem_id="end-session")
+        clear = gr.Button("Clear chat", elem_id="clear")
+    with gr.Row(visible=True):
+        with_memory = gr.Markdown(label="With memory", elem_id="with-memory")
+        without_memory = gr.Markdown(label="Without memory", elem_id="without-memory")
+    status = gr.Markdown(elem_id="status")
+
+    scope_inputs = [profile, character, library, memory_on, mode, backend]
+
+    def opened(new_state: ConsoleState) -> tuple[ConsoleState, list[dict[str, Any]], str]:
+        scope = new_state.session.scope if new_state.session else None
+        where = f"profile `{scope.profile_id}` · library `{scope.library_id}`" if scope else ""
+        return new_state, new_state.chat, f"Chatting with **{new_state.character_name}** · {where}"
+
+    @friendly
+    def on_start(old: ConsoleState | None, *scope: Any) -> tuple[Any, ...]:
+        return opened(chat.start_chat(engine, old, *scope))
+
+    @friendly
+    def on_send(current: ConsoleState | None, text: str, both: bool) -> tuple[Any, ...]:
+        if current is None:
+            raise gr.Error("Start a chat first.")
+        new_state, reply, without = chat.send(engine, current, text, both)
+        side = (f"**With memory**\n\n{reply}", f"**Without memory**\n\n{without}") if both else ("", "")
+        return new_state, new_state.chat, "", *side
+
+    @friendly
+    def on_end(current: ConsoleState | None) -> tuple[Any, ...]:
+        if current is None:
+            raise gr.Error("There is no open session to end.")
+        new_state = chat.end_session(engine, current)
+        return new_state, new_state.chat
+
+    def on_scope(profile_id: str, character_id: str) -> Any:
+        return gr.Dropdown(choices=chat.library_choices(engine, profile_id, character_id))
+
+    start_event = start.click(on_start, [state, *scope_inputs], [state, chatbot, status], api_name="start_chat")
+    clear.click(on_start, [state, *scope_inputs], [state, chatbot, status], api_name="clear_chat")
+    send_event = gr.on([send.click, message.submit], on_send, [state, message, both_ways],
+                       [state, chatbot, message, with_memory, without_memory], api_name="send")  # fmt: skip
+    end.click(on_end, [state], [state, chatbot], api_name="end_session")
+    gr.on([profile.change, character.change], on_scope, [profile, character], [library], api_visibility="private")
+
+    def after_turn(inspector: dict[str, Any]) -> None:
+        for event in (send_event, start_event):
+            event.then(lambda current: chat.inspect(current, None), [state], inspector["outputs"],
+                       api_visibility="private")  # fmt: skip
+
+    load = {"fn": on_start, "inputs": [state, *scope_inputs], "outputs": [state, chatbot, status]}
+    return {"after_turn": after_turn, "load": load}
+
+
+def _inspector_tab(state: gr.State) -> dict[str, Any]:
+    turn = gr.Dropdown([], label="Turn", elem_id="turn")
+    with gr.Row():
+        decision = gr.JSON(label="Recall decision", elem_id="decision")
+        with gr.Column():
+            query = gr.Markdown(elem_id="query")
+            timings = gr.Dataframe(headers=["stage", "ms"], label="Time per stage (ms)", interactive=False)
+    hits = gr.Dataframe(headers=HIT_COLUMNS, label="Hits and their score parts", interactive=False, elem_id="hits")
+    bars = gr.BarPlot(x="memory", y="score", color="kind", label="Final scores against the threshold",
+                      elem_id="score-chart", height=260)  # fmt: skip
+    prompt = gr.HighlightedText(label="Exact messages sent (memory block highlighted)", elem_id="prompt",
+                                color_map={"memory": "green", "system": "gray", "user": "blue",
+                                           "assistant": "purple"}, show_legend=True)  # fmt: skip
+    with gr.Row():
+        write = gr.Markdown(elem_id="write")
+        summary = gr.Markdown(elem_id="summary-state")
+    outputs = [turn, decision, query, hits, bars, prompt, write, summary, timings]
+    turn.select(chat.inspect, [state, turn], outputs, api_name="inspect")
+    return {"outputs": outputs}
+
+
+def _libraries_tab(engine: MemoryEngine, profile0: str, character0: str, library0: str) -> None:
+    with gr.Row():
+        profile = gr.Textbox(profile0, label="Profile", elem_id="lib-profile")
+        character = gr.Textbox(character0, label="Character", elem_id="lib-character")
+        library = gr.Textbox(library0, label="Library id", elem_id="lib-library")
+        refresh = gr.Button("Refresh", elem_id="lib-refresh")
+    libraries = gr.Dataframe(headers=lib.LIBRARY_COLUMNS, label="Libraries", interactive=False, elem_id="libraries")
+    with gr.Row():
+        name = gr.Textbox(label="Library name", elem_id="lib-name")
+        create = gr.Button("Create library", elem_id="lib-create")
+        rename = gr.Button("Rename library", elem_id="lib-rename")
+        confirm_library = gr.Checkbox(False, label="Yes, delete this library and all its memories")
+        delete_library = gr.Button("Delete library", variant="stop", elem_id="lib-delete")
+    with gr.Row():
+        item_type = gr.Dropdown(["", *ITEM_TYPES], value="", label="Type")
+        category = gr.Textbox(label="Category")
+        search = gr.Textbox(label="Text contains", elem_id="item-search")
+        page = gr.Number(1, label="Page", precision=0, minimum=1)
+        page_size = gr.Number(20, label="Per page", precision=0, minimum=1, maximum=500)
+    items = gr.Dataframe(headers=lib.ITEM_COLUMNS, label="Memories", interactive=False, elem_id="items", wrap=True)
+    page_info = gr.Markdown(elem_id="page-info")
+    with gr.Accordion("Selected memory (pick a row; leave the id empty to add a new one)", open=True):
+        with gr.Row():
+            item_id = gr.Textbox(label="Id", elem_id="item-id")
+            edit_type = gr.Dropdown(list(ITEM_TYPES), value="note", label="Type", elem_id="item-type")
+            edit_category = gr.Textbox(label="Category", elem_id="item-category")
+            confidence = gr.Dropdown(list(CONFIDENCES), value="", label="Confidence")
+        text = gr.Textbox(label="Text", lines=2, elem_id="item-text")
+        with gr.Row():
+            save = gr.Button("Save memory", variant="primary", elem_id="item-save")
+            confirm_items = gr.Checkbox(False, label="Yes, delete several at once")
+            delete_ids = gr.Textbox(label="Ids to delete (bulk)", elem_id="delete-ids")
+            delete = gr.Button("Delete", variant="stop", elem_id="item-delete")
+        history = gr.Dataframe(headers=lib.HISTORY_COLUMNS, label="History", interactive=False, elem_id="history")
+    with gr.Row():
+        upload = gr.File(label="Import a file", file_types=[".json", ".csv"], elem_id="import-file")
+        with gr.Column():
+            kind = gr.Radio(["library file", "chat turns"], value="library file", label="File holds")
+            on_conflict = gr.Radio(["error", "skip", "replace"], value="error", label="Existing ids")
+            do_import = gr.Button("Import", elem_id="import")
+        with gr.Column():
+            fmt = gr.Radio(["json", "csv"], value="json", label="Export format")
+            do_export = gr.Button("Export library", elem_id="export")
+            exported = gr.File(label="Download", elem_id="exported")
+    status = gr.Markdown(elem_id="lib-status")
+
+    where = [profile, character, library]
+    listing = [*where, item_type, category, search, page, page_size]
+
+    @friendly
+    def refresh_all(*args: Any) -> tuple[Any, ...]:
+        return (lib.libraries_table(engine, *args[:2]), *lib.items_page(engine, *args))
+
+    @friendly
+    def pick(profile_id: str, character_id: str, library_id: str, evt: gr.SelectData) -> tuple[Any, ...]:
+        row = evt.row_value or []
+        if not row:
+            raise gr.Error("Pick a row of the table.")
+        details = lib.item_details(engine, profile_id, character_id, library_id, str(row[0]))
+        return (*details, details[0])
+
+    def act(handler: Callable[..., str]) -> Callable[..., tuple[Any, ...]]:
+        @friendly
+        def run(*args: Any) -> tuple[Any, ...]:
+            message = handler(engine, *args[: -len(listing)])
+            return (message, *refresh_all(*args[-len(listing) :]))
+
+        return run
+
+    refreshed = [libraries, items, page_info]
+    refresh.click(refresh_all, listing, refreshed, api_name="list_items")
+    for trigger in (search.submit, page.submit, item_type.change):
+        trigger(refresh_all, listing, refreshed, api_visibility="private")
+    create.click(act(lib.create_library), [*where, name, *listing], [status, *refreshed], api_name="create_library")
+    rename.click(act(lib.rename_library), [*where, name, *listing], [status, *refreshed], api_name="rename_library")
+    delete_library.click(act(lib.delete_library), [*where, confirm_library, *listing], [status, *refreshed],
+                         api_name="delete_library")  # fmt: skip
+    items.select(pick, where, [item_id, text, edit_type, edit_category, confidence, history, delete_ids],
+                 api_visibility="private")  # fmt: skip
+    save.click(act(lib.save_item), [*where, item_id, text, edit_type, edit_category, confidence, *listing],
+               [status, *refreshed], api_name="save_item")  # fmt: skip
+    delete.click(act(lib.delete_items), [*where, delete_ids, confirm_items, *listing], [status, *refreshed],
+                 api_name="delete_items")  # fmt: skip
+
+    @friendly
+    def on_import(*args: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        message = lib.import_file(engine, *args[:6], progress=progress)
+        return (message, *refresh_all(*args[6:]))
+
+    do_import.click(on_import, [*where, upload, kind, on_conflict, *listing], [status, *refreshed],
+                    api_name="import_file")  # fmt: skip
+    do_export.click(friendly(functools.partial(lib.export_file, engine)), [*where, fmt], [exported],
+                    api_name="export_library")  # fmt: skip
+
+
+def _compare_tab(engine: MemoryEngine, state: gr.State) -> None:
+    gr.Markdown("One message through **rule**, **hybrid** and **llm** side by side; differences are flagged 🔶.")
+    with gr.Row():
+        text = gr.Textbox(label="Message", scale=5, elem_id="compare-text")
+        run = gr.Button("Compare", variant="primary", scale=1, elem_id="compare-run")
+    with gr.Row():
+        columns = [
+            gr.Markdown(elem_id=f"compare-{mode}", elem_classes=["compare-col"]) for mode in ("rule", "hybrid", "llm")
+        ]
+    differences = gr.Markdown(elem_id="compare-differences")
+    run.click(friendly(functools.partial(compare.compare_one, engine)), [state, text], [*columns, differences],
+              api_name="compare")  # fmt: skip
+    text.submit(friendly(functools.partial(compare.compare_one, engine)), [state, text], [*columns, differences],
+                api_visibility="private")  # fmt: skip
+
+    gr.Markdown("### Batch\nA JSONL or CSV file of messages (`text`, optional `should_recall`, `lang`, `id`).")
+    with gr.Row():
+        upload = gr.File(label="Messages", file_types=[".jsonl", ".json", ".csv"], elem_id="batch-file")
+        batch = gr.Button("Run all modes", elem_id="batch-run")
+    with gr.Row():
+        metrics = gr.Dataframe(label="Per mode", interactive=False, elem_id="batch-metrics")
+        confusion = gr.Dataframe(label="Confusion", interactive=False, elem_id="batch-confusion")
+    chart = gr.BarPlot(x="mode", y="accuracy", label="Accuracy per mode", y_lim=[0, 1], height=240)
+    disagreements = gr.Dataframe(label="Disagreements", interactive=False, wrap=True, elem_id="batch-disagreements")
+    download = gr.File(label="Results (CSV)", elem_id="batch-csv")
+
+    @friendly
+    def on_batch(current: ConsoleState | None, path: str | None, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
+        return compare.run_batch(engine, current, path, progress)
+
+    batch.click(on_batch, [state, upload], [metrics, confusion, chart, disagreements, download], api_name="batch")
+
+
+def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
+    settings = engine.settings
+    tuning = settings.tuning()
+    gr.Markdown("Knobs apply to **this visitor's session** at once, without a restart. Secrets are masked.")
+    with gr.Row():
+        with gr.Column():
+            decision_mode = gr.Radio(["rule", "hybrid", "llm"], value=tuning.decision_mode, label="Decision mode")
+            decision_timeout = gr.Number(tuning.decision_timeout_ms, label="Decision timeout (ms)", precision=0)
+            recall_backend = gr.Radio(["hybrid", "bm25", "mem0"], value=tuning.recall_backend, label="Recall backend")
+            limit = gr.Slider(1, 20, value=tuning.recall_limit, step=1, label="Recall limit", elem_id="knob-limit")
+            min_score = gr.Number(tuning.recall_min_score, label="Min score (strictly above)", elem_id="knob-min")
+            recall_timeout = gr.Number(tuning.recall_timeout_ms, label="Recall timeout (ms)", precision=0)
+            category_boost = gr.Number(tuning.category_boost, label="Category boost")
+        with gr.Column():
+            style = gr.Radio(["reference", "pipecat"], value=tuning.injection_style, label="Injection style")
+            system_prompt = gr.Textbox(tuning.pipecat_system_prompt, label="Pipecat system_prompt", lines=2)
+            position = gr.Number(tuning.pipecat_position, label="Pipecat position", precision=0)
+            as_system = gr.Checkbox(tuning.pipecat_add_as_system_message, label="Pipecat add_as_system_message")
+            write_mode = gr.Radio(["hybrid", "raw", "mem0"], value=tuning.write_mode, label="Write mode")
+            summary_enabled = gr.Checkbox(tuning.summary_enabled, label="Summaries on")
+            window = gr.Slider(1, 30, value=tuning.summary_turn_window, step=1, label="Summary turn window")
+            max_items = gr.Slider(1, 10, value=tuning.summary_max_items, step=1, label="Summary max items")
+    apply = gr.Button("Apply to this session", variant="primary", elem_id="apply-settings")
+    applied = gr.Markdown(elem_id="settings-status")
+    with gr.Row():
+        env = gr.Code(env_snippet(tuning), language="shell", label=".env (reference variable names)")
+        pipecat = gr.Code(pipecat_snippet(tuning), language="python", label="Pipecat Mem0MemoryService.InputParams")
+    gr.Dataframe(value=[list(row) for row in settings.describe()], headers=["variable", "effective value"],
+                 label="Effective configuration", interactive=False)  # fmt: skip
+    names = ["decision_mode", "decision_timeout_ms", "recall_backend", "recall_limit", "recall_min_score",
+             "recall_timeout_ms", "category_boost", "injection_style", "pipecat_system_prompt", "pipecat_position",
+             "pipecat_add_as_system_message", "write_mode", "summary_enabled", "summary_turn_window",
+             "summary_max_items"]  # fmt: skip
+    knobs = [decision_mode, decision_timeout, recall_backend, limit, min_score, recall_timeout, category_boost,
+             style, system_prompt, position, as_system, write_mode, summary_enabled, window, max_items]  # fmt: skip
+
+    def on_apply(current: ConsoleState | None, *values: Any) -> tuple[Any, ...]:
+        return chat.apply_tuning(current, engine, **dict(zip(names, values, strict=True)))
+
+    apply.click(on_apply, [state, *knobs], [state, applied, env, pipecat], api_name="apply_settings")

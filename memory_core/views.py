@@ -1,0 +1,137 @@
+"""Turning traces and settings into rows and short texts any UI can show (the console, the CLI).
+
+Pure functions over memory_core values: no UI framework here, so every formatting rule is testable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from .chat import ChatMessage
+from .decision import RecallDecision
+from .retrieval import ScoredMemory
+from .session import Trace, WriteRecord
+from .settings import Tuning
+
+HIT_COLUMNS = ["rank", "id", "text", "category", "bm25", "entity_boost", "name_boost", "category_boost", "score"]
+
+
+def decision_title(decision: RecallDecision | None, hits: int) -> str:
+    """One line for the chat: whether memory was recalled, why, and who decided."""
+    if decision is None:
+        return "Memory off: no recall, no write"
+    who = decision.decided_by + (f" ({decision.fallback_reason})" if decision.fallback_reason else "")
+    if not decision.should_recall:
+        return f"No recall · {decision.reason} · {who}"
+    return f"Recalled {hits} {'memory' if hits == 1 else 'memories'} · {decision.reason} · {who}"
+
+
+def decision_details(trace: Trace) -> str:
+    """The collapsible body under the title: the query and the injected snippets."""
+    decision = trace.decision
+    if decision is None:
+        return trace.recall_note or "Memory is off for this session."
+    lines = [f"**Reason** `{decision.reason}`" + (f" (matched “{decision.evidence}”)" if decision.evidence else "")]
+    if decision.should_recall:
+        lines.append(f"**Query** {decision.query}")
+        lines += [f"{h.rank}. {h.item.text}  `score {h.score:.2f}`" for h in trace.hits]
+        if not trace.hits:
+            lines.append(f"_Nothing scored above the threshold._ {trace.recall_note}".strip())
+    return "\n\n".join(lines)
+
+
+def hit_rows(hits: Sequence[ScoredMemory]) -> list[list[object]]:
+    """One row per hit, in HIT_COLUMNS order, scores rounded for reading."""
+    return [
+        [h.rank, h.item.id, h.item.text, h.item.category, round(h.bm25, 3), h.entity_boost, h.name_boost,
+         h.category_boost, round(h.score, 3)]
+        for h in hits
+    ]  # fmt: skip
+
+
+def score_bars(hits: Sequence[ScoredMemory], min_score: float) -> list[dict[str, object]]:
+    """Bar-chart rows: each hit's final score, and the threshold as its own bar to compare against."""
+    rows: list[dict[str, object]] = [
+        {"memory": f"{h.rank}. {h.item.text[:24]}", "score": round(h.score, 3), "kind": "hit"} for h in hits
+    ]
+    rows.append({"memory": "min_score (threshold)", "score": min_score, "kind": "threshold"})
+    return rows
+
+
+def message_spans(messages: Sequence[ChatMessage], block: str, block_index: int) -> list[tuple[str, str | None]]:
+    """The exact messages as (text, label) spans, with the memory block labelled "memory"."""
+    spans: list[tuple[str, str | None]] = []
+    for index, message in enumerate(messages):
+        spans.append((f"[{message.role}]\n", message.role))
+        content = message.content
+        if index == block_index and block and block in content:
+            before, after = content.split(block, 1)
+            spans += [(before, None), (block, "memory"), (after, None)]
+        else:
+            spans.append((content, None))
+        spans.append(("\n\n", None))
+    return spans
+
+
+def messages_json(messages: Sequence[ChatMessage]) -> str:
+    return json.dumps([m.to_dict() for m in messages], ensure_ascii=False, indent=2)
+
+
+def timing_rows(trace: Trace) -> list[list[object]]:
+    return [[t.stage, round(t.ms, 3)] for t in trace.timings]
+
+
+def write_summary(write: WriteRecord | None) -> str:
+    """What the write gate decided and what reached the store."""
+    if write is None:
+        return "No write: memory is off for this session."
+    decision = write.decision
+    if decision.action == "reject":
+        return f"**Not written** · `{decision.reason}`"
+    lines = [f"**Written** ({write.write_action}) · `{decision.reason}` · category `{decision.category or '-'}`"]
+    lines += [f"- {item.text} (`{item.id}`)" for item in write.written]
+    if write.note:
+        lines.append(f"_{write.note}_")
+    if write.error:
+        lines.append(f"**Error:** {write.error}")
+    return "\n".join(lines)
+
+
+def summary_state(trace: Trace) -> str:
+    """The summary window: how many turns wait, and any summary this turn wrote."""
+    text = f"{trace.summary_pending} of {trace.summary_window_size} turns in the summary window."
+    if trace.summary is not None:
+        text += f"\n\n**Summary written** ({trace.summary.by}, {trace.summary.trigger}): {trace.summary.text}"
+    return text
+
+
+def turn_label(trace: Trace) -> str:
+    text = trace.user_text if len(trace.user_text) <= 40 else trace.user_text[:39] + "…"
+    return f"Turn {trace.turn}: {text}"
+
+
+def env_snippet(tuning: Tuning) -> str:
+    """The tuned knobs as a `.env` block in the reference's variable names."""
+    lines = []
+    for variable, value in tuning.as_env().items():
+        shown = json.dumps(value) if any(c in value for c in " \n\t#\"'") else value
+        lines.append(f"{variable}={shown}")
+    return "\n".join(lines)
+
+
+def pipecat_snippet(tuning: Tuning) -> str:
+    """The tuned knobs as Pipecat's `Mem0MemoryService.InputParams(...)`.
+
+    `search_threshold` is Mem0's semantic threshold (0..1): our min score is carried over, clamped.
+    """
+    threshold = min(max(tuning.recall_min_score, 0.0), 1.0)
+    return (
+        "Mem0MemoryService.InputParams(\n"
+        f"    search_limit={tuning.recall_limit},\n"
+        f"    search_threshold={threshold},\n"
+        f"    system_prompt={json.dumps(tuning.pipecat_system_prompt, ensure_ascii=False)},\n"
+        f"    add_as_system_message={tuning.pipecat_add_as_system_message},\n"
+        f"    position={tuning.pipecat_position},\n"
+        ")"
+    )
