@@ -41,7 +41,8 @@ def main() -> None:
     settings = load_settings()
     app, engine = create_app(settings)
     try:
-        uvicorn.run(app, host=settings.server_name, port=settings.server_port)
+        # Browsers hold a heartbeat stream open; do not let it stall a shutdown.
+        uvicorn.run(app, host=settings.server_name, port=settings.server_port, timeout_graceful_shutdown=2)
     finally:
         engine.close()
 

@@ -116,11 +116,12 @@ def save_item(
     """Edit the item in the form, or add it as new when the id field is empty."""
     scope = scope_of(engine, profile, character, library)
     store = store_of(engine)
-    fields = {"text": text, "type": item_type, "category": (category or "").strip(), "confidence": confidence or ""}
+    category, confidence = (category or "").strip(), confidence or ""
     if (item_id or "").strip():
-        item = store.edit_item(scope, item_id.strip(), source="ui", **fields)
+        item = store.edit_item(scope, item_id.strip(), text=text, type=item_type, category=category,
+                               confidence=confidence, source="ui")  # fmt: skip
         return f"Saved `{item.id}`."
-    (item,) = store.add_items(scope, [NewItem(source="ui", **fields)], source="ui")
+    (item,) = store.add_items(scope, [NewItem(text, item_type, category, confidence, "ui")], source="ui")
     return f"Added `{item.id}`."
 
 

@@ -62,7 +62,8 @@ def build_ui(engine: MemoryEngine) -> gr.Blocks:
                 _settings_tab(engine, state)
         chat_tab["after_turn"](inspector)
         demo.load(**chat_tab["load"])
-    return demo
+    blocks: gr.Blocks = demo
+    return blocks
 
 
 def _chat_tab(
@@ -134,12 +135,13 @@ def _chat_tab(
             event.then(lambda current: chat.inspect(current, None), [state], inspector["outputs"],
                        api_visibility="private")  # fmt: skip
 
-    load = {"fn": on_start, "inputs": [state, *scope_inputs], "outputs": [state, chatbot, status]}
+    load = {"fn": on_start, "inputs": [state, *scope_inputs], "outputs": [state, chatbot, status],
+            "api_visibility": "private"}  # fmt: skip
     return {"after_turn": after_turn, "load": load}
 
 
 def _inspector_tab(state: gr.State) -> dict[str, Any]:
-    turn = gr.Dropdown([], label="Turn", elem_id="turn")
+    turn = gr.Dropdown([], label="Turn", elem_id="turn", allow_custom_value=True)
     with gr.Row():
         decision = gr.JSON(label="Recall decision", elem_id="decision")
         with gr.Column():
@@ -245,7 +247,8 @@ def _libraries_tab(engine: MemoryEngine, profile0: str, character0: str, library
 
     @friendly
     def on_import(*args: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        message = lib.import_file(engine, *args[:6], progress=progress)
+        profile_id, character_id, library_id, path, kind, on_conflict = args[:6]
+        message = lib.import_file(engine, profile_id, character_id, library_id, path, kind, on_conflict, progress)
         return (message, *refresh_all(*args[6:]))
 
     do_import.click(on_import, [*where, upload, kind, on_conflict, *listing], [status, *refreshed],

@@ -9,6 +9,7 @@ import json
 from collections.abc import Sequence
 
 from .chat import ChatMessage
+from .compare import BatchReport, ModeOutcome
 from .decision import RecallDecision
 from .retrieval import ScoredMemory
 from .session import Trace, WriteRecord
@@ -55,7 +56,7 @@ def score_bars(hits: Sequence[ScoredMemory], min_score: float) -> list[dict[str,
     rows: list[dict[str, object]] = [
         {"memory": f"{h.rank}. {h.item.text[:24]}", "score": round(h.score, 3), "kind": "hit"} for h in hits
     ]
-    rows.append({"memory": "min_score (threshold)", "score": min_score, "kind": "threshold"})
+    rows.append({"memory": f"threshold (min_score {min_score:g})", "score": min_score, "kind": "threshold"})
     return rows
 
 
@@ -135,3 +136,36 @@ def pipecat_snippet(tuning: Tuning) -> str:
         f"    position={tuning.pipecat_position},\n"
         ")"
     )
+
+
+def comparison_markdown(outcome: ModeOutcome, differences: Sequence[str]) -> str:
+    """One mode's column in the side-by-side comparison; fields that differ between modes get 🔶."""
+
+    def mark(field: str) -> str:
+        return "🔶 " if field in differences else ""
+
+    decision = outcome.decision
+    fallback = f" ({decision.fallback_reason})" if decision.fallback_reason else ""
+    lines = [
+        f"### {outcome.mode}",
+        f"{mark('should_recall')}**Recall:** {'yes' if decision.should_recall else 'no'}",
+        f"{mark('reason')}**Reason:** `{decision.reason}`",
+        f"{mark('decided_by')}**Decided by:** {decision.decided_by}{fallback}",
+        f"{mark('query')}**Query:** {decision.query or '-'}",
+        f"{mark('categories')}**Categories:** {', '.join(decision.categories) or '-'}",
+        f"**Latency:** {outcome.latency_ms:.2f} ms",
+        f"{mark('hits')}**Hits:**",
+    ]
+    lines += [f"{h.rank}. {h.item.text} `{h.score:.2f}`" for h in outcome.hits] or ["(none)"]
+    return "\n\n".join(lines)
+
+
+def disagreement_rows(report: BatchReport) -> list[list[object]]:
+    """Header plus one row per message where the modes disagree or one misses the label."""
+    header: list[object] = ["id", "text", "expected", *(f"{m}" for m in report.modes)]
+    rows = [header]
+    for row in report.disagreements:
+        verdicts = [f"{'yes' if v.should_recall else 'no'} ({v.reason})" for v in row.verdicts]
+        expected = "" if row.message.expected is None else ("yes" if row.message.expected else "no")
+        rows.append([row.message.id, row.message.text, expected, *verdicts])
+    return rows

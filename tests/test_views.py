@@ -32,7 +32,7 @@ def test_trace_views(engine_factory: Factory, store: SQLiteStore, scope: Scope) 
     assert "我喜欢喝乌龙茶" in decision_details(trace)
     assert hit_rows(trace.hits)[0][:4] == [1, trace.hits[0].item.id, "我喜欢喝乌龙茶", "user_preference"]
     bars = score_bars(trace.hits, 0.5)
-    assert bars[-1] == {"memory": "min_score (threshold)", "score": 0.5, "kind": "threshold"}
+    assert bars[-1] == {"memory": "threshold (min_score 0.5)", "score": 0.5, "kind": "threshold"}
     spans = message_spans(trace.messages, trace.memory_block, trace.block_index)
     assert (trace.memory_block, "memory") in spans
     assert "".join(text for text, _ in spans).count("还记得我喜欢喝什么茶吗") == 1

@@ -1,0 +1,121 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright against `python app.py`.
+
+Set MEMTUNE_SCREENSHOTS to a folder to keep the screenshots of each tab (the README's come from here).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[1]
+# Read at import: the autouse fixture clears MEMTUNE_* variables before each test.
+SCREENSHOTS = os.environ.get("MEMTUNE_SCREENSHOTS", "")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]  # fmt: skip
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python app.py` as a user starts it, on a free port and an empty data directory."""
+    data = tmp_path_factory.mktemp("browser")
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "MEMTUNE_DATA_DIR": str(data),
+           "OPENTALKING_ENV_FILE": str(data / "none.env"), "GRADIO_ANALYTICS_ENABLED": "False"}  # fmt: skip
+    log = (data / "app.log").open("w")
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.head(url + "gradio_api/info", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"app.py did not start: {(data / 'app.log').read_text()}")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def page(app_url: str) -> Iterator[playwright_api.Page]:
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1500})
+        page.set_default_timeout(20_000)
+        yield page
+        browser.close()
+
+
+def shoot(page: playwright_api.Page, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+def test_chat_inspect_edit_and_compare(page: playwright_api.Page, app_url: str, tmp_path: Path) -> None:
+    expect = playwright_api.expect
+    page.goto(app_url, wait_until="domcontentloaded")
+    expect(page.locator("#chat").get_by_text("Here is what I remember", exact=False)).to_be_visible()
+
+    # A turn that recalls a stored preference of the demo library.
+    page.locator("#msg textarea").fill("还记得我喜欢喝什么茶吗")
+    page.locator("#send").click()
+    expect(page.locator("#chat").get_by_text("Recalled 1 memory", exact=False)).to_be_visible()
+    expect(page.locator("#chat").get_by_text("我喜欢喝乌龙茶，不加糖", exact=False).last).to_be_visible()
+    shoot(page, "chat")
+
+    # Its decision, hits and exact prompt in the inspector.
+    page.get_by_role("tab", name="Inspector").click()
+    expect(page.locator("#decision").get_by_text("preference_context").first).to_be_visible()
+    expect(page.locator("#prompt").get_by_text("Current user message:", exact=False)).to_be_visible()
+    shoot(page, "inspector")
+
+    # Edit a memory: pick its row, change the text, save.
+    page.get_by_role("tab", name="Libraries & items").click()
+    page.locator("#lib-refresh").click()
+    page.locator("#items").get_by_text("My dog is called Biscuit", exact=False).last.click()
+    expect(page.locator("#item-text textarea")).to_have_value("My dog is called Biscuit, a three-year-old beagle")
+    page.locator("#item-text textarea").fill("My dog is called Biscuit, a four-year-old beagle")
+    page.locator("#item-save").click()
+    expect(page.locator("#lib-status").get_by_text("Saved", exact=False)).to_be_visible()
+    expect(page.locator("#items").get_by_text("four-year-old beagle", exact=False).last).to_be_visible()
+    shoot(page, "libraries")
+
+    # One message through the three modes.
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-text textarea").fill("介绍一下这个项目？")
+    page.locator("#compare-run").click()
+    expect(page.locator("#compare-hybrid").get_by_text("llm_unavailable", exact=False)).to_be_visible()
+    expect(page.locator("#compare-differences").get_by_text("decided_by", exact=False)).to_be_visible()
+    shoot(page, "compare")
+
+    page.get_by_role("tab", name="Settings").click()
+    expect(page.get_by_text("Mem0MemoryService.InputParams", exact=False).first).to_be_visible()
+    shoot(page, "settings")

@@ -1,0 +1,141 @@
+"""The console's handlers through gradio_client against a launched app (the real HTTP/SSE path)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from gradio_client import Client, handle_file
+
+from app import create_app
+from memory_core import MemoryEngine, load_settings
+from memory_core.demo import demo_scope
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MemoryEngine]]:
+    data = tmp_path_factory.mktemp("console")
+    settings = load_settings({"MEMTUNE_DATA_DIR": str(data), "OPENTALKING_ENV_FILE": str(data / "none.env")})
+    app, engine = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "gradio_api/info", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield url, engine
+    server.should_exit = True
+    thread.join(timeout=10)
+    engine.close()
+
+
+@pytest.fixture
+def client(running: tuple[str, MemoryEngine]) -> Iterator[Client]:
+    c = Client(running[0], verbose=False)
+    yield c
+    c.close()
+
+
+# gradio_client and uvicorn leave sockets and event loops for the garbage collector; not our resources.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning"
+)
+
+def text_of(message: dict) -> str:
+    """Chatbot content comes back as content blocks in Gradio 6; join their text."""
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(block.get("text", "") for block in content)
+
+
+SCOPE = ("default", "demo", "demo", True, "rule", "hybrid")
+
+
+def test_chat_turn_shows_the_decision_and_recalls(client: Client) -> None:
+    chat, status = client.predict(*SCOPE, api_name="/start_chat")
+    assert "Here is what I remember" in text_of(chat[0]) and "Mia (demo)" in status
+    chat, _, with_memory, without_memory = client.predict("还记得我喜欢喝什么茶吗", True, api_name="/send")
+    user, note, reply = chat[-3:]
+    assert text_of(user) == "还记得我喜欢喝什么茶吗"
+    assert note["metadata"]["title"].startswith("🧠 Recalled") and "preference_context" in note["metadata"]["title"]
+    assert "我喜欢喝乌龙茶，不加糖" in text_of(reply)
+    assert "乌龙茶" in with_memory and "Memory is off" in without_memory
+    turn, decision, query, hits, *_ = client.predict("Turn 1: 还记得我喜欢喝什么茶吗", api_name="/inspect")
+    assert decision["reason"] == "preference_context" and decision["decided_by"] == "rule"
+    assert hits["data"][0][2] == "我喜欢喝乌龙茶，不加糖"
+
+
+def test_two_visitors_do_not_share_chats(running: tuple[str, MemoryEngine]) -> None:
+    first, second = Client(running[0], verbose=False), Client(running[0], verbose=False)
+    first.predict(*SCOPE, api_name="/start_chat")
+    second.predict(*SCOPE, api_name="/start_chat")
+    first_chat = first.predict("I prefer tea in the afternoon", False, api_name="/send")[0]
+    second_chat = second.predict("hello", False, api_name="/send")[0]
+    assert any("tea in the afternoon" in text_of(m) for m in first_chat)
+    assert not any("tea in the afternoon" in text_of(m) for m in second_chat)
+    first.close()
+    second.close()
+
+
+def test_item_edit_through_the_libraries_tab(client: Client, running: tuple[str, MemoryEngine]) -> None:
+    engine = running[1]
+    assert engine.store is not None
+    item = next(i for i in engine.store.iter_items(demo_scope()) if i.text.startswith("My dog"))
+    listing = ("default", "demo", "demo", "", "", "", 1, 20)
+    status, _, items, page = client.predict(
+        "default", "demo", "demo", item.id, "My dog is called Biscuit, a four-year-old beagle", "fact",
+        "entity_relation", "high", *listing, api_name="/save_item",
+    )  # fmt: skip
+    assert status == f"Saved `{item.id}`." and "matching memories" in page
+    edited = engine.store.get_item(demo_scope(), item.id)
+    assert edited.text.endswith("four-year-old beagle")
+    assert [e.event for e in engine.store.history(demo_scope(), item.id)] == ["add", "update"]
+    assert any(row[1].endswith("four-year-old beagle") for row in items["data"])
+
+
+def test_compare_and_batch(client: Client, tmp_path: Path) -> None:
+    client.predict(*SCOPE, api_name="/start_chat")
+    rule, hybrid, llm, differences = client.predict("介绍一下这个项目？", api_name="/compare")
+    assert "### rule" in rule and "fallback_rule (llm_unavailable)" in hybrid and "### llm" in llm
+    assert "decided_by" in differences
+    batch = tmp_path / "messages.jsonl"
+    batch.write_text(
+        "\n".join(json.dumps({"text": t, "should_recall": label}, ensure_ascii=False) for t, label in
+                  [("继续上次的话题", True), ("hi", False), ("who is Max again?", True)]),
+        encoding="utf-8",
+    )  # fmt: skip
+    metrics, confusion, chart, disagreements, csv_file = client.predict(handle_file(str(batch)), api_name="/batch")
+    assert metrics["headers"][:3] == ["mode", "n", "accuracy"]
+    assert [row[0] for row in metrics["data"]] == ["rule", "hybrid", "llm"]
+    assert Path(csv_file).read_text(encoding="utf-8-sig").startswith("id,text,expected")
+
+
+def test_settings_apply_to_this_session_only(client: Client) -> None:
+    client.predict(*SCOPE, api_name="/start_chat")
+    knobs = ("rule", 2000, "hybrid", 2, 0.0, 2000, 1.0, "pipecat", "MEM: ", 1, True, "hybrid", True, 8, 3)
+    status, env, pipecat = client.predict(*knobs, api_name="/apply_settings")
+    assert status == "Applied to this session."
+    assert "OPENTALKING_MEMORY_RECALL_LIMIT=2" in env and "search_limit=2" in pipecat
+    chat = client.predict("还记得我喜欢喝什么茶吗", False, api_name="/send")[0]
+    assert text_of(chat[-1])
+    *_, prompt_spans, _, _, _ = client.predict("Turn 1: 还记得我喜欢喝什么茶吗", api_name="/inspect")
+    text = "".join(span["token"] for span in prompt_spans)
+    assert "MEM: 1." in text  # the Pipecat block with the tuned prefix
