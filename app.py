@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import gradio as gr
 import uvicorn
-from console.rest import build_router, install_error_handlers
 from fastapi import FastAPI
 
+from console.rest import build_router, install_error_handlers
 from console.ui import CSS, THEME, build_ui
 from memory_core import MemoryEngine, Settings, build_engine, load_settings
 from memory_core.demo import seed_demo

@@ -50,7 +50,8 @@ def one_run(browser_path: str) -> dict[str, float]:
             ready = time.perf_counter() - started
             page = browser.new_page()
             page.goto(url, wait_until="domcontentloaded")
-            expect(page.locator("#chat").get_by_text("Here is what I remember", exact=False)).to_be_visible(timeout=30_000)
+            greeting = page.locator("#chat").get_by_text("Here is what I remember", exact=False)
+            expect(greeting).to_be_visible(timeout=30_000)
             greeted = time.perf_counter() - started
             page.locator("#msg textarea").fill("还记得我喜欢喝什么茶吗")
             page.locator("#send").click()

@@ -9,6 +9,8 @@ from typing import Any
 
 import gradio as gr
 import pandas as pd
+
+from memory_core import MemoryEngine, Scope
 from memory_core.compare import (
     compare_message,
     confusion_rows,
@@ -17,8 +19,6 @@ from memory_core.compare import (
     parse_messages,
     report_csv,
 )
-
-from memory_core import MemoryEngine, Scope
 from memory_core.decision import MODES
 from memory_core.views import comparison_markdown, disagreement_rows
 

@@ -31,7 +31,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Mem
     settings = load_settings({"MEMTUNE_DATA_DIR": str(data), "OPENTALKING_ENV_FILE": str(data / "none.env")})
     app, engine = create_app(settings)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}/"
@@ -56,9 +57,8 @@ def client(running: tuple[str, MemoryEngine]) -> Iterator[Client]:
 
 
 # gradio_client and uvicorn leave sockets and event loops for the garbage collector; not our resources.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning"
-)
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning")
+
 
 def text_of(message: dict) -> str:
     """Chatbot content comes back as content blocks in Gradio 6; join their text."""
@@ -79,6 +79,7 @@ def test_chat_turn_shows_the_decision_and_recalls(client: Client) -> None:
     assert "我喜欢喝乌龙茶，不加糖" in text_of(reply)
     assert "乌龙茶" in with_memory and "Memory is off" in without_memory
     turn, decision, query, hits, *_ = client.predict("Turn 1: 还记得我喜欢喝什么茶吗", api_name="/inspect")
+    assert turn["value"] == "Turn 1: 还记得我喜欢喝什么茶吗" and "还记得我喜欢喝什么茶吗" in query
     assert decision["reason"] == "preference_context" and decision["decided_by"] == "rule"
     assert hits["data"][0][2] == "我喜欢喝乌龙茶，不加糖"
 
@@ -125,6 +126,9 @@ def test_compare_and_batch(client: Client, tmp_path: Path) -> None:
     metrics, confusion, chart, disagreements, csv_file = client.predict(handle_file(str(batch)), api_name="/batch")
     assert metrics["headers"][:3] == ["mode", "n", "accuracy"]
     assert [row[0] for row in metrics["data"]] == ["rule", "hybrid", "llm"]
+    assert confusion["headers"] == ["mode", "tp", "fp", "tn", "fn"]
+    assert chart["data"] == [["rule", 1.0], ["hybrid", 1.0], ["llm", 1.0]]
+    assert disagreements["headers"][:3] == ["id", "text", "expected"]
     assert Path(csv_file).read_text(encoding="utf-8-sig").startswith("id,text,expected")
 
 
