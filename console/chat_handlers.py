@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from memory_core import MemoryEngine, NotFoundError, Scope, Trace
+from memory_core import InvalidInputError, MemoryEngine, NotFoundError, Scope, Trace
 from memory_core.demo import DEMO_CHARACTER_ID, DEMO_LIBRARY_ID, DEMO_PROFILE_ID
 from memory_core.views import (
     HIT_COLUMNS,
@@ -58,6 +58,26 @@ def library_choices(engine: MemoryEngine, profile: str, character: str) -> list[
 def profile_choices(engine: MemoryEngine) -> list[str]:
     profiles = set(engine.store.list_profiles()) if engine.store is not None else set()
     return sorted(profiles | {engine.settings.default_profile_id})
+
+
+def character_details(engine: MemoryEngine, character: str) -> tuple[str, str]:
+    """Name and persona of a stored character; empty for one that is not in the catalogue yet."""
+    if engine.store is None or not (character or "").strip():
+        return "", ""
+    try:
+        found = engine.store.get_character(character.strip())
+    except (NotFoundError, InvalidInputError):
+        return "", ""
+    return found.name, found.persona
+
+
+def save_character(engine: MemoryEngine, character: str, name: str, persona: str) -> tuple[Any, str]:
+    """Create or update the character (persona = its system prompt); new chats with it use the persona."""
+    if engine.store is None:
+        raise gr.Error("The memory provider is 'none': characters cannot be stored.")
+    saved = engine.store.save_character(character, name, persona)
+    choices = character_choices(engine)
+    return gr.Dropdown(choices=choices, value=saved.id), f"Saved character **{saved.name}**; start a chat to use it."
 
 
 def start_chat(

@@ -81,6 +81,12 @@ def _chat_tab(
         mode = gr.Radio(["rule", "hybrid", "llm"], value=mode0, label="Decision mode", elem_id="mode")
         backend = gr.Radio(["hybrid", "bm25", "mem0"], value="hybrid", label="Recall backend", elem_id="backend")
         start = gr.Button("Start chat", variant="primary", elem_id="start")
+    with gr.Accordion("Character and persona", open=False):
+        name0, persona0 = chat.character_details(engine, character0)
+        with gr.Row():
+            character_name = gr.Textbox(name0, label="Name", elem_id="character-name")
+            save_character = gr.Button("Save character", elem_id="character-save")
+        persona = gr.Textbox(persona0, label="Persona (the character's system prompt)", lines=3, elem_id="persona")
     chatbot = gr.Chatbot(height=420, label="Conversation", elem_id="chat", buttons=["copy"])
     with gr.Row():
         message = gr.Textbox(placeholder="Message the character…", show_label=False, scale=5, elem_id="msg")
@@ -123,12 +129,20 @@ def _chat_tab(
     def on_scope(profile_id: str, character_id: str) -> Any:
         return gr.Dropdown(choices=chat.library_choices(engine, profile_id, character_id))
 
+    @friendly
+    def on_save_character(character_id: str, name: str, text: str) -> tuple[Any, str]:
+        return chat.save_character(engine, character_id, name, text)
+
     start_event = start.click(on_start, [state, *scope_inputs], [state, chatbot, status], api_name="start_chat")
     clear.click(on_start, [state, *scope_inputs], [state, chatbot, status], api_name="clear_chat")
     send_event = gr.on([send.click, message.submit], on_send, [state, message, both_ways],
                        [state, chatbot, message, with_memory, without_memory], api_name="send")  # fmt: skip
     end.click(on_end, [state], [state, chatbot], api_name="end_session")
     gr.on([profile.change, character.change], on_scope, [profile, character], [library], api_visibility="private")
+    character.change(functools.partial(chat.character_details, engine), [character], [character_name, persona],
+                     api_visibility="private")  # fmt: skip
+    save_character.click(on_save_character, [character, character_name, persona], [character, status],
+                         api_name="save_character")  # fmt: skip
 
     def after_turn(inspector: dict[str, Any]) -> None:
         for event in (send_event, start_event):

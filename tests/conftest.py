@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from memory_core import MemoryEngine, RecallDecider, Scope, SQLiteStore, load_settings
 from memory_core.retrieval import BM25Retriever
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(autouse=True)
@@ -64,3 +71,48 @@ def decider() -> Iterator[RecallDecider]:
     d = RecallDecider()
     yield d
     d.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python app.py` as a user starts it, on a free port and an empty data directory."""
+    data = tmp_path_factory.mktemp("app")
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "MEMTUNE_DATA_DIR": str(data),
+           "OPENTALKING_ENV_FILE": str(data / "none.env")}  # fmt: skip
+    log = (data / "app.log").open("w")
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if httpx.head(url + "gradio_api/info", timeout=1).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"app.py did not start: {(data / 'app.log').read_text()}")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+        gc.collect()
+
+
+@pytest.fixture
+def collect_garbage() -> Iterator[None]:
+    """Collect what Gradio, uvicorn and gradio_client leave behind while the test's warning filters apply.
+
+    Their event loops and sockets are closed by the garbage collector; collected later, the
+    ResourceWarnings would be blamed on whichever unrelated test happened to be running.
+    """
+    yield
+    gc.collect()

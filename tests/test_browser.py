@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -22,45 +17,14 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
 
-ROOT = Path(__file__).resolve().parents[1]
 # Read at import: the autouse fixture clears MEMTUNE_* variables before each test.
 SCREENSHOTS = os.environ.get("MEMTUNE_SCREENSHOTS", "")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]  # fmt: skip
-pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python app.py` as a user starts it, on a free port and an empty data directory."""
-    data = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "MEMTUNE_DATA_DIR": str(data),
-           "OPENTALKING_ENV_FILE": str(data / "none.env"), "GRADIO_ANALYTICS_ENABLED": "False"}  # fmt: skip
-    log = (data / "app.log").open("w")
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if httpx.head(url + "gradio_api/info", timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"app.py did not start: {(data / 'app.log').read_text()}")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning"),
+    pytest.mark.usefixtures("collect_garbage"),
+]
 
 
 @pytest.fixture

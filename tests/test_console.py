@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import gc
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -12,17 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from conftest import free_port
 from gradio_client import Client, handle_file
 
 from app import create_app
 from memory_core import MemoryEngine, load_settings
 from memory_core.demo import demo_scope
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +42,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Mem
     server.should_exit = True
     thread.join(timeout=10)
     engine.close()
+    gc.collect()
 
 
 @pytest.fixture
@@ -57,7 +53,10 @@ def client(running: tuple[str, MemoryEngine]) -> Iterator[Client]:
 
 
 # gradio_client and uvicorn leave sockets and event loops for the garbage collector; not our resources.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning"),
+    pytest.mark.usefixtures("collect_garbage"),
+]
 
 
 def text_of(message: dict) -> str:
