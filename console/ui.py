@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from memory_core import CONFIDENCES, ITEM_TYPES, MemoryCoreError, MemoryEngine
+from memory_core.compare import CONFUSION_COLUMNS, METRIC_COLUMNS
+from memory_core.decision import MODES
 from memory_core.views import HIT_COLUMNS, env_snippet, pipecat_snippet
 
 from . import chat_handlers as chat
@@ -291,10 +293,13 @@ def _compare_tab(engine: MemoryEngine, state: gr.State) -> None:
         upload = gr.File(label="Messages", file_types=[".jsonl", ".json", ".csv"], elem_id="batch-file")
         batch = gr.Button("Run all modes", elem_id="batch-run")
     with gr.Row():
-        metrics = gr.Dataframe(label="Per mode", interactive=False, elem_id="batch-metrics")
-        confusion = gr.Dataframe(label="Confusion", interactive=False, elem_id="batch-confusion")
+        metrics = gr.Dataframe(headers=list(METRIC_COLUMNS), label="Per mode", interactive=False,
+                               elem_id="batch-metrics")  # fmt: skip
+        confusion = gr.Dataframe(headers=list(CONFUSION_COLUMNS), label="Confusion", interactive=False,
+                                 elem_id="batch-confusion")  # fmt: skip
     chart = gr.BarPlot(x="mode", y="accuracy", label="Accuracy per mode", y_lim=[0, 1], height=240)
-    disagreements = gr.Dataframe(label="Disagreements", interactive=False, wrap=True, elem_id="batch-disagreements")
+    disagreements = gr.Dataframe(headers=["id", "text", "expected", *MODES], label="Disagreements",
+                                 interactive=False, wrap=True, elem_id="batch-disagreements")  # fmt: skip
     download = gr.File(label="Results (CSV)", elem_id="batch-csv")
 
     @friendly
