@@ -4,10 +4,10 @@ Decide whether to recall, recall from a durable store, inject into the prompt, d
 write, summarise, and explain every step as data. No API keys or network needed.
 """
 
-from .chat import ChatMessage, ChatModel
+from .chat import ChatMessage, ChatModel, Completion, LLMCall, StreamingChatModel, call_model
 from .classify import Classification, classify_turn, import_items
 from .decision import Decider, Judge, JudgeVerdict, LLMJudge, RecallDecider, RecallDecision, parse_verdict
-from .engine import MemoryEngine, build_engine, open_store
+from .engine import MemoryEngine, build_decider, build_engine, open_store
 from .entities import Entity, exact_entities, find_entities
 from .errors import (
     ConfigurationError,
@@ -18,6 +18,7 @@ from .errors import (
     ProviderError,
 )
 from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
+from .llm import OpenAIChatModel, build_chat_model
 from .models import (
     CATEGORIES,
     CONFIDENCES,
@@ -34,9 +35,9 @@ from .recall_rules import RuleMatch, decide_by_rules
 from .responder import OfflineResponder
 from .retrieval import BM25Retriever, Retriever, ScoredMemory
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
-from .settings import Settings, Tuning, load_settings
+from .settings import LLMConfig, Settings, Tuning, load_settings
 from .store import SQLiteStore
-from .summary import LLMSummariser, Summariser, fallback_summary, summarise_window
+from .summary import SummaryText, fallback_summary, summarise_window
 from .tokenizer import tokenize
 from .transfer import (
     ImportReport,
@@ -57,6 +58,7 @@ __all__ = [
     "ChatMessage",
     "ChatModel",
     "Classification",
+    "Completion",
     "ConfigurationError",
     "ConflictError",
     "Decider",
@@ -68,8 +70,9 @@ __all__ = [
     "ItemFilter",
     "Judge",
     "JudgeVerdict",
+    "LLMCall",
+    "LLMConfig",
     "LLMJudge",
-    "LLMSummariser",
     "Library",
     "MemoryCoreError",
     "MemoryEngine",
@@ -77,6 +80,7 @@ __all__ = [
     "NewItem",
     "NotFoundError",
     "OfflineResponder",
+    "OpenAIChatModel",
     "Page",
     "ProviderError",
     "RecallDecider",
@@ -89,13 +93,17 @@ __all__ = [
     "Session",
     "Settings",
     "StageTiming",
-    "Summariser",
+    "StreamingChatModel",
     "SummaryRecord",
+    "SummaryText",
     "Trace",
     "Tuning",
     "WriteDecision",
     "WriteRecord",
+    "build_chat_model",
+    "build_decider",
     "build_engine",
+    "call_model",
     "classify_turn",
     "decide_by_rules",
     "decide_write",

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .benchmarks import BACKENDS, SCORERS, run_locomo, run_scale
-from .decision import MODES, RecallDecider
-from .engine import build_engine, open_store
+from .decision import MODES
+from .engine import build_decider, build_engine, open_store
 from .errors import InvalidInputError, MemoryCoreError
 from .evaluation import binary_scores, percentile
 from .locomo import ITEM_FORMATS
@@ -45,23 +45,20 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def cmd_decide(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    decider = RecallDecider()  # the LLM judge arrives with a configured chat model
+    decider = build_decider(settings)  # with the LLM judge when an endpoint is configured
     labelled: list[tuple[bool, bool, str]] = []
     latencies_us: list[float] = []
     fallbacks = 0
-    try:
-        for number, row in read_jsonl(Path(args.data)):
-            started = time.perf_counter()
-            decision = decider.decide(row["text"], mode=args.mode, timeout_ms=settings.tuning().decision_timeout_ms)
-            latencies_us.append((time.perf_counter() - started) * 1e6)
-            fallbacks += decision.decided_by == "fallback_rule"
-            _emit(out, {"id": row.get("id", number), "should_recall": decision.should_recall, "reason": decision.reason,
-                        "query": decision.query, "categories": list(decision.categories),
-                        "decided_by": decision.decided_by, "fallback_reason": decision.fallback_reason})  # fmt: skip
-            if "should_recall" in row:
-                labelled.append((decision.should_recall, row["should_recall"], str(row.get("lang") or "")))
-    finally:
-        decider.close()
+    for number, row in read_jsonl(Path(args.data)):
+        started = time.perf_counter()
+        decision = decider.decide(row["text"], mode=args.mode, timeout_ms=settings.tuning().decision_timeout_ms)
+        latencies_us.append((time.perf_counter() - started) * 1e6)
+        fallbacks += decision.decided_by == "fallback_rule"
+        _emit(out, {"id": row.get("id", number), "should_recall": decision.should_recall, "reason": decision.reason,
+                    "query": decision.query, "categories": list(decision.categories),
+                    "decided_by": decision.decided_by, "fallback_reason": decision.fallback_reason})  # fmt: skip
+        if "should_recall" in row:
+            labelled.append((decision.should_recall, row["should_recall"], str(row.get("lang") or "")))
     if labelled:
         _emit(out, _decision_summary(labelled, latencies_us, fallbacks, args.mode))
     return 0
@@ -122,13 +119,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 
 def cmd_recall(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     tuning = settings.tuning()
-    decider = RecallDecider()
+    decider = build_decider(settings)
     with _store(settings) as store:
-        try:
-            decision = decider.decide(args.query, mode=args.mode or tuning.decision_mode,
-                                      timeout_ms=tuning.decision_timeout_ms)  # fmt: skip
-        finally:
-            decider.close()
+        decision = decider.decide(args.query, mode=args.mode or tuning.decision_mode,
+                                  timeout_ms=tuning.decision_timeout_ms)  # fmt: skip
         retriever = BM25Retriever(store, k1=settings.bm25_k1, b=settings.bm25_b)
         hits = retriever.search(_scope(args, settings), decision.query or args.query,
                                 limit=args.limit or tuning.recall_limit, min_score=tuning.recall_min_score)  # fmt: skip

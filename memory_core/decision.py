@@ -10,12 +10,10 @@ from __future__ import annotations
 import json
 import re
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from .chat import ChatModel
+from .chat import ChatModel, LLMCall, call_model
 from .errors import InvalidInputError
 from .prompts import judge_messages
 from .recall_rules import HARD_REJECTS, RuleMatch, decide_by_rules
@@ -39,6 +37,7 @@ class RecallDecision:
     evidence: str = ""
     latency_ms: float = 0.0
     judge_raw: str = ""
+    llm_call: LLMCall | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,7 +72,7 @@ class JudgeError(Exception):
 
 
 class Judge(Protocol):
-    def judge(self, text: str) -> JudgeVerdict: ...
+    def ask(self, text: str, *, timeout_ms: int) -> tuple[JudgeVerdict | None, LLMCall]: ...
 
 
 class Decider(Protocol):
@@ -123,19 +122,25 @@ class LLMJudge:
     def __init__(self, model: ChatModel) -> None:
         self.model = model
 
-    def judge(self, text: str) -> JudgeVerdict:
-        return parse_verdict(self.model.complete(judge_messages(text)), text)
+    def ask(self, text: str, *, timeout_ms: int) -> tuple[JudgeVerdict | None, LLMCall]:
+        """The verdict (None when the call failed, timed out or could not be parsed) and the call record."""
+        completion, call = call_model(self.model, judge_messages(text), purpose="judge", timeout_ms=timeout_ms)
+        if completion is None:
+            return None, call
+        try:
+            verdict = parse_verdict(completion.text, text)
+        except JudgeError as exc:
+            return None, replace(call, error=f"unparseable: {exc}")
+        parsed = {"should_recall": verdict.should_recall, "query": verdict.query, "reason": verdict.reason,
+                  "categories": list(verdict.categories)}  # fmt: skip
+        return verdict, replace(call, parsed=parsed)
 
 
 class RecallDecider:
     """Rule, hybrid or llm decisions; the judge is optional and bounded by a timeout that really cuts."""
 
-    def __init__(self, judge: Judge | None = None, *, max_workers: int = 4) -> None:
+    def __init__(self, judge: Judge | None = None) -> None:
         self.judge = judge
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="recall-judge")
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def decide(self, text: str, *, mode: str = "rule", timeout_ms: int = 2000) -> RecallDecision:
         if mode not in MODES:
@@ -148,21 +153,9 @@ class RecallDecider:
             return _from_rule(rule, text, mode, "rule", "", started)
         if self.judge is None:
             return _from_rule(rule, text, mode, "fallback_rule", "llm_unavailable", started)
-        return self._ask_judge(self.judge, rule, text, mode, timeout_ms, started)
-
-    def _ask_judge(
-        self, judge: Judge, rule: RuleMatch, text: str, mode: str, timeout_ms: int, started: float
-    ) -> RecallDecision:
-        future: Future[JudgeVerdict] = self._pool.submit(judge.judge, text)
-        try:
-            verdict = future.result(timeout=max(timeout_ms, 1) / 1000)
-        except FutureTimeout:
-            future.cancel()  # a late answer is discarded
-            return _from_rule(rule, text, mode, "fallback_rule", f"timeout after {timeout_ms} ms", started)
-        except JudgeError as exc:
-            return _from_rule(rule, text, mode, "fallback_rule", f"unparseable: {exc}", started, raw=exc.raw)
-        except Exception as exc:  # any provider failure falls back to the rules
-            return _from_rule(rule, text, mode, "fallback_rule", f"error: {type(exc).__name__}: {exc}", started)
+        verdict, call = self.judge.ask(text, timeout_ms=timeout_ms)
+        if verdict is None:
+            return _from_rule(rule, text, mode, "fallback_rule", call.error, started, call=call)
         return RecallDecision(
             should_recall=verdict.should_recall,
             query=verdict.query if verdict.should_recall else text.strip(),
@@ -174,11 +167,19 @@ class RecallDecider:
             evidence=rule.evidence,
             latency_ms=(time.perf_counter() - started) * 1000,
             judge_raw=verdict.raw,
+            llm_call=call,
         )
 
 
 def _from_rule(
-    rule: RuleMatch, text: str, mode: str, decided_by: str, fallback: str, started: float, *, raw: str = ""
+    rule: RuleMatch,
+    text: str,
+    mode: str,
+    decided_by: str,
+    fallback: str,
+    started: float,
+    *,
+    call: LLMCall | None = None,
 ) -> RecallDecision:
     return RecallDecision(
         should_recall=rule.should_recall,
@@ -191,5 +192,6 @@ def _from_rule(
         rule_reason=rule.reason,
         evidence=rule.evidence,
         latency_ms=(time.perf_counter() - started) * 1000,
-        judge_raw=raw,
+        judge_raw=call.answer if call else "",
+        llm_call=call,
     )

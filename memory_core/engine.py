@@ -1,41 +1,52 @@
 """The memory engine: one call per user turn, returning a trace of every stage.
 
-decide → recall → inject → reply → write gate → write → summary window. A store failure never
-loses the turn: the items wait in the session and are retried on the next turn or at session end.
+decide → recall → inject → reply → write gate → write → summary window. A provider failure never
+loses the turn: a failed reply falls back to the offline responder, failed writes wait in the session
+and are retried, a failed summary writes the offline fallback.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import partial
-from typing import TypeVar
+from dataclasses import dataclass, field
 
-from .chat import ChatMessage, ChatModel
+from .chat import ChatMessage, ChatModel, LLMCall, StreamingChatModel, StreamResult, call_model, stream_model
 from .classify import import_items
-from .decision import RecallDecider, RecallDecision
-from .errors import ConfigurationError, MemoryCoreError
-from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
+from .decision import LLMJudge, RecallDecider, RecallDecision
+from .errors import ConfigurationError
+from .injection import Injection
+from .llm import build_chat_model
 from .models import MemoryItem, NewItem, Scope
 from .prompts import greeting_messages
 from .responder import OfflineResponder
 from .retrieval import BM25Retriever, Retriever, ScoredMemory
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import Settings, Tuning
-from .store import DEFAULT_LIBRARY_NAME, SQLiteStore
-from .summary import Summariser, summarise_window
-from .write_gate import WriteDecision, decide_write
+from .stages import guarded, inject, recall, retry_pending, store_items, write
+from .store import SQLiteStore
+from .summary import summarise_window
 
-T = TypeVar("T")
 GREETING_MEMORIES = 20  # Pipecat's get_memories() reads get_all's default top_k
 
 
-class _Clock:
-    """Collects stage timings for one turn."""
+@dataclass
+class _Turn:
+    """What one turn has gathered so far; becomes a Trace when it finishes."""
 
-    def __init__(self) -> None:
-        self.timings: list[StageTiming] = []
+    session: Session
+    user_text: str
+    active: bool
+    injection: Injection
+    decision: RecallDecision | None = None
+    hits: tuple[ScoredMemory, ...] = ()
+    note: str = ""
+    reply: str = ""
+    reply_by: str = "none"
+    errors: list[str] = field(default_factory=list)
+    calls: list[LLMCall] = field(default_factory=list)
+    timings: list[StageTiming] = field(default_factory=list)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -57,14 +68,14 @@ class MemoryEngine:
         settings: Settings,
         decider: RecallDecider | None = None,
         chat_model: ChatModel | None = None,
-        summariser: Summariser | None = None,
+        summary_model: ChatModel | None = None,
     ) -> None:
         self.store = store
         self.retriever = retriever
         self.settings = settings
         self.decider = decider or RecallDecider()
         self.chat_model = chat_model
-        self.summariser = summariser
+        self.summary_model = summary_model
         self.responder = OfflineResponder()
 
     @property
@@ -72,17 +83,17 @@ class MemoryEngine:
         return self.store is not None and self.retriever is not None
 
     def close(self) -> None:
-        self.decider.close()
+        for model in {
+            id(m): m for m in (self.chat_model, self.summary_model, _judge_model(self.decider)) if m
+        }.values():
+            close = getattr(model, "close", None)
+            if close is not None:
+                close()
         if self.store is not None:
             self.store.close()
 
     def open_session(
-        self,
-        scope: Scope,
-        *,
-        persona: str = "",
-        enabled: bool | None = None,
-        tuning: Tuning | None = None,
+        self, scope: Scope, *, persona: str = "", enabled: bool | None = None, tuning: Tuning | None = None
     ) -> Session:
         """Start a session; its library is created if it does not exist yet."""
         if self.store is not None:
@@ -96,89 +107,59 @@ class MemoryEngine:
 
     def run_turn(self, session: Session, user_text: str, *, interrupted: bool = False) -> Trace:
         """One user turn, start to end; the reply is in the trace."""
-        clock = _Clock()
-        errors: list[str] = []
-        session.turns += 1
-        tuning = session.tuning
-        store, retriever = self.store, self.retriever
-        active = session.enabled and store is not None and retriever is not None
+        turn = self._begin(session, user_text)
+        with turn.stage("reply"):
+            self._reply(turn)
+        return self._finish(turn, interrupted)
 
-        decision: RecallDecision | None = None
-        hits: tuple[ScoredMemory, ...] = ()
-        note = "" if self.memory_available else "memory provider is 'none': nothing is recalled or written"
-        if not session.enabled:
-            note = "memory is off for this session: no recall and no write"
-        if active and retriever is not None:
-            with clock.stage("decide"):
-                decision = self.decider.decide(
-                    user_text, mode=tuning.decision_mode, timeout_ms=tuning.decision_timeout_ms
-                )
-            if decision.should_recall:
-                with clock.stage("recall"):
-                    hits, note = _recall(retriever, session.scope, decision, tuning, errors)
-
-        with clock.stage("inject"):
-            injection = _inject(session, user_text, hits)
-        with clock.stage("reply"):
-            reply, reply_by = self._reply(injection.messages, user_text, hits, errors)
-
-        session.history += [ChatMessage("user", user_text), ChatMessage("assistant", reply)]
-        write = summary = None
-        if active and store is not None:
-            with clock.stage("write"):
-                write = _write(store, session, user_text, reply, interrupted, errors)
-            with clock.stage("summary"):
-                summary = self._buffer_and_summarise(
-                    store, session, user_text, reply, write.decision, interrupted, errors
-                )
-
-        return Trace(
-            session_id=session.id,
-            turn=session.turns,
-            scope=session.scope,
-            enabled=active,
-            user_text=user_text,
-            decision=decision,
-            query=decision.query if decision and decision.should_recall else "",
-            backend=tuning.recall_backend,
-            hits=hits,
-            recall_note=note,
-            memory_block=injection.block,
-            injection_style=tuning.injection_style,
-            block_index=injection.block_index,
-            messages=injection.messages,
-            reply=reply,
-            reply_by=reply_by,
-            write=write,
-            summary=summary,
-            summary_pending=len(session.summary_window),
-            summary_window_size=tuning.summary_turn_window,
-            timings=tuple(clock.timings),
-            errors=tuple(errors),
-        )
+    def stream_turn(self, session: Session, user_text: str) -> Iterator[str | Trace]:
+        """The same turn, with the reply yielded piece by piece as the model sends it, then the Trace."""
+        turn = self._begin(session, user_text)
+        model = self.chat_model
+        if not isinstance(model, StreamingChatModel):
+            with turn.stage("reply"):
+                self._reply(turn)
+            yield turn.reply
+            yield self._finish(turn, False)
+            return
+        started = time.perf_counter()
+        result = StreamResult()
+        timeout = session.tuning.reply_timeout_ms
+        yield from stream_model(model, turn.injection.messages, purpose="reply", timeout_ms=timeout, result=result)
+        turn.timings.append(StageTiming("reply", (time.perf_counter() - started) * 1000))
+        if result.call is not None:
+            turn.calls.append(result.call)
+        if result.text.strip():
+            turn.reply, turn.reply_by = result.text, "llm"
+        else:
+            turn.errors.append(f"reply failed: {result.call.error if result.call else 'no answer'}")
+            turn.reply, turn.reply_by = self.responder.reply(user_text, turn.hits), "offline"
+            yield turn.reply
+        yield self._finish(turn, False)
 
     def greeting(self, session: Session, *, name: str = "") -> str:
         """Open a chat from what is stored (Pipecat's get_memories() greeting): newest memories first."""
         memories: list[str] = []
         if session.enabled and self.store is not None:
             store, scope = self.store, session.scope
-            page = _guarded([], "greeting", lambda: store.list_items(scope, limit=GREETING_MEMORIES))
+            page = guarded([], "greeting", lambda: store.list_items(scope, limit=GREETING_MEMORIES))
             memories = [item.text for item in page.items] if page else []
         if self.chat_model is not None:
-            model = self.chat_model
-            reply = _guarded([], "greeting", lambda: model.complete(greeting_messages(session.persona, memories)))
-            if reply:
-                return reply
+            messages = greeting_messages(session.persona, memories)
+            completion, _ = call_model(self.chat_model, messages, purpose="greeting",
+                                       timeout_ms=session.tuning.reply_timeout_ms)  # fmt: skip
+            if completion is not None and completion.text.strip():
+                return completion.text
         return self.responder.greeting(name, memories)
 
     def reply_without_memory(self, session: Session, user_text: str) -> str:
         """What the character would answer with no memory at all (for side-by-side demos); stores nothing."""
-        messages = _inject(session, user_text, ())
+        messages = inject(session, user_text, ()).messages
         if self.chat_model is not None:
-            model = self.chat_model
-            reply = _guarded([], "reply", lambda: model.complete(messages.messages))
-            if reply:
-                return reply
+            completion, _ = call_model(self.chat_model, messages, purpose="reply",
+                                       timeout_ms=session.tuning.reply_timeout_ms)  # fmt: skip
+            if completion is not None and completion.text.strip():
+                return completion.text
         return self.responder.reply_without_memory(user_text)
 
     def end_session(self, session: Session) -> SummaryRecord | None:
@@ -186,7 +167,7 @@ class MemoryEngine:
         errors: list[str] = []
         record = None
         if self.store is not None:
-            _retry_pending(self.store, session, errors)
+            retry_pending(self.store, session, errors)
             if session.summary_window and session.tuning.summary_enabled:
                 record = self._summarise(self.store, session, "session_end", errors)
         session.ended = True
@@ -199,38 +180,105 @@ class MemoryEngine:
             return ()
         return self.store.add_items(scope, items, source="import")
 
-    def _reply(
-        self, messages: Sequence[ChatMessage], user_text: str, hits: Sequence[ScoredMemory], errors: list[str]
-    ) -> tuple[str, str]:
+    # -- the parts of a turn -----------------------------------------------------------------------
+
+    def _begin(self, session: Session, user_text: str) -> _Turn:
+        """Decide, recall and inject: everything before the model is asked."""
+        session.turns += 1
+        tuning = session.tuning
+        retriever = self.retriever
+        active = session.enabled and self.store is not None and retriever is not None
+        turn = _Turn(session, user_text, active, Injection((), "", -1))
+        if not self.memory_available:
+            turn.note = "memory provider is 'none': nothing is recalled or written"
+        if not session.enabled:
+            turn.note = "memory is off for this session: no recall and no write"
+        if active and retriever is not None:
+            with turn.stage("decide"):
+                turn.decision = self.decider.decide(
+                    user_text, mode=tuning.decision_mode, timeout_ms=tuning.decision_timeout_ms
+                )
+            if turn.decision.llm_call is not None:
+                turn.calls.append(turn.decision.llm_call)
+            if turn.decision.should_recall:
+                with turn.stage("recall"):
+                    turn.hits, turn.note = recall(retriever, session.scope, turn.decision, tuning, turn.errors)
+        with turn.stage("inject"):
+            turn.injection = inject(session, user_text, turn.hits)
+        return turn
+
+    def _reply(self, turn: _Turn) -> None:
         if self.chat_model is not None:
-            model = self.chat_model
-            reply = _guarded(errors, "reply", lambda: model.complete(messages))
-            if reply:
-                return reply, "llm"
-        return self.responder.reply(user_text, hits), "offline"
+            timeout = turn.session.tuning.reply_timeout_ms
+            completion, call = call_model(self.chat_model, turn.injection.messages, purpose="reply", timeout_ms=timeout)
+            turn.calls.append(call)
+            if completion is not None and completion.text.strip():
+                turn.reply, turn.reply_by = completion.text, "llm"
+                return
+            turn.errors.append(f"reply failed: {call.error or 'empty answer'}")
+        turn.reply, turn.reply_by = self.responder.reply(turn.user_text, turn.hits), "offline"
+
+    def _finish(self, turn: _Turn, interrupted: bool) -> Trace:
+        """Record the turn in the history, write, buffer for the summary, and build the trace."""
+        session, tuning = turn.session, turn.session.tuning
+        session.history += [ChatMessage("user", turn.user_text), ChatMessage("assistant", turn.reply)]
+        write_record: WriteRecord | None = None
+        summary: SummaryRecord | None = None
+        if turn.active and self.store is not None:
+            with turn.stage("write"):
+                write_record = write(self.store, session, turn.user_text, turn.reply, interrupted, turn.errors)
+            with turn.stage("summary"):
+                summary = self._buffer_and_summarise(self.store, turn, write_record, interrupted)
+        decision = turn.decision
+        return Trace(
+            session_id=session.id,
+            turn=session.turns,
+            scope=session.scope,
+            enabled=turn.active,
+            user_text=turn.user_text,
+            decision=decision,
+            query=decision.query if decision and decision.should_recall else "",
+            backend=tuning.recall_backend,
+            hits=turn.hits,
+            recall_note=turn.note,
+            memory_block=turn.injection.block,
+            injection_style=tuning.injection_style,
+            block_index=turn.injection.block_index,
+            messages=turn.injection.messages,
+            reply=turn.reply,
+            reply_by=turn.reply_by,
+            write=write_record,
+            summary=summary,
+            summary_pending=len(session.summary_window),
+            summary_window_size=tuning.summary_turn_window,
+            timings=tuple(turn.timings),
+            errors=tuple(turn.errors),
+            llm_calls=tuple(turn.calls),
+        )
 
     def _buffer_and_summarise(
-        self,
-        store: SQLiteStore,
-        session: Session,
-        user_text: str,
-        reply: str,
-        decision: WriteDecision,
-        interrupted: bool,
-        errors: list[str],
+        self, store: SQLiteStore, turn: _Turn, write_record: WriteRecord, interrupted: bool
     ) -> SummaryRecord | None:
         """Buffer turns the gate did not reject; a full window becomes one summary item."""
+        session = turn.session
         tuning = session.tuning
-        if not tuning.summary_enabled or interrupted or not reply.strip() or decision.action == "reject":
+        if not tuning.summary_enabled or interrupted or not turn.reply.strip():
             return None
-        session.summary_window.append((user_text.strip(), reply.strip()))
+        if write_record.decision.action == "reject":
+            return None
+        session.summary_window.append((turn.user_text.strip(), turn.reply.strip()))
         if len(session.summary_window) < tuning.summary_turn_window:
             return None
-        return self._summarise(store, session, "window", errors)
+        record = self._summarise(store, session, "window", turn.errors)
+        if record.call is not None:
+            turn.calls.append(record.call)
+        return record
 
     def _summarise(self, store: SQLiteStore, session: Session, trigger: str, errors: list[str]) -> SummaryRecord:
         turns = list(session.summary_window)
-        summary = summarise_window(self.summariser, turns, session.tuning.summary_max_items)
+        tuning = session.tuning
+        summary = summarise_window(self.summary_model, turns, tuning.summary_max_items,
+                                   timeout_ms=tuning.summary_timeout_ms)  # fmt: skip
         metadata = {
             "source": "session",
             "source_type": "session_summary",
@@ -240,92 +288,16 @@ class MemoryEngine:
             "summarised_by": summary.by,
         }
         item = NewItem(summary.text, "summary", "episode_summary", "", "session", metadata)
-        written = _store_items(store, session, (item,), errors, "summary write")
+        written = store_items(store, session, (item,), errors, "summary write")
         session.summary_window.clear()
         return SummaryRecord(
-            trigger, summary.text, summary.by, len(turns), written[0] if written else None, summary.error
+            trigger, summary.text, summary.by, len(turns), written[0] if written else None, summary.error, summary.call
         )
 
 
-def _recall(
-    retriever: Retriever, scope: Scope, decision: RecallDecision, tuning: Tuning, errors: list[str]
-) -> tuple[tuple[ScoredMemory, ...], str]:
-    if tuning.recall_backend == "mem0":
-        return (), "recall backend 'mem0' needs the Mem0 provider; the embedded store has none, nothing recalled"
-    search = partial(
-        retriever.search, scope, decision.query, limit=tuning.recall_limit, min_score=tuning.recall_min_score,
-        categories=decision.categories, category_boost=tuning.category_boost,
-    )  # fmt: skip
-    hits = _guarded(errors, "recall", search)
-    note = "bm25" if tuning.recall_backend == "bm25" else "hybrid: no Mem0 provider, BM25 over the library"
-    return hits or (), note
-
-
-def _inject(session: Session, user_text: str, hits: Sequence[ScoredMemory]) -> Injection:
-    tuning = session.tuning
-    base = [ChatMessage("system", session.persona)] if session.persona.strip() else []
-    messages = [*base, *session.history, ChatMessage("user", user_text)]
-    items = [h.item for h in hits]
-    if tuning.injection_style == "pipecat":
-        return inject_pipecat(
-            messages,
-            pipecat_block(items, tuning.pipecat_system_prompt),
-            system_prompt=tuning.pipecat_system_prompt,
-            position=tuning.pipecat_position,
-            add_as_system_message=tuning.pipecat_add_as_system_message,
-        )
-    return inject_reference(messages, memory_block(items))
-
-
-def _write(
-    store: SQLiteStore, session: Session, user_text: str, reply: str, interrupted: bool, errors: list[str]
-) -> WriteRecord:
-    _retry_pending(store, session, errors)
-    decision = decide_write(user_text, reply, interrupted=interrupted)
-    if decision.action != "write":
-        return WriteRecord(decision, "none")
-    if session.tuning.write_mode == "mem0":
-        note = "write mode 'mem0' needs a provider with smart writes; the embedded store has none, nothing written"
-        return WriteRecord(decision, "none", note=note)
-    items = tuple(_with_write_action(i, "direct_write") for i in decision.items)
-    written = _store_items(store, session, items, errors, "write")
-    if written is None:
-        return WriteRecord(decision, "direct_write", error=errors[-1], note="kept in the session, retried later")
-    return WriteRecord(decision, "direct_write", written)
-
-
-def _store_items(
-    store: SQLiteStore, session: Session, items: tuple[NewItem, ...], errors: list[str], stage: str
-) -> tuple[MemoryItem, ...] | None:
-    """Write for a session; on failure the items wait in the session instead of being lost."""
-    add = partial(store.add_items, session.scope, items, source="session", create_library_name=DEFAULT_LIBRARY_NAME)
-    written = _guarded(errors, stage, add)
-    if written is None:
-        session.pending_writes.append(items)
-    return written
-
-
-def _retry_pending(store: SQLiteStore, session: Session, errors: list[str]) -> None:
-    while session.pending_writes:
-        items = session.pending_writes.pop(0)
-        if _store_items(store, session, items, errors, "retry write") is None:
-            session.pending_writes.insert(0, session.pending_writes.pop())  # keep the original order
-            return
-
-
-def _with_write_action(item: NewItem, action: str) -> NewItem:
-    return NewItem(
-        item.text, item.type, item.category, item.confidence, item.source, {**item.metadata, "write_action": action}
-    )
-
-
-def _guarded(errors: list[str], stage: str, call: Callable[[], T]) -> T | None:
-    """Run one provider call; a failure is recorded in the trace instead of ending the turn."""
-    try:
-        return call()
-    except (MemoryCoreError, OSError) as exc:
-        errors.append(f"{stage} failed: {type(exc).__name__}: {exc}")
-        return None
+def _judge_model(decider: RecallDecider) -> ChatModel | None:
+    judge = decider.judge
+    return judge.model if isinstance(judge, LLMJudge) else None
 
 
 def open_store(settings: Settings) -> SQLiteStore | None:
@@ -341,8 +313,21 @@ def open_store(settings: Settings) -> SQLiteStore | None:
     return SQLiteStore(":memory:" if provider == "memory" else settings.database_path)
 
 
-def build_engine(settings: Settings, *, chat_model: ChatModel | None = None) -> MemoryEngine:
-    """Wire the embedded engine from settings: the store, BM25 over it, the rule decider."""
+def build_decider(settings: Settings) -> RecallDecider:
+    """Rule decisions, with the LLM judge when an endpoint is configured (MEMTUNE_JUDGE_*, else OPENTALKING_LLM_*)."""
+    judge_model = build_chat_model(settings.judge_llm)
+    return RecallDecider(LLMJudge(judge_model) if judge_model is not None else None)
+
+
+def build_engine(settings: Settings) -> MemoryEngine:
+    """Wire the engine from settings: the store, BM25 over it, the decider, and any configured models."""
     store = open_store(settings)
     retriever = BM25Retriever(store, k1=settings.bm25_k1, b=settings.bm25_b) if store is not None else None
-    return MemoryEngine(store, retriever, settings=settings, chat_model=chat_model)
+    return MemoryEngine(
+        store,
+        retriever,
+        settings=settings,
+        decider=build_decider(settings),
+        chat_model=build_chat_model(settings.reply_llm),
+        summary_model=build_chat_model(settings.summary_llm),
+    )

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .chat import ChatMessage
+from .chat import ChatMessage, LLMCall
 from .decision import RecallDecision
 from .models import MemoryItem, NewItem, Scope
 from .retrieval import ScoredMemory
@@ -60,6 +60,7 @@ class SummaryRecord:
     turn_count: int
     item: MemoryItem | None = None
     error: str = ""
+    call: LLMCall | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Trace:
     summary_window_size: int
     timings: tuple[StageTiming, ...]
     errors: tuple[str, ...] = ()
+    llm_calls: tuple[LLMCall, ...] = ()
 
     def timing(self, stage: str) -> float:
         return sum(t.ms for t in self.timings if t.stage == stage)

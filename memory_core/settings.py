@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -96,6 +97,22 @@ def _provider(raw: Any, name: str) -> str:
     return PROVIDERS[value]
 
 
+def _optional(parse: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    """An empty value means "not set" (None); anything else must parse."""
+
+    def parse_optional(raw: Any, name: str) -> Any:
+        return None if raw is None or str(raw).strip() == "" else parse(raw, name)
+
+    return parse_optional
+
+
+def _url(raw: Any, name: str) -> str:
+    value = str(raw).strip()
+    if value and urlsplit(value).scheme not in ("http", "https"):
+        raise ConfigurationError(f"{name} must be an http(s) URL, got {value!r}")
+    return value
+
+
 def _auth(raw: Any, name: str) -> str:
     value = str(raw).strip()
     if value and (":" not in value or not value.split(":", 1)[0] or not value.split(":", 1)[1]):
@@ -129,6 +146,8 @@ class Tuning:
     pipecat_system_prompt: str = PIPECAT_SYSTEM_PROMPT
     pipecat_position: int = 1
     pipecat_add_as_system_message: bool = True
+    reply_timeout_ms: int = 30_000
+    summary_timeout_ms: int = 20_000
 
     def with_changes(self, **changes: Any) -> Tuning:
         """A copy with some knobs changed, each validated like its environment variable."""
@@ -167,6 +186,8 @@ TUNING_VARIABLES: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "pipecat_system_prompt": ("MEMTUNE_PIPECAT_SYSTEM_PROMPT", _raw_text),
     "pipecat_position": ("MEMTUNE_PIPECAT_POSITION", _int(0, 1000)),
     "pipecat_add_as_system_message": ("MEMTUNE_PIPECAT_ADD_AS_SYSTEM_MESSAGE", parse_bool),
+    "reply_timeout_ms": ("OPENTALKING_LLM_TIMEOUT_MS", _int(1, 600_000)),
+    "summary_timeout_ms": ("MEMTUNE_SUMMARY_TIMEOUT_MS", _int(1, 600_000)),
 }
 
 # Deployment-level settings: (field, variable, parser, default).
@@ -184,11 +205,56 @@ _SETTINGS_VARIABLES: tuple[tuple[str, str, Callable[[Any, str], Any], Any], ...]
     ("api_token", "MEMTUNE_API_TOKEN", _text, ""),
     ("auth", "MEMTUNE_AUTH", _auth, ""),
     ("demo", "MEMTUNE_DEMO", parse_bool, True),
+    ("llm_base_url", "OPENTALKING_LLM_BASE_URL", _url, ""),
+    ("llm_api_key", "OPENTALKING_LLM_API_KEY", _text, ""),
+    ("llm_model", "OPENTALKING_LLM_MODEL", _text, "qwen-turbo"),
+    ("llm_temperature", "OPENTALKING_LLM_TEMPERATURE", _optional(_float(0.0, 2.0)), None),
+    ("llm_max_tokens", "OPENTALKING_LLM_MAX_TOKENS", _optional(_int(1, 1_000_000)), None),
+    ("judge_base_url", "MEMTUNE_JUDGE_BASE_URL", _url, ""),
+    ("judge_api_key", "MEMTUNE_JUDGE_API_KEY", _text, ""),
+    ("judge_model", "MEMTUNE_JUDGE_MODEL", _text, ""),
+    ("judge_temperature", "MEMTUNE_JUDGE_TEMPERATURE", _optional(_float(0.0, 2.0)), 0.0),
+    ("judge_max_tokens", "MEMTUNE_JUDGE_MAX_TOKENS", _optional(_int(1, 1_000_000)), 256),
+    ("summary_base_url", "MEMTUNE_SUMMARY_BASE_URL", _url, ""),
+    ("summary_api_key", "MEMTUNE_SUMMARY_API_KEY", _text, ""),
+    ("summary_model", "MEMTUNE_SUMMARY_MODEL", _text, ""),
+    ("summary_temperature", "MEMTUNE_SUMMARY_TEMPERATURE", _optional(_float(0.0, 2.0)), 0.3),
+    ("summary_max_tokens", "MEMTUNE_SUMMARY_MAX_TOKENS", _optional(_int(1, 1_000_000)), 512),
 )
 _SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "AUTH")
 KNOWN_VARIABLES = frozenset(
     [v for v, _ in TUNING_VARIABLES.values()] + [v for _, v, _, _ in _SETTINGS_VARIABLES] + ["OPENTALKING_ENV_FILE"]
 )
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """One OpenAI-compatible endpoint and how to ask it; configured when a base URL or a key is set."""
+
+    base_url: str = ""
+    api_key: str = ""
+    model: str = "qwen-turbo"
+    timeout_ms: int = 30_000
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.base_url or self.api_key)
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL without any user:password part, fit for traces and logs."""
+        parts = urlsplit(self.base_url or "https://api.openai.com/v1")
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+    def describe(self) -> str:
+        return f"{self.model} @ {self.endpoint}"
+
+    def __repr__(self) -> str:  # never print the key, even by accident
+        return f"LLMConfig({self.describe()!r}, key={'set' if self.api_key else 'unset'})"
 
 
 @dataclass(frozen=True)
@@ -205,15 +271,66 @@ class Settings:
     bm25_b: float = 0.75
     server_name: str = "0.0.0.0"
     server_port: int = 7860
-    api_token: str = ""
-    auth: str = ""
+    api_token: str = field(default="", repr=False)
+    auth: str = field(default="", repr=False)
     demo: bool = True
+    llm_base_url: str = field(default="", repr=False)
+    llm_api_key: str = field(default="", repr=False)
+    llm_model: str = "qwen-turbo"
+    llm_temperature: float | None = None
+    llm_max_tokens: int | None = None
+    judge_base_url: str = field(default="", repr=False)
+    judge_api_key: str = field(default="", repr=False)
+    judge_model: str = ""
+    judge_temperature: float | None = 0.0
+    judge_max_tokens: int | None = 256
+    summary_base_url: str = field(default="", repr=False)
+    summary_api_key: str = field(default="", repr=False)
+    summary_model: str = ""
+    summary_temperature: float | None = 0.3
+    summary_max_tokens: int | None = 512
     tuning_defaults: Tuning = Tuning()
     env_file: str = ""
     unknown_variables: tuple[str, ...] = ()
 
     def tuning(self) -> Tuning:
         return self.tuning_defaults
+
+    @property
+    def reply_llm(self) -> LLMConfig:
+        """The character's reply model (OPENTALKING_LLM_*)."""
+        return LLMConfig(self.llm_base_url, self.llm_api_key, self.llm_model, self.tuning_defaults.reply_timeout_ms,
+                         self.llm_temperature, self.llm_max_tokens)  # fmt: skip
+
+    @property
+    def judge_llm(self) -> LLMConfig:
+        """The recall judge (MEMTUNE_JUDGE_*), falling back to the reply model's endpoint and model."""
+        return self._own_or_reply(self.judge_base_url, self.judge_api_key, self.judge_model,
+                                  self.tuning_defaults.decision_timeout_ms, self.judge_temperature,
+                                  self.judge_max_tokens)  # fmt: skip
+
+    @property
+    def summary_llm(self) -> LLMConfig:
+        """The summariser (MEMTUNE_SUMMARY_*), falling back to the reply model's endpoint and model."""
+        return self._own_or_reply(self.summary_base_url, self.summary_api_key, self.summary_model,
+                                  self.tuning_defaults.summary_timeout_ms, self.summary_temperature,
+                                  self.summary_max_tokens)  # fmt: skip
+
+    def _own_or_reply(
+        self,
+        base_url: str,
+        api_key: str,
+        model: str,
+        timeout_ms: int,
+        temperature: float | None,
+        max_tokens: int | None,
+    ) -> LLMConfig:
+        # The reply key is only ever sent to the reply endpoint, never to another host.
+        same_endpoint = not base_url or base_url == self.llm_base_url
+        key = api_key or (self.llm_api_key if same_endpoint else "")
+        return LLMConfig(
+            base_url or self.llm_base_url, key, model or self.llm_model, timeout_ms, temperature, max_tokens
+        )
 
     @property
     def database_path(self) -> Path:
@@ -238,6 +355,8 @@ def _shown(variable: str, value: Any) -> str:
     text = str(value).lower() if isinstance(value, bool) else str(value)
     if text and any(marker in variable for marker in _SECRET_MARKERS):
         return "set (hidden)"
+    if text and variable.endswith("BASE_URL"):
+        return LLMConfig(base_url=text).endpoint  # drops any user:password in the URL
     return text
 
 

@@ -51,26 +51,19 @@ def scope() -> Scope:
 
 
 @pytest.fixture
-def engine_factory(store: SQLiteStore) -> Iterator[Callable[..., MemoryEngine]]:
-    """Build engines over the temp store; closes their deciders afterwards (the store fixture closes itself)."""
-    made: list[MemoryEngine] = []
+def engine_factory(store: SQLiteStore) -> Callable[..., MemoryEngine]:
+    """Build engines over the temp store (the store fixture closes it)."""
 
     def build(**kwargs: object) -> MemoryEngine:
         settings = kwargs.pop("settings", None) or load_settings({})
-        engine = MemoryEngine(store, BM25Retriever(store), settings=settings, **kwargs)  # type: ignore[arg-type]
-        made.append(engine)
-        return engine
+        return MemoryEngine(store, BM25Retriever(store), settings=settings, **kwargs)  # type: ignore[arg-type]
 
-    yield build
-    for engine in made:
-        engine.decider.close()
+    return build
 
 
 @pytest.fixture
-def decider() -> Iterator[RecallDecider]:
-    d = RecallDecider()
-    yield d
-    d.close()
+def decider() -> RecallDecider:
+    return RecallDecider()
 
 
 def free_port() -> int:

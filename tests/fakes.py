@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from memory_core import ChatMessage
+from memory_core import ChatMessage, Completion
 
 
 class ScriptedChatModel:
@@ -17,11 +17,13 @@ class ScriptedChatModel:
         self.calls: list[list[ChatMessage]] = []
         self.lock = threading.Lock()
 
-    def complete(self, messages: Sequence[ChatMessage]) -> str:
+    name = "scripted"
+
+    def complete(self, messages: Sequence[ChatMessage]) -> Completion:
         with self.lock:
             self.calls.append(list(messages))
             answer = self.answers.pop(0) if self.answers else "ok"
-        return answer(messages) if callable(answer) else answer
+        return Completion(answer(messages) if callable(answer) else answer)
 
 
 def slow(seconds: float, answer: str) -> Callable[[Sequence[ChatMessage]], str]:

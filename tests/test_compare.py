@@ -36,11 +36,10 @@ ALL_FIELDS = ("should_recall", "reason", "query", "decided_by", "categories", "h
 
 
 @pytest.fixture
-def judged() -> Iterator[tuple[RecallDecider, ScriptedChatModel]]:
+def judged() -> tuple[RecallDecider, ScriptedChatModel]:
     model = ScriptedChatModel()
     decider = RecallDecider(LLMJudge(model))
-    yield decider, model
-    decider.close()
+    return decider, model
 
 
 @pytest.fixture

@@ -24,11 +24,10 @@ NO = '{"should_recall": false, "query": "", "reason": "general"}'
 
 
 @pytest.fixture
-def judged() -> Iterator[tuple[RecallDecider, ScriptedChatModel]]:
+def judged() -> tuple[RecallDecider, ScriptedChatModel]:
     model = ScriptedChatModel()
     decider = RecallDecider(LLMJudge(model))
-    yield decider, model
-    decider.close()
+    return decider, model
 
 
 def test_rule_mode_never_asks_the_judge(judged: tuple[RecallDecider, ScriptedChatModel]) -> None:

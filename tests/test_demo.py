@@ -31,4 +31,3 @@ def test_a_first_visitor_can_chat_with_the_demo(store: SQLiteStore) -> None:
     assert trace.hits[0].item.text == "我喜欢喝乌龙茶，不加糖"
     without = engine.reply_without_memory(session, "还记得我喜欢喝什么茶吗")
     assert "Memory is off" in without and "乌龙茶" not in without
-    engine.decider.close()

@@ -179,7 +179,6 @@ def test_store_failure_keeps_the_turn_and_retries(tmp_path: Path, scope: Scope) 
         texts = {i.text for i in store.iter_items(scope)}
         assert {"我的目标是今年跑完一次全马", "我喜欢在早上跑步"} <= texts
         assert session.pending_writes == []
-        engine.decider.close()
 
 
 def test_import_turns_classifies_and_stores(engine_factory: Factory, store: SQLiteStore, scope: Scope) -> None:

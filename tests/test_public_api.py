@@ -11,16 +11,18 @@ import memory_core
 ROOT = Path(__file__).resolve().parents[1]
 
 PUBLIC = {
-    "CATEGORIES", "CONFIDENCES", "ITEM_TYPES", "BM25Retriever", "ChatMessage", "ChatModel", "Classification",
-    "ConfigurationError", "ConflictError", "Decider", "Entity", "ImportReport", "Injection", "InvalidInputError",
-    "ItemEvent", "ItemFilter", "Judge", "JudgeVerdict", "LLMJudge", "LLMSummariser", "Library", "MemoryCoreError",
-    "MemoryEngine", "MemoryItem", "NewItem", "NotFoundError", "OfflineResponder", "Page", "ProviderError",
-    "RecallDecider", "RecallDecision", "Retriever", "RuleMatch", "SQLiteStore", "Scope", "ScoredMemory", "Session",
-    "Settings", "StageTiming", "Summariser", "SummaryRecord", "Trace", "Tuning", "WriteDecision", "WriteRecord",
-    "build_engine", "classify_turn", "decide_by_rules", "decide_write", "exact_entities", "export_csv",
-    "export_library", "fallback_summary", "find_entities", "import_csv", "import_items", "import_library",
-    "inject_pipecat", "inject_reference", "load_settings", "memory_block", "open_store", "parse_verdict",
-    "pipecat_block", "read_library_file", "summarise_window", "tokenize", "write_library_file",
+    "BM25Retriever", "CATEGORIES", "CONFIDENCES", "ChatMessage", "ChatModel", "Classification", "Completion",
+    "ConfigurationError", "ConflictError", "Decider", "Entity", "ITEM_TYPES", "ImportReport", "Injection",
+    "InvalidInputError", "ItemEvent", "ItemFilter", "Judge", "JudgeVerdict", "LLMCall", "LLMConfig", "LLMJudge",
+    "Library", "MemoryCoreError", "MemoryEngine", "MemoryItem", "NewItem", "NotFoundError", "OfflineResponder",
+    "OpenAIChatModel", "Page", "ProviderError", "RecallDecider", "RecallDecision", "Retriever", "RuleMatch",
+    "SQLiteStore", "Scope", "ScoredMemory", "Session", "Settings", "StageTiming", "StreamingChatModel",
+    "SummaryRecord", "SummaryText", "Trace", "Tuning", "WriteDecision", "WriteRecord", "build_chat_model",
+    "build_decider", "build_engine", "call_model", "classify_turn", "decide_by_rules", "decide_write",
+    "exact_entities", "export_csv", "export_library", "fallback_summary", "find_entities", "import_csv",
+    "import_items", "import_library", "inject_pipecat", "inject_reference", "load_settings", "memory_block",
+    "open_store", "parse_verdict", "pipecat_block", "read_library_file", "summarise_window", "tokenize",
+    "write_library_file"
 }  # fmt: skip
 
 

@@ -48,7 +48,6 @@ def make_client(tmp_path: Path) -> Iterator[ClientFactory]:
     yield build
     for client, engine in made:
         client.close()
-        engine.decider.close()
         if engine.store is not None:
             engine.store.close()
 

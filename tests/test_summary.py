@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fakes import ScriptedChatModel, failing
+from fakes import ScriptedChatModel, failing, slow
 
-from memory_core import LLMSummariser, fallback_summary, summarise_window
+from memory_core import fallback_summary, summarise_window
 
 TURNS = [("我喜欢喝乌龙茶", "记住了"), ("我在准备雅思", "加油"), ("我妹妹叫安娜", "好名字"), ("周末去爬山", "好")]
 
@@ -16,17 +16,20 @@ def test_fallback_is_the_first_n_user_utterances() -> None:
 
 def test_model_summary_is_cut_to_max_items() -> None:
     model = ScriptedChatModel("- likes oolong\n- preparing IELTS\n- sister Anna\n- hiking")
-    summary = summarise_window(LLMSummariser(model), TURNS, 3)
+    summary = summarise_window(model, TURNS, 3)
     assert (summary.by, summary.text) == ("llm", "- likes oolong\n- preparing IELTS\n- sister Anna")
     prompt = model.calls[0][-1].content
     assert "at most 3" in prompt
     assert "user: 我喜欢喝乌龙茶\nassistant: 记住了" in prompt
+    assert summary.call is not None and summary.call.purpose == "summary" and summary.call.ok
 
 
 def test_failures_fall_back_and_say_why() -> None:
-    broken = summarise_window(LLMSummariser(ScriptedChatModel(failing(TimeoutError("slow")))), TURNS, 3)
+    broken = summarise_window(ScriptedChatModel(failing(ConnectionError("refused"))), TURNS, 3)
     assert broken.by == "fallback"
     assert broken.text == fallback_summary(TURNS, 3)
-    assert "TimeoutError" in broken.error
-    empty = summarise_window(LLMSummariser(ScriptedChatModel("   ")), TURNS, 3)
+    assert "ConnectionError" in broken.error
+    empty = summarise_window(ScriptedChatModel("   "), TURNS, 3)
     assert (empty.by, empty.error) == ("fallback", "empty summary")
+    late = summarise_window(ScriptedChatModel(slow(1.0, "- too late")), TURNS, 3, timeout_ms=50)
+    assert (late.by, late.error) == ("fallback", "timeout after 50 ms")
