@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
@@ -108,18 +109,29 @@ def start_chat(
                         chat=[{"role": "assistant", "content": greeting}])  # fmt: skip
 
 
-def send(engine: MemoryEngine, state: ConsoleState, text: str, both_ways: bool) -> tuple[ConsoleState, str, str]:
-    """Run one turn; returns the state and, for the side-by-side view, the reply with and without memory."""
+def send(
+    engine: MemoryEngine, state: ConsoleState, text: str, both_ways: bool
+) -> Iterator[tuple[ConsoleState, list[dict[str, Any]], str, str]]:
+    """Run one turn, yielding the chat as the reply streams in, then the finished turn.
+
+    Each yield is (state, chat shown, reply so far, reply without memory for the side-by-side view).
+    """
     if state.session is None:
         raise gr.Error("Start a chat first.")
     text = (text or "").strip()
     if not text:
         raise gr.Error("Type a message first.")
     without = engine.reply_without_memory(state.session, text) if both_ways else ""
-    trace = engine.run_turn(state.session, text)
-    state.traces.append(trace)
-    state.chat += chat_messages(trace)
-    return state, trace.reply, without
+    partial = ""
+    for event in engine.stream_turn(state.session, text):
+        if isinstance(event, str):
+            partial += event
+            pending = [{"role": "user", "content": text}, {"role": "assistant", "content": partial}]
+            yield state, [*state.chat, *pending], partial, without
+            continue
+        state.traces.append(event)
+        state.chat += chat_messages(event)
+        yield state, state.chat, event.reply, without
 
 
 def chat_messages(trace: Trace) -> list[dict[str, Any]]:

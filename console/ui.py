@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import gradio as gr
@@ -113,13 +113,15 @@ def _chat_tab(
     def on_start(old: ConsoleState | None, *scope: Any) -> tuple[Any, ...]:
         return opened(chat.start_chat(engine, old, *scope))
 
-    @friendly
-    def on_send(current: ConsoleState | None, text: str, both: bool) -> tuple[Any, ...]:
+    def on_send(current: ConsoleState | None, text: str, both: bool) -> Iterator[tuple[Any, ...]]:
         if current is None:
             raise gr.Error("Start a chat first.")
-        new_state, reply, without = chat.send(engine, current, text, both)
-        side = (f"**With memory**\n\n{reply}", f"**Without memory**\n\n{without}") if both else ("", "")
-        return new_state, new_state.chat, "", *side
+        try:
+            for new_state, shown, reply, without in chat.send(engine, current, text, both):
+                side = (f"**With memory**\n\n{reply}", f"**Without memory**\n\n{without}") if both else ("", "")
+                yield new_state, shown, "", *side
+        except MemoryCoreError as exc:
+            raise gr.Error(str(exc)) from exc
 
     @friendly
     def on_end(current: ConsoleState | None) -> tuple[Any, ...]:
@@ -322,6 +324,8 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
             min_score = gr.Number(tuning.recall_min_score, label="Min score (strictly above)", elem_id="knob-min")
             recall_timeout = gr.Number(tuning.recall_timeout_ms, label="Recall timeout (ms)", precision=0)
             category_boost = gr.Number(tuning.category_boost, label="Category boost")
+            reply_timeout = gr.Number(tuning.reply_timeout_ms, label="Reply timeout (ms)", precision=0)
+            summary_timeout = gr.Number(tuning.summary_timeout_ms, label="Summary timeout (ms)", precision=0)
         with gr.Column():
             style = gr.Radio(["reference", "pipecat"], value=tuning.injection_style, label="Injection style")
             system_prompt = gr.Textbox(tuning.pipecat_system_prompt, label="Pipecat system_prompt", lines=2)
@@ -341,9 +345,10 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
     names = ["decision_mode", "decision_timeout_ms", "recall_backend", "recall_limit", "recall_min_score",
              "recall_timeout_ms", "category_boost", "injection_style", "pipecat_system_prompt", "pipecat_position",
              "pipecat_add_as_system_message", "write_mode", "summary_enabled", "summary_turn_window",
-             "summary_max_items"]  # fmt: skip
+             "summary_max_items", "reply_timeout_ms", "summary_timeout_ms"]  # fmt: skip
     knobs = [decision_mode, decision_timeout, recall_backend, limit, min_score, recall_timeout, category_boost,
-             style, system_prompt, position, as_system, write_mode, summary_enabled, window, max_items]  # fmt: skip
+             style, system_prompt, position, as_system, write_mode, summary_enabled, window, max_items,
+             reply_timeout, summary_timeout]  # fmt: skip
 
     def on_apply(current: ConsoleState | None, *values: Any) -> tuple[Any, ...]:
         return chat.apply_tuning(current, engine, **dict(zip(names, values, strict=True)))
