@@ -16,6 +16,7 @@ from memory_core.views import (
     decision_title,
     env_snippet,
     hit_rows,
+    llm_calls,
     message_spans,
     pipecat_snippet,
     score_bars,
@@ -159,7 +160,7 @@ def inspect(state: ConsoleState | None, label: str | None) -> tuple[Any, ...]:
     trace = state.trace(label) if state else None
     choices = [turn_label(t) for t in state.traces] if state else []
     if trace is None:
-        return (gr.Dropdown(choices=choices, value=None), {}, "", EMPTY_HITS, EMPTY_BARS, [], "", "", [])
+        return (gr.Dropdown(choices=choices, value=None), {}, "", EMPTY_HITS, EMPTY_BARS, [], "", "", [], [])
     decision = trace.decision.to_dict() if trace.decision else {"memory": "off", "note": trace.recall_note}
     query = f"**Query** {trace.query or '(no search)'} · backend `{trace.backend}` · {trace.recall_note}"
     hits = pd.DataFrame(hit_rows(trace.hits), columns=HIT_COLUMNS)
@@ -176,6 +177,7 @@ def inspect(state: ConsoleState | None, label: str | None) -> tuple[Any, ...]:
         write_summary(trace.write),
         summary_state(trace),
         timing_rows(trace),
+        llm_calls(trace),
     )
 
 

@@ -174,7 +174,9 @@ def _inspector_tab(state: gr.State) -> dict[str, Any]:
     with gr.Row():
         write = gr.Markdown(elem_id="write")
         summary = gr.Markdown(elem_id="summary-state")
-    outputs = [turn, decision, query, hits, bars, prompt, write, summary, timings]
+    calls = gr.JSON(label="Model calls (judge, reply, summary): prompt, raw answer, parsed result, latency, tokens",
+                    elem_id="llm-calls")  # fmt: skip
+    outputs = [turn, decision, query, hits, bars, prompt, write, summary, timings, calls]
     turn.select(chat.inspect, [state, turn], outputs, api_name="inspect")
     return {"outputs": outputs}
 

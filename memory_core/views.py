@@ -79,6 +79,23 @@ def messages_json(messages: Sequence[ChatMessage]) -> str:
     return json.dumps([m.to_dict() for m in messages], ensure_ascii=False, indent=2)
 
 
+def llm_calls(trace: Trace) -> list[dict[str, object]]:
+    """Every model call of the turn (judge, reply, summary), as the inspector shows them."""
+    return [
+        {
+            "purpose": call.purpose,
+            "model": call.model,
+            "latency_ms": round(call.latency_ms, 1),
+            "tokens": {"prompt": call.prompt_tokens, "completion": call.completion_tokens},
+            "error": call.error,
+            "parsed": dict(call.parsed) if call.parsed is not None else None,
+            "answer": call.answer,
+            "messages": [m.to_dict() for m in call.messages],
+        }
+        for call in trace.llm_calls
+    ]
+
+
 def timing_rows(trace: Trace) -> list[list[object]]:
     return [[t.stage, round(t.ms, 3)] for t in trace.timings]
 

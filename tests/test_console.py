@@ -139,6 +139,7 @@ def test_settings_apply_to_this_session_only(client: Client) -> None:
     assert "OPENTALKING_MEMORY_RECALL_LIMIT=2" in env and "search_limit=2" in pipecat
     chat = client.predict("还记得我喜欢喝什么茶吗", False, api_name="/send")[0]
     assert text_of(chat[-1])
-    *_, prompt_spans, _, _, _ = client.predict("Turn 1: 还记得我喜欢喝什么茶吗", api_name="/inspect")
+    *_, prompt_spans, _, _, _, calls = client.predict("Turn 1: 还记得我喜欢喝什么茶吗", api_name="/inspect")
+    assert calls == []  # no chat model is configured: no model calls
     text = "".join(span["token"] for span in prompt_spans)
     assert "MEM: 1." in text  # the Pipecat block with the tuned prefix
