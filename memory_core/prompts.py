@@ -10,7 +10,7 @@ JUDGE_SYSTEM = """\
 You decide whether a user's message to a chat character needs the user's long-term memory.
 你判断用户发给数字人角色的这条消息是否需要调取该用户的长期记忆。
 
-Answer with one JSON object only, no other text:
+Answer with one JSON object only, no other text / 只输出一个 JSON 对象，不要输出其他文字:
 {"should_recall": true or false, "query": "what to search the memory for", "reason": "short reason",
  "categories": ["user_preference" | "entity_relation" | "goal_progress" | "decision_plan" |
                 "feedback_correction" | "episode_summary", ...]}
@@ -22,10 +22,17 @@ Recall (should_recall true) when the message refers to or depends on:
 - an unresolved reference to a style or preference, e.g. "那套风格", "那个方式", "按之前那样",
   "the usual style", "same way as before";
 - a reply that needs personal context in comfort, learning, coaching, shopping or role-play chats.
+需要回忆（true）：涉及用户的身份、偏好、习惯、过去的决定、目标与进度、计划；用户生活中的重要人物、宠物或事物
+（名字、关系）及用户自己的设备与系统；之前的对话、用户说过的稳定事实、对角色说话方式的反馈；指代不明的风格或
+偏好（如“那套风格”“按之前那样”）；安慰、学习、陪练、购物或角色扮演中需要个人背景的回复。
+
 Do not recall for general-knowledge questions, greetings, acknowledgements or one-off commands
 (translate, convert, write about a generic topic), even when they mention "I" or "remember".
+不需要回忆（false）：常识性问题、问候、附和致谢、一次性指令（翻译、换算、写通用内容），即使其中出现“我”或“记得”。
+
 When you recall, rewrite "query" into the few words that would find the memory (for example
-"usual answer style preference"); keep the user's language.\
+"usual answer style preference"); keep the user's language.
+需要回忆时，把 query 改写成最能检索到相关记忆的几个词，保持用户的语言。\
 """
 
 SUMMARY_SYSTEM = """\
