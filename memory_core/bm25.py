@@ -288,6 +288,24 @@ class BM25Index:
         ]
         return [self._hit(part, counts, query_entities) for part in parts]
 
+    def overlap(self, query_tokens: Sequence[str]) -> float:
+        """The idf-weighted share of the query's terms that occur in the index at all (0 to 1).
+
+        Near 1, BM25 can see the whole query; near 0 (a cross-lingual query, a paraphrase) it sees
+        little of it. Fusion weights BM25 by this.
+        """
+        n_docs = len(self._slot_of)
+        if not n_docs or not query_tokens:
+            return 0.0
+        total = seen = 0.0
+        for term in query_tokens:
+            term_id = self._term_id.get(term)
+            df = self._df[term_id] if term_id is not None else 0
+            weight = idf(n_docs, df)
+            total += weight
+            seen += weight if df else 0.0
+        return seen / total
+
     def _accumulate(self, counts: Mapping[str, int]) -> FloatArray:
         """Dense BM25 scores per slot; only the query terms' postings are touched."""
         scores = np.zeros(len(self._keys), dtype=np.float64)

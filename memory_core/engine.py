@@ -8,14 +8,17 @@ and are retried, a failed summary writes the offline fallback.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .chat import ChatMessage, ChatModel, LLMCall, StreamingChatModel, StreamResult, call_model, stream_model
 from .classify import import_items
 from .decision import LLMJudge, RecallDecider, RecallDecision
+from .dense import DenseRetriever
+from .embeddings import build_embedder
 from .errors import ConfigurationError
+from .fusion import FusionRetriever
 from .injection import Injection
 from .llm import build_chat_model
 from .models import MemoryItem, NewItem, Scope
@@ -77,6 +80,7 @@ class MemoryEngine:
         self.chat_model = chat_model
         self.summary_model = summary_model
         self.responder = OfflineResponder()
+        self.retrieval_note = "BM25" if retriever is not None else "no store"
 
     @property
     def memory_available(self) -> bool:
@@ -178,7 +182,17 @@ class MemoryEngine:
         items = import_items(turns, source=source or "import")
         if self.store is None or not items:
             return ()
-        return self.store.add_items(scope, items, source="import")
+        written = self.store.add_items(scope, items, source="import")
+        self.refresh(scope, [])
+        return written
+
+    def refresh(self, scope: Scope, errors: list[str], progress: Callable[[int, int], None] | None = None) -> int:
+        """Embed what a library's new or changed memories need now, not at the next search."""
+        retriever = self.retriever
+        if not isinstance(retriever, FusionRetriever):
+            return 0
+        embedded = guarded(errors, "embedding", lambda: retriever.dense.sync(scope, progress))
+        return embedded or 0
 
     # -- the parts of a turn -----------------------------------------------------------------------
 
@@ -227,6 +241,8 @@ class MemoryEngine:
         if turn.active and self.store is not None:
             with turn.stage("write"):
                 write_record = write(self.store, session, turn.user_text, turn.reply, interrupted, turn.errors)
+                if write_record.written:
+                    self.refresh(session.scope, turn.errors)
             with turn.stage("summary"):
                 summary = self._buffer_and_summarise(self.store, turn, write_record, interrupted)
         decision = turn.decision
@@ -319,11 +335,23 @@ def build_decider(settings: Settings) -> RecallDecider:
     return RecallDecider(LLMJudge(judge_model) if judge_model is not None else None)
 
 
+def build_retriever(settings: Settings, store: SQLiteStore) -> tuple[Retriever, str]:
+    """BM25, fused with dense recall when an embedder is available; and a sentence saying which."""
+    bm25 = BM25Retriever(store, k1=settings.bm25_k1, b=settings.bm25_b)
+    choice = build_embedder(settings)
+    if choice.embedder is None:
+        return bm25, choice.reason
+    tuning = settings.tuning()
+    fusion = FusionRetriever(bm25, DenseRetriever(store, choice.embedder), max_weight=tuning.fusion_max_weight,
+                             candidates=tuning.fusion_candidates)  # fmt: skip
+    return fusion, f"BM25 + dense ({choice.reason})"
+
+
 def build_engine(settings: Settings) -> MemoryEngine:
-    """Wire the engine from settings: the store, BM25 over it, the decider, and any configured models."""
+    """Wire the engine from settings: the store, its retriever, the decider, and any configured models."""
     store = open_store(settings)
-    retriever = BM25Retriever(store, k1=settings.bm25_k1, b=settings.bm25_b) if store is not None else None
-    return MemoryEngine(
+    retriever, retrieval_note = build_retriever(settings, store) if store is not None else (None, "no store")
+    engine = MemoryEngine(
         store,
         retriever,
         settings=settings,
@@ -331,3 +359,5 @@ def build_engine(settings: Settings) -> MemoryEngine:
         chat_model=build_chat_model(settings.reply_llm),
         summary_model=build_chat_model(settings.summary_llm),
     )
+    engine.retrieval_note = retrieval_note
+    return engine

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from .bm25 import K1, B, BM25Index, IndexHit
@@ -35,9 +35,16 @@ class ScoredMemory:
     matched_entities: tuple[str, ...]
     rank: int
     category_boost: float = 0.0
+    method: str = "bm25"
+    bm25_norm: float = 0.0  # fusion: BM25 score scaled to 0..1 over the query's candidates
+    dense: float = 0.0  # cosine similarity of query and memory embeddings
+    dense_norm: float = 0.0  # the cosine scaled to 0..1 within the memory's language
+    weight: float = 1.0  # the BM25 weight fusion used for this query (1 for bm25, 0 for dense)
 
 
 class Retriever(Protocol):
+    methods: tuple[str, ...]
+
     def search(
         self,
         scope: Scope,
@@ -47,6 +54,7 @@ class Retriever(Protocol):
         min_score: float,
         categories: Sequence[str] = (),
         category_boost: float = CATEGORY_BOOST,
+        method: str = "bm25",
     ) -> tuple[ScoredMemory, ...]: ...
 
 
@@ -99,6 +107,8 @@ class BM25Retriever:
         self._libraries: dict[Scope, _Library] = {}
         self._lock = threading.Lock()
 
+    methods: tuple[str, ...] = ("bm25",)
+
     def search(
         self,
         scope: Scope,
@@ -108,6 +118,7 @@ class BM25Retriever:
         min_score: float = 0.0,
         categories: Sequence[str] = (),
         category_boost: float = CATEGORY_BOOST,
+        method: str = "bm25",
     ) -> tuple[ScoredMemory, ...]:
         """The library's best memories for the query, best first; empty when nothing scores above min_score.
 
@@ -115,7 +126,24 @@ class BM25Retriever:
         decision's categories steer the ranking (the reference only logged them).
         """
         check_search_args(limit, min_score)
+        if method != "bm25":
+            raise InvalidInputError(f"this retriever only does bm25, not {method!r}")
         wanted = frozenset(categories) if category_boost > 0 else frozenset()
+        # Boosting can lift a memory from just below the cut, so look a little deeper first.
+        depth = min(limit * 4, MAX_LIMIT) if wanted else limit
+        hits, _ = self.lexical(scope, query, limit=depth, min_score=min_score)
+        boosted = [(h, category_boost if h.item.category in wanted else 0.0) for h in hits]
+        boosted.sort(key=lambda p: (p[0].score + p[1], p[0].item.created_at, p[0].item.id), reverse=True)
+        return tuple(
+            replace(hit, category_boost=boost, score=hit.score + boost, rank=rank)
+            for rank, (hit, boost) in enumerate(boosted[:limit], 1)
+        )
+
+    def lexical(
+        self, scope: Scope, query: str, *, limit: int, min_score: float = 0.0
+    ) -> tuple[tuple[ScoredMemory, ...], float]:
+        """BM25 hits (with their score parts) and how much of the query the library's vocabulary covers."""
+        check_search_args(limit, min_score)
         if not isinstance(query, str):
             raise InvalidInputError(f"query must be a string, got {type(query).__name__}")
         tokens = self.tokenizer(query)
@@ -124,17 +152,14 @@ class BM25Retriever:
         library = self._library(scope)
         with library.lock:
             self._sync(scope, library)
+            overlap = library.index.overlap(tokens)
             if not (tokens or entities or name_question or min_score < 0):
-                return ()
-            # Boosting can lift a memory from just below the cut, so look a little deeper first.
-            depth = min(limit * 4, MAX_LIMIT) if wanted else limit
+                return (), overlap
             hits = library.index.score(
-                tokens, query_entities=entities, name_question=name_question, limit=depth, min_score=min_score
+                tokens, query_entities=entities, name_question=name_question, limit=limit, min_score=min_score
             )
             pairs = [(library.items[hit.key], hit) for hit in hits]
-        boosted = [(item, hit, category_boost if item.category in wanted else 0.0) for item, hit in pairs]
-        boosted.sort(key=lambda p: (p[1].score + p[2], p[0].created_at, p[0].id), reverse=True)
-        return tuple(_scored(item, hit, boost, rank) for rank, (item, hit, boost) in enumerate(boosted[:limit], 1))
+        return tuple(_scored(item, hit, rank) for rank, (item, hit) in enumerate(pairs, 1)), overlap
 
     def forget(self, scope: Scope) -> None:
         """Drop a library's index; the next search rebuilds it from a snapshot."""
@@ -191,14 +216,13 @@ class BM25Retriever:
         library.items[item.id] = item
 
 
-def _scored(item: MemoryItem, hit: IndexHit, category_boost: float, rank: int) -> ScoredMemory:
+def _scored(item: MemoryItem, hit: IndexHit, rank: int) -> ScoredMemory:
     return ScoredMemory(
         item=item,
         bm25=hit.bm25,
         entity_boost=hit.entity_boost,
         name_boost=hit.name_boost,
-        category_boost=category_boost,
-        score=hit.score + category_boost,
+        score=hit.score,
         matched_terms=hit.matched_terms,
         matched_entities=hit.matched_entities,
         rank=rank,

@@ -58,6 +58,18 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         """,
     ),
+    (
+        "005_item_vectors",
+        """
+        CREATE TABLE item_vectors (
+            profile_id TEXT NOT NULL, character_id TEXT NOT NULL, library_id TEXT NOT NULL, item_id TEXT NOT NULL,
+            model TEXT NOT NULL, dims INTEGER NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
+            PRIMARY KEY (profile_id, character_id, library_id, item_id, model),
+            FOREIGN KEY (profile_id, character_id, library_id, item_id)
+                REFERENCES items (profile_id, character_id, library_id, id) ON DELETE CASCADE
+        );
+        """,
+    ),
 )
 
 

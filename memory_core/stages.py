@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .chat import ChatMessage
 from .decision import RecallDecision
 from .errors import MemoryCoreError
+from .fusion import FusionRetriever
 from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
 from .models import MemoryItem, NewItem, Scope
 from .retrieval import Retriever, ScoredMemory
@@ -23,14 +24,24 @@ T = TypeVar("T")
 def recall(
     retriever: Retriever, scope: Scope, decision: RecallDecision, tuning: Tuning, errors: list[str]
 ) -> tuple[tuple[ScoredMemory, ...], str]:
+    """Search the library for the decision's query by the session's method; say which method ran and why."""
     if tuning.recall_backend == "mem0":
         return (), "recall backend 'mem0' needs the Mem0 provider; the embedded store has none, nothing recalled"
+    method = tuning.retrieval_method if tuning.retrieval_method in retriever.methods else "bm25"
+    note = f"{method}" if method == tuning.retrieval_method else f"bm25 ({tuning.retrieval_method} needs an embedder)"
+    options: dict[str, Any] = {}
+    if isinstance(retriever, FusionRetriever):
+        options = {"method": method, "max_weight": tuning.fusion_max_weight, "candidates": tuning.fusion_candidates}
     search = partial(
         retriever.search, scope, decision.query, limit=tuning.recall_limit, min_score=tuning.recall_min_score,
-        categories=decision.categories, category_boost=tuning.category_boost,
+        categories=decision.categories, category_boost=tuning.category_boost, **options,
     )  # fmt: skip
     hits = guarded(errors, "recall", search)
-    note = "bm25" if tuning.recall_backend == "bm25" else "hybrid: no Mem0 provider, BM25 over the library"
+    if hits is None and method != "bm25":  # the embedder failed: BM25 still answers
+        hits = guarded(errors, "recall", partial(search, method="bm25"))
+        note = f"bm25 ({method} failed, see errors)"
+    if tuning.recall_backend == "hybrid":
+        note = f"hybrid without Mem0: {note} over the library"
     return hits or (), note
 
 
