@@ -87,9 +87,9 @@ class MemoryEngine:
         return self.store is not None and self.retriever is not None
 
     def close(self) -> None:
-        for model in {
-            id(m): m for m in (self.chat_model, self.summary_model, _judge_model(self.decider)) if m
-        }.values():
+        embedder = self.retriever.dense.embedder if isinstance(self.retriever, FusionRetriever) else None
+        parts = (self.chat_model, self.summary_model, _judge_model(self.decider), embedder)
+        for model in {id(m): m for m in parts if m}.values():
             close = getattr(model, "close", None)
             if close is not None:
                 close()
