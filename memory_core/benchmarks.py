@@ -9,14 +9,18 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .bm25 import ReferenceBM25
+from .dense import DenseRetriever
+from .embeddings import INSTALL_HINT, Embedder
 from .errors import InvalidInputError
 from .evaluation import mean, percentile, recall_at_k, reciprocal_rank
+from .fusion import METHODS, FusionRetriever
 from .locomo import Conversation, load_locomo
 from .models import NewItem, Scope
 from .retrieval import BM25Retriever
@@ -50,26 +54,84 @@ def _rank_bm25_ranker(items: Sequence[NewItem], k1: float, b: float) -> Ranker:
     return rank
 
 
+@dataclass
+class _Tally:
+    """Per-question results of one method."""
+
+    r5: list[float] = field(default_factory=list)
+    r10: list[float] = field(default_factory=list)
+    rr: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, ranked: Sequence[str], relevant: Sequence[str], elapsed_ms: float) -> None:
+        self.r5.append(recall_at_k(ranked, relevant, 5))
+        self.r10.append(recall_at_k(ranked, relevant, 10))
+        self.rr.append(reciprocal_rank(ranked, relevant))
+        self.latencies.append(elapsed_ms)
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "recall@5": round(mean(self.r5), 4),
+            "recall@10": round(mean(self.r10), 4),
+            "mrr": round(mean(self.rr), 4),
+            "p50_ms": round(percentile(self.latencies, 50), 4),
+            "p95_ms": round(percentile(self.latencies, 95), 4),
+        }
+
+
+def method_rankers(
+    store: SQLiteStore,
+    scope: Scope,
+    method: str,
+    embedder: Embedder | None,
+    *,
+    k1: float,
+    b: float,
+    max_weight: float = 0.6,
+) -> tuple[dict[str, Ranker], float]:
+    """Rankers for the method and, beside it, for each simpler one; and the ms spent embedding."""
+    bm25 = BM25Retriever(store, k1=k1, b=b)
+    if method == "bm25":
+        return {"bm25": _index_ranker(bm25, scope)}, 0.0
+    if embedder is None:
+        raise InvalidInputError(f"method {method!r} needs an embedder ({INSTALL_HINT}, or MEMTUNE_EMBEDDER_BASE_URL)")
+    fusion = FusionRetriever(bm25, DenseRetriever(store, embedder), max_weight=max_weight)
+    started = time.perf_counter()
+    fusion.sync(scope)
+    embed_ms = _ms(started)
+    rankers = {name: _fusion_ranker(fusion, scope, name) for name in ("bm25", "dense", "fusion")}
+    return rankers, embed_ms
+
+
+def _fusion_ranker(fusion: FusionRetriever, scope: Scope, method: str) -> Ranker:
+    return lambda query, k: [h.item.id for h in fusion.search(scope, query, limit=k, method=method)]  # fmt: skip
+
+
 def run_locomo(
     path: str | Path,
     *,
     backend: str = "bm25",
     scorer: str = "index",
+    method: str = "bm25",
+    embedder: Embedder | None = None,
     item_format: str = "dated",
     k1: float = 1.5,
     b: float = 0.75,
+    max_weight: float = 0.6,
     on_conversation: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
-    """Store every turn of each conversation, ask every question with evidence, score the top 10."""
+    """Store every turn of each conversation, ask every question with evidence, score the top 10.
+
+    With --method dense or fusion, BM25 (and dense) run on the same index in the same run, beside it.
+    """
     if backend not in BACKENDS:
         raise InvalidInputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if scorer not in SCORERS:
         raise InvalidInputError(f"scorer must be one of {', '.join(SCORERS)}, got {scorer!r}")
+    if method not in METHODS or (scorer == "rank-bm25" and method != "bm25"):
+        raise InvalidInputError(f"method must be one of {', '.join(METHODS)} (bm25 with --scorer rank-bm25)")
     conversations = load_locomo(path, item_format=item_format)
-    r5: list[float] = []
-    r10: list[float] = []
-    rr: list[float] = []
-    latencies: list[float] = []
+    tallies: dict[str, _Tally] = {}
     build_ms: list[float] = []
     with (
         tempfile.TemporaryDirectory(prefix="memtune-locomo-") as tmp,
@@ -80,52 +142,42 @@ def run_locomo(
             store.add_items(scope, conv.items, source="bench", create_library_name=conv.sample_id)
             started = time.perf_counter()
             if scorer == "index":
-                rank = _index_ranker(BM25Retriever(store, k1=k1, b=b), scope)
+                rankers, _ = method_rankers(store, scope, method, embedder, k1=k1, b=b, max_weight=max_weight)
             else:
-                rank = _rank_bm25_ranker(conv.items, k1, b)
-            rank(conv.questions[0].text, 10)  # builds the index; its cost is reported apart from query latency
+                rankers = {"bm25": _rank_bm25_ranker(conv.items, k1, b)}
+            for rank in rankers.values():
+                rank(conv.questions[0].text, 10)  # builds the indexes; reported apart from query latency
             build_ms.append(_ms(started))
-            conv_r10 = _ask(conv, rank, r5, r10, rr, latencies)
+            for name, rank in rankers.items():
+                _ask(conv, rank, tallies.setdefault(name, _Tally()))
             if on_conversation:
                 on_conversation({"conversation": conv.sample_id, "items": len(conv.items),
-                                 "questions": len(conv.questions), "recall@10": round(conv_r10, 4)})  # fmt: skip
-    return {
+                                 "questions": len(conv.questions),
+                                 "recall@10": round(mean(tallies[method].r10[-len(conv.questions):]), 4)})  # fmt: skip
+    result: dict[str, Any] = {
         "benchmark": "locomo",
         "backend": backend,
         "scorer": scorer,
+        "method": method,
         "item_format": item_format,
         "conversations": len(conversations),
         "items": sum(len(c.items) for c in conversations),
-        "questions": len(r10),
+        "questions": len(tallies[method].r10),
         "dropped_evidence_ids": sum(c.dropped_evidence for c in conversations),
         "questions_without_evidence": sum(c.questions_without_evidence for c in conversations),
-        "recall@5": round(mean(r5), 4),
-        "recall@10": round(mean(r10), 4),
-        "mrr": round(mean(rr), 4),
-        "p50_ms": round(percentile(latencies, 50), 4),
-        "p95_ms": round(percentile(latencies, 95), 4),
+        **tallies[method].summary(),
         "index_build_ms_mean": round(mean(build_ms), 2),
     }
+    if len(tallies) > 1:
+        result["by_method"] = {name: tally.summary() for name, tally in tallies.items()}
+    return result
 
 
-def _ask(
-    conv: Conversation,
-    rank: Ranker,
-    r5: list[float],
-    r10: list[float],
-    rr: list[float],
-    latencies: list[float],
-) -> float:
-    scores = []
+def _ask(conv: Conversation, rank: Ranker, tally: _Tally) -> None:
     for question in conv.questions:
         started = time.perf_counter()
         ranked = rank(question.text, 10)
-        latencies.append(_ms(started))
-        r5.append(recall_at_k(ranked, question.evidence, 5))
-        r10.append(recall_at_k(ranked, question.evidence, 10))
-        rr.append(reciprocal_rank(ranked, question.evidence))
-        scores.append(r10[-1])
-    return mean(scores)
+        tally.add(ranked, question.evidence, _ms(started))
 
 
 # -- scale --------------------------------------------------------------------------------------------
@@ -196,4 +248,31 @@ def run_scale(
         "index_memory_bytes": memory,
         "store_add_ms": round(add_ms, 1),
         "index_build_ms": round(build_ms, 1),
+    }
+
+
+def run_write(items: int, *, embedder: Embedder | None = None, seed: int = 11) -> dict[str, Any]:
+    """Latency of writing one memory at a time, including its embedding when an embedder is given."""
+    if items < 1:
+        raise InvalidInputError("items must be at least 1")
+    texts = list(_synthetic_texts(items, seed))
+    latencies = []
+    with tempfile.TemporaryDirectory(prefix="memtune-write-") as tmp, SQLiteStore(Path(tmp) / "write.sqlite3") as store:
+        scope = Scope.of("bench", "write", "memories")
+        store.ensure_library(scope)
+        dense = DenseRetriever(store, embedder) if embedder is not None else None
+        if dense is not None:
+            dense.sync(scope)  # loads the model before the clock runs
+        for text in texts:
+            started = time.perf_counter()
+            store.add_items(scope, [NewItem(text, "note")], source="bench")
+            if dense is not None:
+                dense.sync(scope)
+            latencies.append(_ms(started))
+    return {
+        "benchmark": "write",
+        "embedder": embedder.name if embedder is not None else "none",
+        "items": items,
+        "p50_ms": round(percentile(latencies, 50), 3),
+        "p95_ms": round(percentile(latencies, 95), 3),
     }

@@ -10,14 +10,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .benchmarks import BACKENDS, SCORERS, run_locomo, run_scale
+from .benchmarks import BACKENDS, SCORERS, run_locomo, run_scale, run_write
 from .decision import MODES
+from .embeddings import Embedder, build_embedder
 from .engine import build_decider, build_engine, open_store
 from .errors import InvalidInputError, MemoryCoreError
 from .evaluation import binary_scores, percentile
+from .fusion import METHODS
 from .locomo import ITEM_FORMATS
 from .models import Scope
 from .retrieval import BM25Retriever
+from .retrieval_bench import run_retrieval
 from .settings import Settings, load_settings
 from .store import SQLiteStore
 from .transfer import read_library_file, write_library_file
@@ -156,17 +159,24 @@ def cmd_chat(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     return 0
 
 
+def _bench_embedder(settings: Settings, method: str) -> Embedder | None:
+    """The configured embedder when the method needs one (BM25 needs none)."""
+    return build_embedder(settings).embedder if method != "bm25" else None
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    common = {"k1": settings.bm25_k1, "b": settings.bm25_b}
+    weight = settings.tuning().fusion_max_weight
     if args.bench == "locomo":
-        result = run_locomo(
-            args.data,
-            backend=args.backend,
-            scorer=args.scorer,
-            item_format=args.item_format,
-            k1=settings.bm25_k1,
-            b=settings.bm25_b,
-            on_conversation=lambda row: _emit(out, row),
-        )
+        embedder = _bench_embedder(settings, args.method)
+        result = run_locomo(args.data, backend=args.backend, scorer=args.scorer, method=args.method,
+                            embedder=embedder, item_format=args.item_format, max_weight=weight,
+                            on_conversation=lambda row: _emit(out, row), **common)  # fmt: skip
+    elif args.bench == "retrieval":
+        embedder = _bench_embedder(settings, args.method)
+        result = run_retrieval(args.data, method=args.method, embedder=embedder, max_weight=weight, **common)
+    elif args.bench == "write":
+        result = run_write(args.items, embedder=_bench_embedder(settings, args.method))
     else:
         result = run_scale(args.items, queries=args.queries, scorer=args.scorer, k1=settings.bm25_k1, b=settings.bm25_b)
     _emit(out, result)
@@ -215,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     locomo.add_argument("--backend", choices=BACKENDS, default="bm25")
     locomo.add_argument("--scorer", choices=SCORERS, default="index")
     locomo.add_argument("--item-format", choices=ITEM_FORMATS, default="dated")
+    locomo.add_argument("--method", choices=METHODS, default="bm25")
+    retrieval = kinds.add_parser("retrieval", help="recall@5, hit@1, MRR on a bilingual retrieval set")
+    retrieval.add_argument("--data", required=True)
+    retrieval.add_argument("--method", choices=METHODS, default="fusion")
+    write = kinds.add_parser("write", help="latency of writing one memory (with its embedding) at a time")
+    write.add_argument("--items", type=int, default=200)
+    write.add_argument("--method", choices=METHODS, default="fusion")
     scale = kinds.add_parser("scale", help="recall latency and index memory at N synthetic items")
     scale.add_argument("--items", type=int, required=True)
     scale.add_argument("--queries", type=int, default=200)

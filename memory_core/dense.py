@@ -58,6 +58,7 @@ class _Library:
     cursor: int = 0
     built: bool = False
     matrix: np.ndarray | None = None  # rows in `keys` order, rebuilt after changes
+    snapshot: tuple[tuple[MemoryItem, ...], tuple[str, ...]] = ((), ())  # items and languages, same order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -84,11 +85,12 @@ class DenseRetriever:
             self._sync(scope, library, None)
             if library.matrix is None:
                 library.matrix = _stack(library, self.embedder.dims)
-            items = tuple(library.items[key] for key in library.keys)
-            matrix = library.matrix
+                items = tuple(library.items[key] for key in library.keys)
+                library.snapshot = (items, tuple(language_of(item.text) for item in items))
+            matrix, (items, langs) = library.matrix, library.snapshot
         query_vector = self.embedder.embed([query], kind="query")[0]
         cosine = matrix @ query_vector if len(items) else np.zeros(0, dtype=np.float32)
-        return DenseView(items, cosine, tuple(language_of(item.text) for item in items))
+        return DenseView(items, cosine, langs)
 
     def stats(self, scope: Scope) -> tuple[int, int]:
         """(memories, dimensions) of the library's dense index."""

@@ -133,12 +133,11 @@ class FusionRetriever:
         cap = self.max_weight if max_weight is None else max_weight
         weight = 0.0 if method == "dense" else bm25_weight(overlap, cap, bool(lexical))
         fused = fuse(raw, view.cosine, view.langs, weight)
-        keep = _entity_filter(query, view.items, by_id)
+        keep = np.array(_entity_filter(query, view.items, by_id), dtype=bool)
         wanted = frozenset(categories) if category_boost > 0 else frozenset()
         boosts = np.array([category_boost * CATEGORY_SCALE if i.category in wanted else 0.0 for i in view.items])
         total = fused.final + boosts
-        order = sorted((n for n in range(len(view.items)) if keep[n] and total[n] > min_score),
-                       key=lambda n: (total[n], view.items[n].created_at, view.items[n].id), reverse=True)  # fmt: skip
+        order = _best(total, keep & (total > min_score), view.items, limit)
         return tuple(
             _hit(view.items[n], by_id.get(view.items[n].id), fused, float(view.cosine[n]), n, float(boosts[n]),
                  float(total[n]), rank, method)
@@ -147,6 +146,16 @@ class FusionRetriever:
 
     def stats(self, scope: Scope) -> tuple[int, int, int]:
         return self.bm25.stats(scope)
+
+
+def _best(total: Floats, eligible: npt.NDArray[np.bool_], items: Sequence[MemoryItem], limit: int) -> list[int]:
+    """Indices of the `limit` best eligible scores, ties newest first (created_at, then id, descending)."""
+    candidates = np.flatnonzero(eligible)
+    if candidates.size > limit:
+        cut = np.partition(total[candidates], -limit)[-limit]
+        candidates = candidates[total[candidates] >= cut]  # everything tied with the k-th stays in the race
+    ranked = sorted(candidates.tolist(), key=lambda n: (total[n], items[n].created_at, items[n].id), reverse=True)
+    return ranked[:limit]
 
 
 def _entity_filter(query: str, items: Sequence[MemoryItem], lexical: dict[str, ScoredMemory]) -> list[bool]:
