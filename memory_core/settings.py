@@ -151,6 +151,7 @@ class Tuning:
     retrieval_method: str = "fusion"
     fusion_max_weight: float = 0.6
     fusion_candidates: int = 200
+    fusion_min_score: float = 0.6
 
     def with_changes(self, **changes: Any) -> Tuning:
         """A copy with some knobs changed, each validated like its environment variable."""
@@ -194,6 +195,7 @@ TUNING_VARIABLES: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "retrieval_method": ("MEMTUNE_RETRIEVAL_METHOD", _choice("bm25", "dense", "fusion")),
     "fusion_max_weight": ("MEMTUNE_FUSION_MAX_WEIGHT", _float(0.0, 1.0)),
     "fusion_candidates": ("MEMTUNE_FUSION_CANDIDATES", _int(10, 5000)),
+    "fusion_min_score": ("MEMTUNE_FUSION_MIN_SCORE", _float(0.0, 1.0)),
 }
 
 # Deployment-level settings: (field, variable, parser, default).

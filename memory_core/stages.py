@@ -32,13 +32,15 @@ def recall(
     options: dict[str, Any] = {}
     if isinstance(retriever, FusionRetriever):
         options = {"method": method, "max_weight": tuning.fusion_max_weight, "candidates": tuning.fusion_candidates}
+    # Dense and fused scores live on 0..1, where the BM25 threshold means nothing: they have their own.
+    threshold = tuning.recall_min_score if method == "bm25" else tuning.fusion_min_score
     search = partial(
-        retriever.search, scope, decision.query, limit=tuning.recall_limit, min_score=tuning.recall_min_score,
+        retriever.search, scope, decision.query, limit=tuning.recall_limit, min_score=threshold,
         categories=decision.categories, category_boost=tuning.category_boost, **options,
     )  # fmt: skip
     hits = guarded(errors, "recall", search)
     if hits is None and method != "bm25":  # the embedder failed: BM25 still answers
-        hits = guarded(errors, "recall", partial(search, method="bm25"))
+        hits = guarded(errors, "recall", partial(search, method="bm25", min_score=tuning.recall_min_score))
         note = f"bm25 ({method} failed, see errors)"
     if tuning.recall_backend == "hybrid":
         note = f"hybrid without Mem0: {note} over the library"

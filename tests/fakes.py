@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
+
+import numpy as np
 
 from memory_core import ChatMessage, Completion
 
@@ -39,3 +43,24 @@ def failing(exc: Exception) -> Callable[[Sequence[ChatMessage]], str]:
         raise exc
 
     return respond
+
+
+class HashingEmbedder:
+    """A deterministic embedder (character bigrams hashed into buckets) that counts what it embeds."""
+
+    def __init__(self, name: str = "hashing-16", dims: int = 16) -> None:
+        self.name = name
+        self.dims = dims
+        self.embedded: list[str] = []
+
+    def embed(self, texts: Sequence[str], *, kind: str) -> np.ndarray:
+        if kind == "passage":
+            self.embedded += list(texts)
+        rows = np.zeros((len(texts), self.dims), dtype=np.float32)
+        for row, text in zip(rows, texts, strict=True):
+            lowered = text.lower()
+            for a, b in itertools.pairwise(lowered):
+                digest = hashlib.blake2b((a + b).encode(), digest_size=4).digest()
+                row[int.from_bytes(digest, "little") % self.dims] += 1.0
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)

@@ -51,7 +51,7 @@ def test_chat_inspect_edit_and_compare(page: playwright_api.Page, app_url: str, 
     # A turn that recalls a stored preference of the demo library.
     page.locator("#msg textarea").fill("还记得我喜欢喝什么茶吗")
     page.locator("#send").click()
-    expect(page.locator("#chat").get_by_text("Recalled 1 memory", exact=False)).to_be_visible()
+    expect(page.locator("#chat").get_by_text("Recalled", exact=False).first).to_be_visible()
     expect(page.locator("#chat").get_by_text("我喜欢喝乌龙茶，不加糖", exact=False).last).to_be_visible()
     shoot(page, "chat")
 

@@ -1,0 +1,145 @@
+"""Dense recall state: vectors stored per model, embedded in batches, re-embedded only when needed."""
+
+from __future__ import annotations
+
+import numpy as np
+from fakes import HashingEmbedder
+
+from memory_core import MemoryEngine, NewItem, ProviderError, Scope, SQLiteStore, Tuning, load_settings
+from memory_core.dense import DenseRetriever
+from memory_core.fusion import FusionRetriever
+from memory_core.retrieval import BM25Retriever
+
+TEXTS = [
+    "我喜欢喝乌龙茶，不加糖",
+    "My sister Anna lives in Lisbon",
+    "146服务器是测试环境",
+    "I run every Sunday morning",
+]
+
+
+def seed(store: SQLiteStore, scope: Scope) -> list[str]:
+    store.ensure_library(scope)
+    return [item.id for item in store.add_items(scope, [NewItem(t) for t in TEXTS])]
+
+
+def test_vectors_are_embedded_in_batches_and_stored_with_the_model(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    embedder = HashingEmbedder()
+    calls: list[tuple[int, int]] = []
+    assert (
+        DenseRetriever(store, embedder, batch_size=3).sync(scope, lambda done, total: calls.append((done, total))) == 4
+    )
+    assert calls == [(3, 4), (4, 4)]
+    assert store.vector_counts(scope) == {"hashing-16": 4}
+    # A second process (a new retriever) reuses the stored vectors: nothing is embedded again.
+    again = HashingEmbedder()
+    assert DenseRetriever(store, again).sync(scope) == 0 and again.embedded == []
+
+
+def test_only_changed_texts_are_re_embedded(store: SQLiteStore, scope: Scope) -> None:
+    ids = seed(store, scope)
+    embedder = HashingEmbedder()
+    dense = DenseRetriever(store, embedder)
+    dense.sync(scope)
+    embedder.embedded.clear()
+    store.edit_item(scope, ids[0], category="user_preference")  # metadata only
+    store.edit_item(scope, ids[1], text="My sister Anna moved to Porto")
+    store.delete_item(scope, ids[2])
+    store.add_items(scope, [NewItem("我对花生过敏")])
+    dense.sync(scope)
+    assert sorted(embedder.embedded) == ["My sister Anna moved to Porto", "我对花生过敏"]
+    view = dense.view(scope, "Porto")
+    assert len(view.items) == 4 and ids[2] not in {item.id for item in view.items}
+    assert view.items[[i.id for i in view.items].index(ids[0])].category == "user_preference"
+
+
+def test_changing_the_embedder_re_embeds_for_the_new_model_only(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    DenseRetriever(store, HashingEmbedder("model-a")).sync(scope)
+    other = HashingEmbedder("model-b", dims=8)
+    assert DenseRetriever(store, other).sync(scope) == 4
+    assert store.vector_counts(scope) == {"model-a": 4, "model-b": 4}
+    back = HashingEmbedder("model-a")
+    assert DenseRetriever(store, back).sync(scope) == 0  # switching back reuses model-a's vectors
+
+
+def test_deleting_an_item_or_library_removes_its_vectors(store: SQLiteStore, scope: Scope) -> None:
+    ids = seed(store, scope)
+    DenseRetriever(store, HashingEmbedder()).sync(scope)
+    store.delete_item(scope, ids[0])
+    assert store.vector_counts(scope) == {"hashing-16": 3}
+    store.delete_library(scope)
+    assert store.vector_counts(scope) == {}
+
+
+def test_fusion_hits_carry_both_parts_and_the_weight(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    fusion = FusionRetriever(BM25Retriever(store), DenseRetriever(store, HashingEmbedder()), max_weight=0.6)
+    hits = fusion.search(scope, "Where does my sister Anna live?", limit=2)
+    top = hits[0]
+    assert top.item.text == "My sister Anna lives in Lisbon" and top.method == "fusion"
+    assert 0 < top.weight <= 0.6 and top.bm25 > 0 and top.bm25_norm == 1.0
+    assert np.isclose(top.score, top.weight * top.bm25_norm + (1 - top.weight) * top.dense_norm)
+    dense_only = fusion.search(scope, "Where does my sister Anna live?", limit=4, method="dense")
+    assert {h.weight for h in dense_only} == {0.0}
+    bm25 = fusion.search(scope, "Where does my sister Anna live?", limit=4, method="bm25")
+    assert [h.item.text for h in bm25] == ["My sister Anna lives in Lisbon"]
+
+
+def test_fusion_keeps_the_exact_entity_filter(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    store.add_items(scope, [NewItem("147服务器是生产环境")])
+    fusion = FusionRetriever(BM25Retriever(store), DenseRetriever(store, HashingEmbedder()))
+    hits = fusion.search(scope, "146服务器怎么登录", limit=5)
+    assert [h.item.text for h in hits] == ["146服务器是测试环境"]
+
+
+def test_when_bm25_matches_nothing_dense_stands_alone(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    fusion = FusionRetriever(BM25Retriever(store), DenseRetriever(store, HashingEmbedder()))
+    hits = fusion.search(scope, "zzqx", limit=4)
+    assert len(hits) >= 1 and all(h.weight == 0.0 and h.bm25 == 0.0 for h in hits)
+
+
+class BrokenEmbedder(HashingEmbedder):
+    """Embeds passages, then fails on queries: an embeddings endpoint that went down mid-session."""
+
+    def embed(self, texts, *, kind):  # type: ignore[no-untyped-def]
+        if kind == "query":
+            raise ProviderError("embeddings endpoint down")
+        return super().embed(texts, kind=kind)
+
+
+def engine_with(store: SQLiteStore, embedder: HashingEmbedder) -> MemoryEngine:
+    fusion = FusionRetriever(BM25Retriever(store), DenseRetriever(store, embedder))
+    return MemoryEngine(store, fusion, settings=load_settings({}))
+
+
+def test_engine_turns_use_fusion_and_embed_on_write(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    embedder = HashingEmbedder()
+    engine = engine_with(store, embedder)
+    session = engine.open_session(scope, enabled=True)
+    write = engine.run_turn(session, "My goal is to run a half marathon in March")
+    assert "My goal is to run a half marathon in March" in embedder.embedded  # embedded at write time
+    trace = engine.run_turn(session, "还记得我喜欢喝什么茶吗")
+    assert write.write is not None and trace.recall_note == "hybrid without Mem0: fusion over the library"
+    assert trace.hits[0].item.text == "我喜欢喝乌龙茶，不加糖" and trace.hits[0].method == "fusion"
+    session.tuning = Tuning(retrieval_method="bm25")
+    assert engine.run_turn(session, "还记得我喜欢喝什么茶吗").hits[0].method == "bm25"
+
+
+def test_a_failing_embedder_falls_back_to_bm25(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    engine = engine_with(store, BrokenEmbedder())
+    trace = engine.run_turn(engine.open_session(scope, enabled=True), "还记得我喜欢喝什么茶吗")
+    assert trace.hits[0].method == "bm25" and "fusion failed" in trace.recall_note
+    assert "embeddings endpoint down" in trace.errors[0]
+
+
+def test_without_an_embedder_fusion_settings_mean_bm25(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    engine = MemoryEngine(store, BM25Retriever(store), settings=load_settings({}))
+    trace = engine.run_turn(engine.open_session(scope, enabled=True), "还记得我喜欢喝什么茶吗")
+    assert "bm25 (fusion needs an embedder)" in trace.recall_note and trace.hits[0].method == "bm25"
