@@ -188,3 +188,20 @@ def export_file(engine: MemoryEngine, profile: str, character: str, library: str
     path = folder / f"{scope.library_id}.{'csv' if fmt == 'csv' else 'json'}"
     write_library_file(store_of(engine), scope, path)
     return str(path)
+
+
+def embed_library(
+    engine: MemoryEngine, profile: str, character: str, library: str, progress: Callable[..., Any]
+) -> str:
+    """Compute the vectors the library's memories lack for the current embedder (after a switch, say)."""
+    scope = scope_of(engine, profile, character, library)
+    store_of(engine).get_library(scope)
+    errors: list[str] = []
+
+    def step(done: int, total: int) -> None:
+        progress(done / max(total, 1), desc=f"Embedded {done} of {total}")
+
+    embedded = engine.refresh(scope, errors, step)
+    if errors:
+        raise gr.Error(errors[0])
+    return f"{embedded} memories embedded; the rest already had vectors · {engine.retrieval_note}"

@@ -107,7 +107,8 @@ def _chat_tab(
     def opened(new_state: ConsoleState) -> tuple[ConsoleState, list[dict[str, Any]], str]:
         scope = new_state.session.scope if new_state.session else None
         where = f"profile `{scope.profile_id}` · library `{scope.library_id}`" if scope else ""
-        return new_state, new_state.chat, f"Chatting with **{new_state.character_name}** · {where}"
+        recall = f"recall: {engine.retrieval_note}"
+        return new_state, new_state.chat, f"Chatting with **{new_state.character_name}** · {where} · {recall}"
 
     @friendly
     def on_start(old: ConsoleState | None, *scope: Any) -> tuple[Any, ...]:
@@ -222,6 +223,7 @@ def _libraries_tab(engine: MemoryEngine, profile0: str, character0: str, library
             on_conflict = gr.Radio(["error", "skip", "replace"], value="error", label="Existing ids")
             do_import = gr.Button("Import", elem_id="import")
         with gr.Column():
+            reembed = gr.Button("Embed missing vectors", elem_id="reembed")
             fmt = gr.Radio(["json", "csv"], value="json", label="Export format")
             do_export = gr.Button("Export library", elem_id="export")
             exported = gr.File(label="Download", elem_id="exported")
@@ -273,6 +275,12 @@ def _libraries_tab(engine: MemoryEngine, profile0: str, character0: str, library
 
     do_import.click(on_import, [*where, upload, kind, on_conflict, *listing], [status, *refreshed],
                     api_name="import_file")  # fmt: skip
+
+    @friendly
+    def on_reembed(*args: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return (lib.embed_library(engine, *args[:3], progress=progress), *refresh_all(*args[3:]))
+
+    reembed.click(on_reembed, [*where, *listing], [status, *refreshed], api_name="embed_library")
     do_export.click(friendly(functools.partial(lib.export_file, engine)), [*where, fmt], [exported],
                     api_name="export_library")  # fmt: skip
 
@@ -316,7 +324,8 @@ def _compare_tab(engine: MemoryEngine, state: gr.State) -> None:
 def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
     settings = engine.settings
     tuning = settings.tuning()
-    gr.Markdown("Knobs apply to **this visitor's session** at once, without a restart. Secrets are masked.")
+    gr.Markdown("Knobs apply to **this visitor's session** at once, without a restart. Secrets are masked. "
+                f"Recall: **{engine.retrieval_note}**.")  # fmt: skip
     with gr.Row():
         with gr.Column():
             decision_mode = gr.Radio(["rule", "hybrid", "llm"], value=tuning.decision_mode, label="Decision mode")
@@ -327,6 +336,11 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
             recall_timeout = gr.Number(tuning.recall_timeout_ms, label="Recall timeout (ms)", precision=0)
             category_boost = gr.Number(tuning.category_boost, label="Category boost")
             reply_timeout = gr.Number(tuning.reply_timeout_ms, label="Reply timeout (ms)", precision=0)
+            method = gr.Radio(["fusion", "dense", "bm25"], value=tuning.retrieval_method, label="Retrieval method",
+                              info=engine.retrieval_note)  # fmt: skip
+            max_weight = gr.Slider(0, 1, value=tuning.fusion_max_weight, step=0.05, label="Fusion: max BM25 weight")
+            fusion_min = gr.Slider(0, 1, value=tuning.fusion_min_score, step=0.05, label="Fusion/dense min score")
+            candidates = gr.Number(tuning.fusion_candidates, label="Fusion: BM25 candidates", precision=0)
             summary_timeout = gr.Number(tuning.summary_timeout_ms, label="Summary timeout (ms)", precision=0)
         with gr.Column():
             style = gr.Radio(["reference", "pipecat"], value=tuning.injection_style, label="Injection style")
@@ -347,10 +361,11 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
     names = ["decision_mode", "decision_timeout_ms", "recall_backend", "recall_limit", "recall_min_score",
              "recall_timeout_ms", "category_boost", "injection_style", "pipecat_system_prompt", "pipecat_position",
              "pipecat_add_as_system_message", "write_mode", "summary_enabled", "summary_turn_window",
-             "summary_max_items", "reply_timeout_ms", "summary_timeout_ms"]  # fmt: skip
+             "summary_max_items", "reply_timeout_ms", "summary_timeout_ms", "retrieval_method", "fusion_max_weight",
+             "fusion_min_score", "fusion_candidates"]  # fmt: skip
     knobs = [decision_mode, decision_timeout, recall_backend, limit, min_score, recall_timeout, category_boost,
              style, system_prompt, position, as_system, write_mode, summary_enabled, window, max_items,
-             reply_timeout, summary_timeout]  # fmt: skip
+             reply_timeout, summary_timeout, method, max_weight, fusion_min, candidates]  # fmt: skip
 
     def on_apply(current: ConsoleState | None, *values: Any) -> tuple[Any, ...]:
         return chat.apply_tuning(current, engine, **dict(zip(names, values, strict=True)))

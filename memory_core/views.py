@@ -15,7 +15,8 @@ from .retrieval import ScoredMemory
 from .session import Trace, WriteRecord
 from .settings import Tuning
 
-HIT_COLUMNS = ["rank", "id", "text", "category", "bm25", "entity_boost", "name_boost", "category_boost", "score"]
+HIT_COLUMNS = ["rank", "id", "text", "category", "method", "bm25", "entity_boost", "name_boost", "bm25_norm",
+               "cosine", "dense_norm", "bm25_weight", "category_boost", "score"]  # fmt: skip
 
 
 def decision_title(decision: RecallDecision | None, hits: int) -> str:
@@ -45,8 +46,9 @@ def decision_details(trace: Trace) -> str:
 def hit_rows(hits: Sequence[ScoredMemory]) -> list[list[object]]:
     """One row per hit, in HIT_COLUMNS order, scores rounded for reading."""
     return [
-        [h.rank, h.item.id, h.item.text, h.item.category, round(h.bm25, 3), h.entity_boost, h.name_boost,
-         h.category_boost, round(h.score, 3)]
+        [h.rank, h.item.id, h.item.text, h.item.category, h.method, round(h.bm25, 3), h.entity_boost, h.name_boost,
+         round(h.bm25_norm, 3), round(h.dense, 3), round(h.dense_norm, 3), round(h.weight, 3), h.category_boost,
+         round(h.score, 3)]
         for h in hits
     ]  # fmt: skip
 

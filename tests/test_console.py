@@ -133,7 +133,8 @@ def test_compare_and_batch(client: Client, tmp_path: Path) -> None:
 
 def test_settings_apply_to_this_session_only(client: Client) -> None:
     client.predict(*SCOPE, api_name="/start_chat")
-    knobs = ("rule", 2000, "hybrid", 2, 0.0, 2000, 1.0, "pipecat", "MEM: ", 1, True, "hybrid", True, 8, 3, 30000, 20000)
+    knobs = ("rule", 2000, "hybrid", 2, 0.0, 2000, 1.0, "pipecat", "MEM: ", 1, True, "hybrid", True, 8, 3, 30000, 20000,
+             "fusion", 0.6, 0.6, 200)  # fmt: skip
     status, env, pipecat = client.predict(*knobs, api_name="/apply_settings")
     assert status == "Applied to this session."
     assert "OPENTALKING_MEMORY_RECALL_LIMIT=2" in env and "search_limit=2" in pipecat

@@ -30,7 +30,7 @@ def test_trace_views(engine_factory: Factory, store: SQLiteStore, scope: Scope) 
 
     assert decision_title(trace.decision, len(trace.hits)) == "Recalled 1 memory · preference_context · rule"
     assert "我喜欢喝乌龙茶" in decision_details(trace)
-    assert hit_rows(trace.hits)[0][:4] == [1, trace.hits[0].item.id, "我喜欢喝乌龙茶", "user_preference"]
+    assert hit_rows(trace.hits)[0][:5] == [1, trace.hits[0].item.id, "我喜欢喝乌龙茶", "user_preference", "bm25"]
     bars = score_bars(trace.hits, 0.5)
     assert bars[-1] == {"memory": "threshold (min_score 0.5)", "score": 0.5, "kind": "threshold"}
     spans = message_spans(trace.messages, trace.memory_block, trace.block_index)
