@@ -5,6 +5,8 @@ Run `python app.py`; with no .env it uses the embedded, offline engine and seeds
 
 from __future__ import annotations
 
+import threading
+
 import gradio as gr
 import uvicorn
 from fastapi import FastAPI
@@ -12,7 +14,7 @@ from fastapi import FastAPI
 from console.rest import build_router, install_error_handlers
 from console.ui import CSS, THEME, build_ui
 from memory_core import MemoryEngine, Settings, build_engine, load_settings
-from memory_core.demo import seed_demo
+from memory_core.demo import demo_scope, seed_demo
 
 
 def create_app(settings: Settings | None = None) -> tuple[FastAPI, MemoryEngine]:
@@ -21,6 +23,8 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, MemoryEngine]
     engine = build_engine(settings)
     if settings.demo and engine.store is not None:
         seed_demo(engine.store)
+        # Embed the demo library while the first visitor's page loads, not during their first turn.
+        threading.Thread(target=engine.refresh, args=(demo_scope(), []), daemon=True, name="warm-up").start()
     api = FastAPI(title="Memtune", description="Long-term memory engine: REST API compatible with OpenTalking.")
     install_error_handlers(api)
     api.include_router(build_router(engine))

@@ -278,7 +278,8 @@ def _libraries_tab(engine: MemoryEngine, profile0: str, character0: str, library
 
     @friendly
     def on_reembed(*args: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        return (lib.embed_library(engine, *args[:3], progress=progress), *refresh_all(*args[3:]))
+        profile_id, character_id, library_id = args[:3]
+        return (lib.embed_library(engine, profile_id, character_id, library_id, progress), *refresh_all(*args[3:]))
 
     reembed.click(on_reembed, [*where, *listing], [status, *refreshed], api_name="embed_library")
     do_export.click(friendly(functools.partial(lib.export_file, engine)), [*where, fmt], [exported],
