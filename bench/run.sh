@@ -23,9 +23,16 @@ if [ -f "$data/locomo-dev.json" ]; then
   run bench locomo --data "$data/locomo-dev.json"
   run bench locomo --data "$data/locomo-dev.json" --item-format plain
   run bench locomo --data "$data/locomo-dev.json" --scorer rank-bm25
+  run bench locomo --data "$data/locomo-dev.json" --method fusion
 else
   echo "skipped: $data/locomo-dev.json is absent" >&2
 fi
+if [ -f "$data/retrieval-dev.json" ]; then
+  run bench retrieval --data "$data/retrieval-dev.json" --method fusion
+else
+  echo "skipped: $data/retrieval-dev.json is absent" >&2
+fi
+run bench write --items 100
 run bench scale --items 550
 run bench scale --items 100000
 run bench scale --items 100000 --queries 20 --scorer rank-bm25
