@@ -120,8 +120,10 @@ def save_item(
     if (item_id or "").strip():
         item = store.edit_item(scope, item_id.strip(), text=text, type=item_type, category=category,
                                confidence=confidence, source="ui")  # fmt: skip
+        engine.refresh(scope, [])
         return f"Saved `{item.id}`."
     (item,) = store.add_items(scope, [NewItem(text, item_type, category, confidence, "ui")], source="ui")
+    engine.refresh(scope, [])
     return f"Added `{item.id}`."
 
 
@@ -160,6 +162,11 @@ def import_file(
         progress(1.0, desc="Done")
         return f"Kept {len(written)} of {len(turns)} turns as memories (user turns worth remembering)."
     report = read_library_file(store, scope, Path(path), on_conflict=on_conflict)
+
+    def step(done: int, total: int) -> None:
+        progress(0.3 + 0.7 * done / max(total, 1), desc=f"Embedding {done} of {total}")
+
+    engine.refresh(scope, [], step)
     progress(1.0, desc="Done")
     return f"Imported {report.imported} memories into `{report.library.id}` ({report.skipped} skipped)."
 

@@ -325,6 +325,7 @@ def _add_item_routes(router: APIRouter, engine: MemoryEngine) -> None:
         store, scope = _store(engine), _library_scope(engine, profile_id, character_id, library_id)
         new = NewItem(body.text, body.type, body.category, body.confidence, metadata=body.metadata, id=body.id)
         (item,) = store.add_items(scope, [new], source="api")
+        engine.refresh(scope, [])  # its vector now, not at the next search
         return item_to_api(item)
 
     @router.post(
