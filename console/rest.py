@@ -22,7 +22,6 @@ from memory_core import (
     ConfigurationError,
     ConflictError,
     InvalidInputError,
-    ItemEvent,
     ItemFilter,
     MemoryCoreError,
     MemoryEngine,
@@ -38,7 +37,7 @@ from memory_core import (
     export_csv,
     export_library,
 )
-from memory_core.api_shapes import hit_to_api, item_to_api, library_to_api
+from memory_core.api_shapes import event_to_api, hit_to_api, item_to_api, library_to_api
 
 NO_PROVIDER = "memory provider is 'none'"
 BAD_TOKEN = "missing or invalid bearer token"
@@ -243,19 +242,6 @@ def _decide(engine: MemoryEngine, text: str, mode: Mode | None) -> RecallDecisio
     return engine.decider.decide(text, mode=mode or tuning.decision_mode, timeout_ms=tuning.decision_timeout_ms)
 
 
-def _event_to_api(event: ItemEvent) -> dict[str, Any]:
-    # before/after are already the items' JSON export form, stored with the event.
-    return {
-        "seq": event.seq,
-        "item_id": event.item_id,
-        "event": event.event,
-        "at": event.at,
-        "source": event.source,
-        "before": event.before,
-        "after": event.after,
-    }
-
-
 def _csv_response(library_id: str, text: str) -> Response:
     # filename is an ASCII fallback; filename* keeps the exact id for clients that read RFC 6266.
     fallback = _UNSAFE_FILENAME.sub("_", library_id)
@@ -376,7 +362,7 @@ def _add_item_detail_routes(router: APIRouter, engine: MemoryEngine) -> None:
         """Every add, update and delete of an item, oldest first, with the item before and after; kept after
         the item is deleted."""
         store, scope = _store(engine), _library_scope(engine, profile_id, character_id, library_id)
-        return {"items": [_event_to_api(event) for event in store.history(scope, item_id)]}
+        return {"items": [event_to_api(event) for event in store.history(scope, item_id)]}
 
 
 def _add_transfer_routes(router: APIRouter, engine: MemoryEngine) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import Character, Library, MemoryItem
+from .models import Character, ItemEvent, Library, MemoryItem
 from .retrieval import ScoredMemory
 
 
@@ -63,4 +63,17 @@ def character_to_api(character: Character) -> dict[str, Any]:
         "persona": character.persona,
         "created_at": character.created_at,
         "updated_at": character.updated_at,
+    }
+
+
+def event_to_api(event: ItemEvent) -> dict[str, Any]:
+    """One entry of an item's history; before/after are the item's export form at that moment."""
+    return {
+        "seq": event.seq,
+        "item_id": event.item_id,
+        "event": event.event,
+        "at": event.at,
+        "source": event.source,
+        "before": event.before,
+        "after": event.after,
     }
