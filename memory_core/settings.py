@@ -152,6 +152,7 @@ class Tuning:
     fusion_max_weight: float = 0.6
     fusion_candidates: int = 200
     fusion_min_score: float = 0.6
+    mem0_threshold: float = 0.1
 
     def with_changes(self, **changes: Any) -> Tuning:
         """A copy with some knobs changed, each validated like its environment variable."""
@@ -196,6 +197,7 @@ TUNING_VARIABLES: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "fusion_max_weight": ("MEMTUNE_FUSION_MAX_WEIGHT", _float(0.0, 1.0)),
     "fusion_candidates": ("MEMTUNE_FUSION_CANDIDATES", _int(10, 5000)),
     "fusion_min_score": ("MEMTUNE_FUSION_MIN_SCORE", _float(0.0, 1.0)),
+    "mem0_threshold": ("MEMTUNE_MEM0_THRESHOLD", _float(0.0, 1.0)),
 }
 
 # Deployment-level settings: (field, variable, parser, default).
@@ -236,6 +238,25 @@ _SETTINGS_VARIABLES: tuple[tuple[str, str, Callable[[Any, str], Any], Any], ...]
     ("embedder_query_prefix", "MEMTUNE_EMBEDDER_QUERY_PREFIX", _raw_text, ""),
     ("embedder_passage_prefix", "MEMTUNE_EMBEDDER_PASSAGE_PREFIX", _raw_text, ""),
     ("embedder_threads", "MEMTUNE_EMBEDDER_THREADS", _int(1, 64), 1),
+    ("mem0_config", "OPENTALKING_MEMORY_MEM0_CONFIG", _raw_text, ""),
+    ("mem0_llm_provider", "OPENTALKING_MEMORY_MEM0_LLM_PROVIDER", _text, "openai"),
+    ("mem0_llm_base_url", "OPENTALKING_MEMORY_MEM0_LLM_BASE_URL", _url, ""),
+    ("mem0_llm_api_key", "OPENTALKING_MEMORY_MEM0_LLM_API_KEY", _text, ""),
+    ("mem0_llm_model", "OPENTALKING_MEMORY_MEM0_LLM_MODEL", _text, "qwen-flash"),
+    ("mem0_embedder_provider", "OPENTALKING_MEMORY_MEM0_EMBEDDER_PROVIDER", _text, "openai"),
+    ("mem0_embedder_base_url", "OPENTALKING_MEMORY_MEM0_EMBEDDER_BASE_URL", _url, ""),
+    ("mem0_embedder_api_key", "OPENTALKING_MEMORY_MEM0_EMBEDDER_API_KEY", _text, ""),
+    ("mem0_embedder_model", "OPENTALKING_MEMORY_MEM0_EMBEDDER_MODEL", _text, "text-embedding-v4"),
+    ("mem0_embedder_dims", "OPENTALKING_MEMORY_MEM0_EMBEDDER_EMBEDDING_DIMS", _int(0, 100_000), 1024),
+    ("mem0_vector_store_provider", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PROVIDER", _text, "qdrant"),
+    ("mem0_collection", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_COLLECTION_NAME", _text, "opentalking_memories"),
+    ("mem0_vector_store_path", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PATH", _text, ""),
+    ("mem0_vector_store_host", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_HOST", _text, ""),
+    ("mem0_vector_store_port", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PORT", _int(0, 65535), 0),
+    ("mem0_vector_store_dims", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_EMBEDDING_MODEL_DIMS", _int(0, 100_000), 1024),
+    ("mem0_api_key", "MEM0_API_KEY", _text, ""),
+    ("mem0_host", "MEM0_HOST", _url, ""),
+    ("mem0_timeout_ms", "MEMTUNE_MEM0_TIMEOUT_MS", _int(1, 600_000), 10_000),
 )
 _SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "AUTH")
 KNOWN_VARIABLES = frozenset(
@@ -313,6 +334,25 @@ class Settings:
     embedder_query_prefix: str = ""
     embedder_passage_prefix: str = ""
     embedder_threads: int = 1
+    mem0_config: str = field(default="", repr=False)
+    mem0_llm_provider: str = "openai"
+    mem0_llm_base_url: str = field(default="", repr=False)
+    mem0_llm_api_key: str = field(default="", repr=False)
+    mem0_llm_model: str = "qwen-flash"
+    mem0_embedder_provider: str = "openai"
+    mem0_embedder_base_url: str = field(default="", repr=False)
+    mem0_embedder_api_key: str = field(default="", repr=False)
+    mem0_embedder_model: str = "text-embedding-v4"
+    mem0_embedder_dims: int = 1024
+    mem0_vector_store_provider: str = "qdrant"
+    mem0_collection: str = "opentalking_memories"
+    mem0_vector_store_path: str = ""
+    mem0_vector_store_host: str = ""
+    mem0_vector_store_port: int = 0
+    mem0_vector_store_dims: int = 1024
+    mem0_api_key: str = field(default="", repr=False)
+    mem0_host: str = ""
+    mem0_timeout_ms: int = 10_000
     tuning_defaults: Tuning = Tuning()
     env_file: str = ""
     unknown_variables: tuple[str, ...] = ()
@@ -375,9 +415,25 @@ class Settings:
         return tuple(sorted((var, _shown(var, value)) for var, value in rows))
 
     @property
+    def mem0_embedder_configured(self) -> bool:
+        """Mem0 has an embedder of its own: an endpoint or key, the JSON override, or the hosted platform."""
+        return bool(self.mem0_embedder_base_url or self.mem0_embedder_api_key or self.mem0_config or self.mem0_api_key)
+
+    @property
     def effective_provider(self) -> str:
-        """The provider in use: an explicit choice wins; unset means the embedded SQLite engine."""
-        return "sqlite" if self.provider == "auto" else self.provider
+        """The provider in use: an explicit choice wins; unset means Mem0 when its embedder is configured."""
+        if self.provider != "auto":
+            return self.provider
+        return "mem0" if self.mem0_embedder_configured else "sqlite"
+
+    @property
+    def provider_reason(self) -> str:
+        """Why that provider, in a sentence the console shows."""
+        if self.provider != "auto":
+            return f"OPENTALKING_MEMORY_PROVIDER={self.provider}"
+        if self.mem0_embedder_configured:
+            return "OPENTALKING_MEMORY_PROVIDER is unset and Mem0's embedder is configured"
+        return "OPENTALKING_MEMORY_PROVIDER is unset and Mem0 has no embedder configured: the embedded engine"
 
 
 def _shown(variable: str, value: Any) -> str:

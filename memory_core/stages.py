@@ -11,22 +11,44 @@ from .decision import RecallDecision
 from .errors import MemoryCoreError
 from .fusion import FusionRetriever
 from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
+from .mem0_store import Mem0Store
 from .models import MemoryItem, NewItem, Scope
 from .retrieval import Retriever, ScoredMemory
 from .session import Session, WriteRecord
 from .settings import Tuning
 from .store import DEFAULT_LIBRARY_NAME, SQLiteStore
-from .write_gate import decide_write
+from .write_gate import WriteDecision, decide_write
 
 T = TypeVar("T")
 
 
 def recall(
+    retriever: Retriever,
+    scope: Scope,
+    decision: RecallDecision,
+    tuning: Tuning,
+    errors: list[str],
+    mem0: Mem0Store | None = None,
+) -> tuple[tuple[ScoredMemory, ...], str]:
+    """Search by the session's backend: Mem0, our index, or Mem0 then our index when Mem0 finds nothing."""
+    backend = tuning.recall_backend
+    if backend in ("mem0", "hybrid") and mem0 is not None:
+        hits = guarded(errors, "mem0 search", lambda: mem0_search(mem0, scope, decision, tuning))
+        if hits or backend == "mem0":
+            return hits or (), f"mem0 ({mem0.backend.name})" + ("" if hits is not None else ": failed, see errors")
+        hits_local, note = local_recall(retriever, scope, decision, tuning, errors)
+        why = "failed" if hits is None else "found nothing"
+        return hits_local, f"hybrid: Mem0 {why}, so {note} over the same library"
+    if backend == "mem0":
+        return (), "recall backend 'mem0' needs the Mem0 provider; the embedded store has none, nothing recalled"
+    hits_local, note = local_recall(retriever, scope, decision, tuning, errors)
+    return hits_local, (f"hybrid without Mem0: {note} over the library" if backend == "hybrid" else note)
+
+
+def local_recall(
     retriever: Retriever, scope: Scope, decision: RecallDecision, tuning: Tuning, errors: list[str]
 ) -> tuple[tuple[ScoredMemory, ...], str]:
-    """Search the library for the decision's query by the session's method; say which method ran and why."""
-    if tuning.recall_backend == "mem0":
-        return (), "recall backend 'mem0' needs the Mem0 provider; the embedded store has none, nothing recalled"
+    """Our BM25, dense or fused search of the library; says which method ran and why."""
     method = tuning.retrieval_method if tuning.retrieval_method in retriever.methods else "bm25"
     note = f"{method}" if method == tuning.retrieval_method else f"bm25 ({tuning.retrieval_method} needs an embedder)"
     options: dict[str, Any] = {}
@@ -42,9 +64,28 @@ def recall(
     if hits is None and method != "bm25":  # the embedder failed: BM25 still answers
         hits = guarded(errors, "recall", partial(search, method="bm25", min_score=tuning.recall_min_score))
         note = f"bm25 ({method} failed, see errors)"
-    if tuning.recall_backend == "hybrid":
-        note = f"hybrid without Mem0: {note} over the library"
     return hits or (), note
+
+
+def mem0_search(store: Mem0Store, scope: Scope, decision: RecallDecision, tuning: Tuning) -> tuple[ScoredMemory, ...]:
+    """Mem0's search of one library (filters carry it, so up to `limit` hits of that library come back).
+
+    `mem0_threshold` is Mem0's own: it applies to the semantic score, not to the score Mem0 returns.
+    """
+    rows = store.backend.search(scope, decision.query, top_k=tuning.recall_limit, threshold=tuning.mem0_threshold,
+                                timeout_ms=tuning.recall_timeout_ms)  # fmt: skip
+    items = store.by_mem0_rows(scope, rows)
+    return tuple(_mem0_hit(item, row, rank) for rank, (item, row) in enumerate(zip(items, rows, strict=True), 1))
+
+
+def _mem0_hit(item: MemoryItem, row: dict[str, Any], rank: int) -> ScoredMemory:
+    details = row.get("score_details") or {}
+    score = float(details.get("final_score", row.get("score") or 0.0))
+    return ScoredMemory(
+        item=item, bm25=float(details.get("bm25_score", 0.0)), entity_boost=float(details.get("entity_boost", 0.0)),
+        name_boost=0.0, score=score, matched_terms=(), matched_entities=(), rank=rank, method="mem0",
+        dense=float(details.get("semantic_score", row.get("score") or 0.0)), weight=0.0,
+    )  # fmt: skip
 
 
 def inject(session: Session, user_text: str, hits: Sequence[ScoredMemory]) -> Injection:
@@ -70,7 +111,16 @@ def write(
     decision = decide_write(user_text, reply, interrupted=interrupted)
     if decision.action != "write":
         return WriteRecord(decision, "none")
-    if session.tuning.write_mode == "mem0":
+    tuning = session.tuning
+    if isinstance(store, Mem0Store) and tuning.smart_write_enabled and tuning.write_mode in ("mem0", "hybrid"):
+        smart = smart_write(store, session, user_text, reply, decision, errors)
+        if smart is not None:
+            return smart
+        items = tuple(_with_write_action(i, "direct_write") for i in decision.items)
+        written = store_items(store, session, items, errors, "write")
+        note = "smart write failed: the turn was written raw instead"
+        return WriteRecord(decision, "direct_write", written or (), note=note, error=errors[-1] if errors else "")
+    if tuning.write_mode == "mem0":
         note = "write mode 'mem0' needs a provider with smart writes; the embedded store has none, nothing written"
         return WriteRecord(decision, "none", note=note)
     items = tuple(_with_write_action(i, "direct_write") for i in decision.items)
@@ -78,6 +128,34 @@ def write(
     if written is None:
         return WriteRecord(decision, "direct_write", error=errors[-1], note="kept in the session, retried later")
     return WriteRecord(decision, "direct_write", written)
+
+
+def smart_messages(session: Session, user_text: str, reply: str, context: str) -> list[dict[str, str]]:
+    """What a smart write sends (spec §5): recent turns only for a correction or a confirmation, the user's
+    message, and the reply too when the user confirms it."""
+    window = 2 * session.tuning.summary_turn_window
+    earlier = [m.to_dict() for m in session.history[:-2][-window:]] if context else []
+    current = [{"role": "user", "content": user_text}]
+    if context == "confirmation":
+        current.append({"role": "assistant", "content": reply})
+    return [*earlier, *current]
+
+
+def smart_write(
+    store: Mem0Store, session: Session, user_text: str, reply: str, decision: WriteDecision, errors: list[str]
+) -> WriteRecord | None:
+    """Mem0 extracts what to keep (infer=True); None when it failed, so the caller writes the turn raw."""
+    metadata = {"source": "session", "source_type": "conversation_turn", "category": "mem0_candidate",
+                "confidence": "unknown", "decision_reason": decision.reason, "write_action": "mem0_infer",
+                "type": "chat_turn"}  # fmt: skip
+    messages = smart_messages(session, user_text, reply, decision.context)
+    rows = guarded(errors, "smart write", lambda: store.backend.add_smart(session.scope, messages, metadata))
+    if rows is None:
+        return None
+    base = NewItem(user_text, "fact", "mem0_candidate", "unknown", "session", metadata)
+    written = guarded(errors, "catalogue", lambda: store.record_smart(session.scope, rows, base))
+    note = f"Mem0 kept {len(rows)} memories from this turn" if rows else "Mem0 found nothing worth keeping"
+    return WriteRecord(decision, "mem0_infer", written or (), note=note)
 
 
 def store_items(

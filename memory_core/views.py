@@ -143,9 +143,9 @@ def env_snippet(tuning: Tuning) -> str:
 def pipecat_snippet(tuning: Tuning) -> str:
     """The tuned knobs as Pipecat's `Mem0MemoryService.InputParams(...)`.
 
-    `search_threshold` is Mem0's semantic threshold (0..1): our min score is carried over, clamped.
+    `search_threshold` is Mem0's semantic threshold (0..1), the MEMTUNE_MEM0_THRESHOLD knob.
     """
-    threshold = min(max(tuning.recall_min_score, 0.0), 1.0)
+    threshold = tuning.mem0_threshold
     return (
         "Mem0MemoryService.InputParams(\n"
         f"    search_limit={tuning.recall_limit},\n"

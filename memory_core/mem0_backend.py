@@ -1,0 +1,297 @@
+"""Mem0 behind one small interface: the open-source `Memory` in-process, or the hosted platform.
+
+Every call is bounded by a timeout (a late answer is discarded) and runs off the caller's thread;
+failures surface as ProviderError. Libraries are ours: each memory carries library, profile and
+character in its metadata, and every search and listing pushes the library into Mem0's filters.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, Protocol, TypeVar
+
+from .errors import ConfigurationError, ProviderError
+from .mem0_config import build_config, prepare_environment
+from .models import Scope
+from .settings import Settings
+
+T = TypeVar("T")
+# OSS get_all has no paging: ask for this many at once, and say so if a library ever reaches it.
+LIST_ALL = 1_000_000
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mem0")
+
+
+class Mem0Backend(Protocol):
+    name: str
+
+    def add_raw(self, scope: Scope, text: str, metadata: dict[str, Any]) -> str: ...
+
+    def add_smart(
+        self, scope: Scope, messages: Sequence[dict[str, str]], metadata: dict[str, Any]
+    ) -> list[dict[str, Any]]: ...
+
+    def update(self, mem0_id: str, text: str, metadata: dict[str, Any]) -> None: ...
+
+    def delete(self, mem0_id: str) -> None: ...
+
+    def search(
+        self, scope: Scope, query: str, *, top_k: int, threshold: float, timeout_ms: int | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    def list_all(self, scope: Scope) -> list[dict[str, Any]]: ...
+
+    def history(self, mem0_id: str) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def scope_filters(scope: Scope) -> dict[str, Any]:
+    """Mem0 filters for one library of one profile and character (user_id, agent_id, then our metadata)."""
+    return {"user_id": scope.profile_id, "agent_id": scope.character_id, "library_id": scope.library_id}
+
+
+def scope_metadata(scope: Scope) -> dict[str, Any]:
+    return {"library_id": scope.library_id, "profile_id": scope.profile_id, "character_id": scope.character_id}
+
+
+def bounded(call: Callable[[], T], timeout_ms: int, what: str) -> T:
+    """Run a Mem0 call with a deadline; errors and timeouts become ProviderError."""
+    future: Future[T] = _POOL.submit(call)
+    try:
+        return future.result(timeout=timeout_ms / 1000)
+    except FutureTimeout:
+        future.cancel()
+        raise ProviderError(f"Mem0 {what} timed out after {timeout_ms} ms") from None
+    except ProviderError:
+        raise
+    except Exception as exc:
+        raise ProviderError(f"Mem0 {what} failed: {type(exc).__name__}: {exc}") from None
+
+
+class LocalMem0:
+    """The open-source `mem0.Memory`, one per vector-store path per process, calls serialised by a lock."""
+
+    def __init__(self, memory: Any, *, timeout_ms: int, name: str = "mem0 (open source)") -> None:
+        self.memory = memory
+        self.timeout_ms = timeout_ms
+        self.name = name
+        self._lock = threading.RLock()
+
+    def _call(self, what: str, call: Callable[[], T], timeout_ms: int | None = None) -> T:
+        def locked() -> T:
+            with self._lock:
+                return call()
+
+        return bounded(locked, timeout_ms or self.timeout_ms, what)
+
+    def add_raw(self, scope: Scope, text: str, metadata: dict[str, Any]) -> str:
+        result = self._call(
+            "add",
+            lambda: self.memory.add(
+                [{"role": "user", "content": text}],
+                user_id=scope.profile_id,
+                agent_id=scope.character_id,
+                metadata={**metadata, **scope_metadata(scope)},
+                infer=False,
+            ),
+        )
+        rows = result.get("results") or []
+        if not rows:
+            raise ProviderError("Mem0 add (infer=False) stored nothing")
+        return str(rows[0]["id"])
+
+    def add_smart(
+        self, scope: Scope, messages: Sequence[dict[str, str]], metadata: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        result = self._call(
+            "smart add",
+            lambda: self.memory.add(
+                list(messages),
+                user_id=scope.profile_id,
+                agent_id=scope.character_id,
+                metadata={**metadata, **scope_metadata(scope)},
+                infer=True,
+            ),
+        )
+        return [r for r in result.get("results") or [] if r.get("event") == "ADD"]
+
+    def update(self, mem0_id: str, text: str, metadata: dict[str, Any]) -> None:
+        self._call("update", lambda: self.memory.update(mem0_id, text=text, metadata=metadata))
+
+    def delete(self, mem0_id: str) -> None:
+        self._call("delete", lambda: self.memory.delete(mem0_id))
+
+    def search(
+        self, scope: Scope, query: str, *, top_k: int, threshold: float, timeout_ms: int | None = None
+    ) -> list[dict[str, Any]]:
+        result = self._call(
+            "search",
+            lambda: self.memory.search(
+                query, top_k=top_k, filters=scope_filters(scope), threshold=threshold, explain=True
+            ),
+            timeout_ms,
+        )
+        return list(result.get("results") or [])
+
+    def list_all(self, scope: Scope) -> list[dict[str, Any]]:
+        result = self._call("list", lambda: self.memory.get_all(filters=scope_filters(scope), top_k=LIST_ALL))
+        return list(result.get("results") or [])
+
+    def history(self, mem0_id: str) -> list[dict[str, Any]]:
+        return list(self._call("history", lambda: self.memory.history(mem0_id)) or [])
+
+    def close(self) -> None:
+        close_memory(self.memory)
+
+
+class HostedMem0:
+    """The hosted platform through `mem0.MemoryClient` (asynchronous adds, paginated listing)."""
+
+    def __init__(self, client: Any, *, timeout_ms: int) -> None:
+        self.client = client
+        self.timeout_ms = timeout_ms
+        self.name = "mem0 (hosted platform)"
+
+    def add_raw(self, scope: Scope, text: str, metadata: dict[str, Any]) -> str:
+        result = bounded(
+            lambda: self.client.add(
+                [{"role": "user", "content": text}],
+                user_id=scope.profile_id,
+                agent_id=scope.character_id,
+                metadata={**metadata, **scope_metadata(scope)},
+                infer=False,
+            ),
+            self.timeout_ms,
+            "add",
+        )
+        return _platform_id(result)
+
+    def add_smart(
+        self, scope: Scope, messages: Sequence[dict[str, str]], metadata: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        # The platform processes adds asynchronously: the extracted memories appear later in listings.
+        bounded(
+            lambda: self.client.add(
+                list(messages),
+                user_id=scope.profile_id,
+                agent_id=scope.character_id,
+                metadata={**metadata, **scope_metadata(scope)},
+                infer=True,
+            ),
+            self.timeout_ms,
+            "smart add",
+        )
+        return []
+
+    def update(self, mem0_id: str, text: str, metadata: dict[str, Any]) -> None:
+        bounded(lambda: self.client.update(mem0_id, text=text, metadata=metadata), self.timeout_ms, "update")
+
+    def delete(self, mem0_id: str) -> None:
+        bounded(lambda: self.client.delete(mem0_id), self.timeout_ms, "delete")
+
+    def search(
+        self, scope: Scope, query: str, *, top_k: int, threshold: float, timeout_ms: int | None = None
+    ) -> list[dict[str, Any]]:
+        filters = {"AND": [{k: v} for k, v in scope_filters(scope).items()]}
+        result = bounded(
+            lambda: self.client.search(query, filters=filters, top_k=top_k, threshold=threshold),
+            timeout_ms or self.timeout_ms,
+            "search",
+        )
+        return list(result.get("results") or []) if isinstance(result, dict) else list(result or [])
+
+    def list_all(self, scope: Scope) -> list[dict[str, Any]]:
+        """Every page of the platform's listing, not just the first."""
+        filters = {"AND": [{k: v} for k, v in scope_filters(scope).items()]}
+        rows: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            result = bounded(
+                lambda p=page: self.client.get_all(filters=filters, page=p, page_size=100),  # type: ignore[misc]
+                self.timeout_ms,
+                "list",
+            )
+            rows += list(result.get("results") or [])
+            if not result.get("next"):
+                return rows
+            page += 1
+
+    def history(self, mem0_id: str) -> list[dict[str, Any]]:
+        return list(bounded(lambda: self.client.history(mem0_id), self.timeout_ms, "history") or [])
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            close()
+
+
+def _platform_id(result: Any) -> str:
+    rows = result.get("results") if isinstance(result, dict) else result
+    if isinstance(rows, list) and rows and rows[0].get("id"):
+        return str(rows[0]["id"])
+    event = result.get("event_id") if isinstance(result, dict) else None
+    if event:
+        return f"pending:{event}"
+    raise ProviderError("the Mem0 platform returned no memory id")
+
+
+def _mem0_module() -> Any:
+    try:
+        import mem0
+    except ImportError as exc:
+        raise ConfigurationError("the Mem0 provider needs mem0ai: pip install -r requirements-mem0.txt") from exc
+    return mem0
+
+
+# -- one Memory per vector-store location per process -------------------------------------------
+
+_MEMORIES: dict[str, Any] = {}
+_MEMORIES_LOCK = threading.Lock()
+
+
+def _location(config: dict[str, Any]) -> str:
+    store = (config.get("vector_store") or {}).get("config") or {}
+    return str(store.get("path") or f"{store.get('host')}:{store.get('port')}/{store.get('collection_name')}")
+
+
+def open_memory(settings: Settings, config: dict[str, Any]) -> Any:
+    """The process's Memory for this store location (a Qdrant path takes an exclusive lock)."""
+    prepare_environment(settings)
+    key = _location(config)
+    with _MEMORIES_LOCK:
+        if key not in _MEMORIES:
+            Memory = _mem0_module().Memory
+            try:
+                _MEMORIES[key] = Memory.from_config(config)
+            except Exception as exc:
+                raise ConfigurationError(f"Mem0 did not start: {type(exc).__name__}: {exc}") from exc
+        return _MEMORIES[key]
+
+
+def close_memory(memory: Any) -> None:
+    with _MEMORIES_LOCK:
+        for key, held in list(_MEMORIES.items()):
+            if held is memory:
+                del _MEMORIES[key]
+    # Memory.close() leaves the local Qdrant client to the garbage collector, which complains at exit.
+    for part in (memory, getattr(getattr(memory, "vector_store", None), "client", None)):
+        close = getattr(part, "close", None)
+        if close is not None:
+            close()
+
+
+def build_backend(settings: Settings, *, embedder_url: str = "", embedder_dims: int = 0) -> Mem0Backend:
+    """The hosted platform when MEM0_API_KEY is set, else the open-source Memory from the config."""
+    if settings.mem0_api_key:
+        prepare_environment(settings)
+        MemoryClient = _mem0_module().MemoryClient
+        try:
+            client = MemoryClient(api_key=settings.mem0_api_key, host=settings.mem0_host or None)
+        except Exception as exc:
+            raise ConfigurationError(f"the Mem0 platform did not answer: {type(exc).__name__}: {exc}") from exc
+        return HostedMem0(client, timeout_ms=settings.mem0_timeout_ms)
+    config = build_config(settings, embedder_url=embedder_url, embedder_dims=embedder_dims)
+    return LocalMem0(open_memory(settings, config), timeout_ms=settings.mem0_timeout_ms)
