@@ -7,6 +7,7 @@ character in its metadata, and every search and listing pushes the library into 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,7 +15,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol, TypeVar
 
 from .errors import ConfigurationError, ProviderError
-from .mem0_config import build_config, prepare_environment
+from .mem0_config import MEM0_ENVIRONMENT, build_config, prepare_environment
 from .models import Scope
 from .settings import Settings
 
@@ -239,6 +240,7 @@ def _platform_id(result: Any) -> str:
 
 
 def _mem0_module() -> Any:
+    os.environ.update(MEM0_ENVIRONMENT)  # before the first import, whoever imports first
     try:
         import mem0
     except ImportError as exc:
