@@ -34,7 +34,7 @@ class Mem0Backend(Protocol):
         self, scope: Scope, messages: Sequence[dict[str, str]], metadata: dict[str, Any]
     ) -> list[dict[str, Any]]: ...
 
-    def update(self, mem0_id: str, text: str, metadata: dict[str, Any]) -> None: ...
+    def update(self, scope: Scope, mem0_id: str, text: str, metadata: dict[str, Any]) -> None: ...
 
     def delete(self, mem0_id: str) -> None: ...
 
@@ -119,8 +119,10 @@ class LocalMem0:
         )
         return [r for r in result.get("results") or [] if r.get("event") == "ADD"]
 
-    def update(self, mem0_id: str, text: str, metadata: dict[str, Any]) -> None:
-        self._call("update", lambda: self.memory.update(mem0_id, text=text, metadata=metadata))
+    def update(self, scope: Scope, mem0_id: str, text: str, metadata: dict[str, Any]) -> None:
+        # Metadata is replaced, not merged: the library, profile and character go along every time.
+        full = {**metadata, **scope_metadata(scope)}
+        self._call("update", lambda: self.memory.update(mem0_id, text=text, metadata=full))
 
     def delete(self, mem0_id: str) -> None:
         self._call("delete", lambda: self.memory.delete(mem0_id))
@@ -187,8 +189,9 @@ class HostedMem0:
         )
         return []
 
-    def update(self, mem0_id: str, text: str, metadata: dict[str, Any]) -> None:
-        bounded(lambda: self.client.update(mem0_id, text=text, metadata=metadata), self.timeout_ms, "update")
+    def update(self, scope: Scope, mem0_id: str, text: str, metadata: dict[str, Any]) -> None:
+        full = {**metadata, **scope_metadata(scope)}
+        bounded(lambda: self.client.update(mem0_id, text=text, metadata=full), self.timeout_ms, "update")
 
     def delete(self, mem0_id: str) -> None:
         bounded(lambda: self.client.delete(mem0_id), self.timeout_ms, "delete")

@@ -98,7 +98,7 @@ class Mem0Store(SQLiteStore):
         item_id = item.id or uuid.uuid4().hex
         old_mem0 = str(old.metadata.get(MEM0_ID, "")) if old else ""
         if old_mem0:
-            self.backend.update(old_mem0, item.text, mem0_metadata(item, item_id))
+            self.backend.update(scope, old_mem0, item.text, mem0_metadata(item, item_id))
             mem0_id = old_mem0
         else:
             mem0_id = self.backend.add_raw(scope, item.text, mem0_metadata(item, item_id))
@@ -118,12 +118,26 @@ class Mem0Store(SQLiteStore):
         ]
         return super().add_items(scope, items, source="session") if items else ()
 
+    def _resolved(self, scope: Scope, item: MemoryItem) -> str:
+        """The item's Mem0 id; a platform add still marked pending is looked up by our id in Mem0."""
+        mem0_id = str(item.metadata.get(MEM0_ID, ""))
+        if not mem0_id.startswith("pending:"):
+            return mem0_id
+        for row in self.backend.list_all(scope):
+            if str((row.get("metadata") or {}).get(OUR_ID)) == item.id:
+                real = str(row["id"])
+                SQLiteStore.edit_item(
+                    self, scope, item.id, metadata={**dict(item.metadata), MEM0_ID: real}, source="mem0-sync"
+                )
+                return real
+        raise ProviderError(f"Mem0 has not processed memory {item.id} yet; try again shortly")
+
     def edit_item(self, scope: Scope, item_id: str, **changes: Any) -> MemoryItem:
         before = self.get_item(scope, item_id)
         preview = replace(before, **{k: v for k, v in changes.items() if k != "source" and v is not None})
-        mem0_id = str(before.metadata.get(MEM0_ID, ""))
+        mem0_id = self._resolved(scope, before)
         if mem0_id:
-            self.backend.update(mem0_id, preview.text, mem0_metadata(preview, item_id))
+            self.backend.update(scope, mem0_id, preview.text, mem0_metadata(preview, item_id))
         else:  # an item from before the switch to Mem0: it joins Mem0 now
             metadata = dict(preview.metadata)
             metadata[MEM0_ID] = self.backend.add_raw(scope, preview.text, mem0_metadata(preview, item_id))
@@ -132,23 +146,23 @@ class Mem0Store(SQLiteStore):
 
     def delete_item(self, scope: Scope, item_id: str, *, source: str = "api") -> None:
         item = self.get_item(scope, item_id)
-        self._forget_in_mem0(str(item.metadata.get(MEM0_ID, "")))
+        self._forget_in_mem0(self._resolved(scope, item))
         super().delete_item(scope, item_id, source=source)
 
     def delete_items(self, scope: Scope, item_ids: Iterable[str], *, source: str = "api") -> int:
         found = self.items_by_id(scope, list(item_ids))
         for item in found.values():
-            self._forget_in_mem0(str(item.metadata.get(MEM0_ID, "")))
+            self._forget_in_mem0(self._resolved(scope, item))
         return super().delete_items(scope, list(found), source=source)
 
     def delete_library(self, scope: Scope, *, source: str = "api") -> int:
         self.get_library(scope)
         for item in list(self.iter_items(scope)):
-            self._forget_in_mem0(str(item.metadata.get(MEM0_ID, "")))
+            self._forget_in_mem0(self._resolved(scope, item))
         return super().delete_library(scope, source=source)
 
     def _forget_in_mem0(self, mem0_id: str) -> None:
-        if not mem0_id or mem0_id.startswith("pending:"):
+        if not mem0_id:
             return
         try:
             self.backend.delete(mem0_id)
@@ -162,8 +176,8 @@ class Mem0Store(SQLiteStore):
         """Our events, then Mem0's own history of the memory (source "mem0")."""
         ours = super().history(scope, item_id)
         try:
-            mem0_id = str(self.get_item(scope, item_id).metadata.get(MEM0_ID, ""))
-        except NotFoundError:
+            mem0_id = self._resolved(scope, self.get_item(scope, item_id))
+        except (NotFoundError, ProviderError):
             return ours
         if not mem0_id:
             return ours

@@ -269,3 +269,30 @@ print(json.dumps(connects))
     assert connects and set(connects) == {str(("127.0.0.1", server.port))}, connects
     assert list(home.iterdir()) == []
     assert {p.name for p in tmp_path.iterdir()} == {"home", "data"}
+
+
+def test_the_hosted_platform_through_memory_client(tmp_path: Path) -> None:
+    """MemoryClient against a local stand-in for the platform: async adds, paginated listing, filters."""
+    from mem0_platform import PlatformServer
+
+    with PlatformServer() as platform:
+        settings = load_settings({"OPENTALKING_MEMORY_PROVIDER": "mem0", "MEMTUNE_DATA_DIR": str(tmp_path),
+                                  "MEM0_API_KEY": platform.key, "MEM0_HOST": platform.host})  # fmt: skip
+        engine = build_engine(settings)
+        store = store_of(engine)
+        assert store.backend.name == "mem0 (hosted platform)" and "hosted" in engine.provider_note
+        store.ensure_library(SCOPE)
+        other = SCOPE.with_library("other")
+        store.ensure_library(other)
+        items = store.add_items(SCOPE, [NewItem(f"I like tea number {n}") for n in range(130)])
+        store.add_items(other, [NewItem("I like tea in another library")])
+        assert items[0].metadata[MEM0_ID].startswith("pending:")  # the platform queues adds
+        assert len(store.backend.list_all(SCOPE)) == 130  # every page, not just the first 100
+        rows = store.backend.search(SCOPE, "tea number 7", top_k=5, threshold=0.0)
+        assert len(rows) == 5 and all(r["metadata"]["library_id"] == "tea" for r in rows)
+        store.edit_item(SCOPE, items[0].id, text="I like green tea")
+        assert store.get_item(SCOPE, items[0].id).metadata[MEM0_ID] in platform.memories  # resolved by our id
+        store.delete_item(SCOPE, items[1].id)
+        assert len(store.backend.list_all(SCOPE)) == 129
+        assert ("GET", "/v1/ping/") in platform.requests
+        engine.close()
