@@ -107,7 +107,7 @@ def _chat_tab(
     def opened(new_state: ConsoleState) -> tuple[ConsoleState, list[dict[str, Any]], str]:
         scope = new_state.session.scope if new_state.session else None
         where = f"profile `{scope.profile_id}` · library `{scope.library_id}`" if scope else ""
-        recall = f"recall: {engine.retrieval_note}"
+        recall = f"memory: {engine.provider_note} · recall: {engine.retrieval_note}"
         return new_state, new_state.chat, f"Chatting with **{new_state.character_name}** · {where} · {recall}"
 
     @friendly
@@ -326,7 +326,7 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
     settings = engine.settings
     tuning = settings.tuning()
     gr.Markdown("Knobs apply to **this visitor's session** at once, without a restart. Secrets are masked. "
-                f"Recall: **{engine.retrieval_note}**.")  # fmt: skip
+                f"Memory: **{engine.provider_note}**. Recall: **{engine.retrieval_note}**.")  # fmt: skip
     with gr.Row():
         with gr.Column():
             decision_mode = gr.Radio(["rule", "hybrid", "llm"], value=tuning.decision_mode, label="Decision mode")

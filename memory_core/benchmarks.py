@@ -22,12 +22,13 @@ from .errors import InvalidInputError
 from .evaluation import mean, percentile, recall_at_k, reciprocal_rank
 from .fusion import METHODS, FusionRetriever
 from .locomo import Conversation, load_locomo
+from .mem0_store import Mem0Store
 from .models import NewItem, Scope
 from .retrieval import BM25Retriever
 from .store import SQLiteStore
 from .tokenizer import tokenize
 
-BACKENDS = ("bm25",)
+BACKENDS = ("bm25", "mem0")
 SCORERS = ("index", "rank-bm25")
 
 Ranker = Callable[[str, int], list[str]]
@@ -103,6 +104,19 @@ def method_rankers(
     return rankers, embed_ms
 
 
+def _mem0_ranker(store: SQLiteStore, scope: Scope) -> Ranker:
+    """Mem0's own search (semantic, plus BM25/entity parts where Mem0 has them), our ids from its metadata."""
+    if not isinstance(store, Mem0Store):
+        raise InvalidInputError("backend mem0 needs a Mem0 store")
+    backend = store.backend
+
+    def rank(query: str, k: int) -> list[str]:
+        rows = backend.search(scope, query, top_k=k, threshold=0.0)
+        return [str((row.get("metadata") or {}).get("opentalking_memory_id") or row.get("id")) for row in rows]
+
+    return rank
+
+
 def _fusion_ranker(fusion: FusionRetriever, scope: Scope, method: str) -> Ranker:
     return lambda query, k: [h.item.id for h in fusion.search(scope, query, limit=k, method=method)]  # fmt: skip
 
@@ -119,10 +133,13 @@ def run_locomo(
     b: float = 0.75,
     max_weight: float = 0.6,
     on_conversation: Callable[[dict[str, Any]], None] | None = None,
+    open_store: Callable[[Path], SQLiteStore] | None = None,
 ) -> dict[str, Any]:
     """Store every turn of each conversation, ask every question with evidence, score the top 10.
 
     With --method dense or fusion, BM25 (and dense) run on the same index in the same run, beside it.
+    With --backend mem0, `open_store` gives a Mem0Store: turns go into Mem0 and Mem0's search answers,
+    with BM25 over the same turns beside it.
     """
     if backend not in BACKENDS:
         raise InvalidInputError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -130,18 +147,21 @@ def run_locomo(
         raise InvalidInputError(f"scorer must be one of {', '.join(SCORERS)}, got {scorer!r}")
     if method not in METHODS or (scorer == "rank-bm25" and method != "bm25"):
         raise InvalidInputError(f"method must be one of {', '.join(METHODS)} (bm25 with --scorer rank-bm25)")
+    if backend == "mem0" and open_store is None:
+        raise InvalidInputError("backend mem0 needs a Mem0 store")
     conversations = load_locomo(path, item_format=item_format)
     tallies: dict[str, _Tally] = {}
     build_ms: list[float] = []
-    with (
-        tempfile.TemporaryDirectory(prefix="memtune-locomo-") as tmp,
-        SQLiteStore(Path(tmp) / "bench.sqlite3") as store,
-    ):
+    method = "mem0" if backend == "mem0" else method
+    opener = open_store or (lambda folder: SQLiteStore(folder / "bench.sqlite3"))
+    with tempfile.TemporaryDirectory(prefix="memtune-locomo-") as tmp, opener(Path(tmp)) as store:
         for conv in conversations:
             scope = Scope.of("locomo", conv.sample_id, "turns")
             store.add_items(scope, conv.items, source="bench", create_library_name=conv.sample_id)
             started = time.perf_counter()
-            if scorer == "index":
+            if backend == "mem0":
+                rankers = {"mem0": _mem0_ranker(store, scope), "bm25": _index_ranker(BM25Retriever(store), scope)}
+            elif scorer == "index":
                 rankers, _ = method_rankers(store, scope, method, embedder, k1=k1, b=b, max_weight=max_weight)
             else:
                 rankers = {"bm25": _rank_bm25_ranker(conv.items, k1, b)}

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -168,10 +169,20 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     common = {"k1": settings.bm25_k1, "b": settings.bm25_b}
     weight = settings.tuning().fusion_max_weight
     if args.bench == "locomo":
-        embedder = _bench_embedder(settings, args.method)
+        embedder = _bench_embedder(settings, "fusion" if args.backend == "mem0" else args.method)
+        opener = None
+        if args.backend == "mem0":  # Mem0 on a temporary data directory, with the configured (or local) embedder
+
+            def opener(folder: Path) -> SQLiteStore:
+                bench = replace(settings, provider="mem0", data_dir=str(folder), sqlite_path="")
+                store = open_store(bench, embedder)
+                if store is None:
+                    raise InvalidInputError("the Mem0 store did not open")
+                return store
+
         result = run_locomo(args.data, backend=args.backend, scorer=args.scorer, method=args.method,
                             embedder=embedder, item_format=args.item_format, max_weight=weight,
-                            on_conversation=lambda row: _emit(out, row), **common)  # fmt: skip
+                            on_conversation=lambda row: _emit(out, row), open_store=opener, **common)  # fmt: skip
     elif args.bench == "retrieval":
         embedder = _bench_embedder(settings, args.method)
         result = run_retrieval(args.data, method=args.method, embedder=embedder, max_weight=weight, **common)

