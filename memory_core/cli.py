@@ -19,6 +19,7 @@ from .errors import InvalidInputError, MemoryCoreError
 from .evaluation import binary_scores, percentile
 from .fusion import METHODS
 from .locomo import ITEM_FORMATS
+from .mem0_store import Mem0Store
 from .models import Scope
 from .retrieval import BM25Retriever
 from .retrieval_bench import run_retrieval
@@ -165,6 +166,18 @@ def _bench_embedder(settings: Settings, method: str) -> Embedder | None:
     return build_embedder(settings).embedder if method != "bm25" else None
 
 
+def cmd_mem0(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Copy a library into Mem0 (push) or catalogue the library's Mem0 memories made elsewhere (pull)."""
+    with _store(replace(settings, provider="mem0")) as store:
+        if not isinstance(store, Mem0Store):
+            raise InvalidInputError("the Mem0 provider did not open")
+        scope = _scope(args, settings)
+        store.ensure_library(scope)
+        count = store.push_library(scope) if args.direction == "push" else store.pull_library(scope)
+    _emit(out, {"direction": args.direction, "library": scope.library_id, "copied": count})
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     common = {"k1": settings.bm25_k1, "b": settings.bm25_b}
     weight = settings.tuning().fusion_max_weight
@@ -228,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "import":
             command.add_argument("--on-conflict", choices=("error", "skip", "replace"), default="error")
         command.set_defaults(run=run)
+
+    mem0 = sub.add_parser("mem0", help="copy a library into Mem0 (push) or Mem0's memories into it (pull)")
+    mem0.add_argument("direction", choices=("push", "pull"))
+    _add_scope_arguments(mem0)
+    mem0.set_defaults(run=cmd_mem0)
 
     bench = sub.add_parser("bench", help="benchmarks; the last output line is a JSON object")
     kinds = bench.add_subparsers(dest="bench", required=True)

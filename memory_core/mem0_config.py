@@ -108,7 +108,15 @@ def _normalised(config: dict[str, Any]) -> dict[str, Any]:
 
 def build_config(settings: Settings, *, embedder_url: str = "", embedder_dims: int = 0) -> dict[str, Any]:
     if settings.mem0_config.strip():
-        return json_config(settings.mem0_config)
+        config = json_config(settings.mem0_config)
+        # Left to itself, Qdrant would settle in /tmp/qdrant: keep it in the data directory.
+        store = config.setdefault("vector_store", {"provider": "qdrant", "config": {}})
+        store_config = store.setdefault("config", {})
+        if store.get("provider", "qdrant") == "qdrant" and not any(
+            store_config.get(k) for k in ("path", "host", "url")
+        ):
+            store_config.update(path=str(Path(settings.data_dir) / "mem0_qdrant"), on_disk=True)
+        return config
     return split_config(settings, embedder_url=embedder_url, embedder_dims=embedder_dims)
 
 

@@ -332,3 +332,25 @@ def test_bench_locomo_through_mem0(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = json.loads(out.getvalue().splitlines()[-1])
     assert result["backend"] == "mem0" and result["questions"] == 1 and result["recall@10"] == 1.0
     assert set(result["by_method"]) == {"mem0", "bm25"}
+
+
+def test_cli_copies_a_library_into_mem0(server: OpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from memory_core.cli import main
+
+    data = tmp_path / "data"
+    embedded = build_engine(load_settings({"MEMTUNE_DATA_DIR": str(data), "MEMTUNE_EMBEDDER": "none"}))
+    assert embedded.store is not None
+    embedded.store.ensure_library(SCOPE)
+    embedded.store.add_items(SCOPE, [NewItem("I run every Sunday")])
+    embedded.close()
+    for name, value in {"MEMTUNE_DATA_DIR": str(data), "MEMTUNE_EMBEDDER": "none",
+                        "OPENTALKING_MEMORY_MEM0_EMBEDDER_BASE_URL": server.base_url,
+                        "OPENTALKING_MEMORY_MEM0_EMBEDDER_EMBEDDING_DIMS": "8"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    scope_args = ["--profile", "alice", "--character", "mia", "--library", "tea"]
+    for direction, copied in (("push", 1), ("push", 0), ("pull", 0)):
+        out = io.StringIO()
+        assert main(["mem0", direction, *scope_args], out=out) == 0
+        assert json.loads(out.getvalue())["copied"] == copied
