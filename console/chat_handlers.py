@@ -21,6 +21,7 @@ from memory_core.views import (
     pipecat_snippet,
     score_bars,
     summary_state,
+    threshold_of,
     timing_rows,
     turn_label,
     write_summary,
@@ -164,7 +165,7 @@ def inspect(state: ConsoleState | None, label: str | None) -> tuple[Any, ...]:
     decision = trace.decision.to_dict() if trace.decision else {"memory": "off", "note": trace.recall_note}
     query = f"**Query** {trace.query or '(no search)'} · backend `{trace.backend}` · {trace.recall_note}"
     hits = pd.DataFrame(hit_rows(trace.hits), columns=HIT_COLUMNS)
-    min_score = state.tuning.recall_min_score if state else 0.0
+    min_score = threshold_of(trace.hits, state.tuning) if state else 0.0
     bars = pd.DataFrame(score_bars(trace.hits, min_score))
     spans = message_spans(trace.messages, trace.memory_block, trace.block_index)
     return (

@@ -53,6 +53,14 @@ def hit_rows(hits: Sequence[ScoredMemory]) -> list[list[object]]:
     ]  # fmt: skip
 
 
+def threshold_of(hits: Sequence[ScoredMemory], tuning: Tuning) -> float:
+    """The threshold the hits were held to: BM25's min score, the fused/dense one, or Mem0's."""
+    method = hits[0].method if hits else tuning.retrieval_method
+    if method in ("fusion", "dense"):
+        return tuning.fusion_min_score
+    return tuning.mem0_threshold if method == "mem0" else tuning.recall_min_score
+
+
 def score_bars(hits: Sequence[ScoredMemory], min_score: float) -> list[dict[str, object]]:
     """Bar-chart rows: each hit's final score, and the threshold as its own bar to compare against."""
     rows: list[dict[str, object]] = [

@@ -14,6 +14,7 @@ from memory_core.views import (
     pipecat_snippet,
     score_bars,
     summary_state,
+    threshold_of,
     turn_label,
     write_summary,
 )
@@ -68,3 +69,9 @@ def test_snippets_round_trip_to_settings() -> None:
         "    position=2,\n"
         ")"
     )
+
+
+def test_threshold_follows_the_method_that_ran() -> None:
+    tuning = Tuning(recall_min_score=1.5, fusion_min_score=0.6, mem0_threshold=0.2)
+    assert threshold_of((), tuning) == 0.6  # fusion by default
+    assert threshold_of((), Tuning(retrieval_method="bm25", recall_min_score=1.5)) == 1.5
