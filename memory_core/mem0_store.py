@@ -198,8 +198,11 @@ class Mem0Store(SQLiteStore):
 
     def by_mem0_rows(self, scope: Scope, rows: Sequence[dict[str, Any]]) -> list[MemoryItem]:
         """Our items for Mem0 results (by our id, else by _mem0_id); a memory we never saw is shown as is."""
-        items = {item.id: item for item in self.iter_items(scope)}
-        by_mem0 = {str(i.metadata.get(MEM0_ID)): i for i in items.values() if i.metadata.get(MEM0_ID)}
+        ours = [str((row.get("metadata") or {}).get(OUR_ID) or "") for row in rows]
+        items = self.items_by_id(scope, [i for i in ours if i])
+        by_mem0: dict[str, MemoryItem] = {}
+        if len(items) < len(rows):  # smart-write memories carry no id of ours: find them by Mem0's id
+            by_mem0 = {str(i.metadata.get(MEM0_ID)): i for i in self.iter_items(scope) if i.metadata.get(MEM0_ID)}
         found = []
         for row in rows:
             ours = str((row.get("metadata") or {}).get(OUR_ID) or "")
