@@ -203,11 +203,10 @@ class Mem0Store(SQLiteStore):
         by_mem0: dict[str, MemoryItem] = {}
         if len(items) < len(rows):  # smart-write memories carry no id of ours: find them by Mem0's id
             by_mem0 = {str(i.metadata.get(MEM0_ID)): i for i in self.iter_items(scope) if i.metadata.get(MEM0_ID)}
-        found = []
-        for row in rows:
-            ours = str((row.get("metadata") or {}).get(OUR_ID) or "")
-            found.append(items.get(ours) or by_mem0.get(str(row.get("id"))) or _transient(scope, row))
-        return found
+        return [
+            items.get(our_id) or by_mem0.get(str(row.get("id"))) or _transient(scope, row)
+            for our_id, row in zip(ours, rows, strict=True)
+        ]
 
     def push_library(self, scope: Scope, progress: Callable[[int, int], None] | None = None) -> int:
         """Copy the library's items that are not in Mem0 yet into Mem0; returns how many."""
