@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 ROLES = ("system", "user", "assistant")
@@ -117,7 +117,6 @@ class StreamResult:
 
     text: str = ""
     call: LLMCall | None = None
-    pieces: list[str] = field(default_factory=list)
 
 
 def stream_model(
@@ -145,7 +144,6 @@ def stream_model(
             break
         if kind == "piece":
             result.text += str(value)
-            result.pieces.append(str(value))
             yield str(value)
         elif kind == "error":
             error = str(value)

@@ -92,16 +92,6 @@ class DenseRetriever:
         cosine = matrix @ query_vector if len(items) else np.zeros(0, dtype=np.float32)
         return DenseView(items, cosine, langs)
 
-    def stats(self, scope: Scope) -> tuple[int, int]:
-        """(memories, dimensions) of the library's dense index."""
-        library = self._library(scope)
-        with library.lock:
-            return len(library.keys), self.embedder.dims
-
-    def forget(self, scope: Scope) -> None:
-        with self._lock:
-            self._libraries.pop(scope, None)
-
     def _library(self, scope: Scope) -> _Library:
         with self._lock:
             return self._libraries.setdefault(scope, _Library())

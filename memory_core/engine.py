@@ -195,7 +195,7 @@ class MemoryEngine:
         retriever = self.retriever
         if not isinstance(retriever, FusionRetriever):
             return 0
-        embedded = guarded(errors, "embedding", lambda: retriever.dense.sync(scope, progress))
+        embedded = guarded(errors, "embedding", lambda: retriever.sync(scope, progress))
         return embedded or 0
 
     # -- the parts of a turn -----------------------------------------------------------------------

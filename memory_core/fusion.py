@@ -17,7 +17,7 @@ The policy (measured on LoCoMo and the bilingual retrieval set; see the README):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -101,9 +101,9 @@ class FusionRetriever:
         self.max_weight = max_weight
         self.candidates = candidates
 
-    def sync(self, scope: Scope) -> int:
+    def sync(self, scope: Scope, progress: Callable[[int, int], None] | None = None) -> int:
         """Embed what the library's new or changed memories need (writes call this; searches do too)."""
-        return self.dense.sync(scope)
+        return self.dense.sync(scope, progress)
 
     def search(
         self,
@@ -143,9 +143,6 @@ class FusionRetriever:
                  float(total[n]), rank, method)
             for rank, n in enumerate(order[:limit], 1)
         )  # fmt: skip
-
-    def stats(self, scope: Scope) -> tuple[int, int, int]:
-        return self.bm25.stats(scope)
 
 
 def _best(total: Floats, eligible: npt.NDArray[np.bool_], items: Sequence[MemoryItem], limit: int) -> list[int]:

@@ -85,10 +85,6 @@ def message_spans(messages: Sequence[ChatMessage], block: str, block_index: int)
     return spans
 
 
-def messages_json(messages: Sequence[ChatMessage]) -> str:
-    return json.dumps([m.to_dict() for m in messages], ensure_ascii=False, indent=2)
-
-
 def llm_calls(trace: Trace) -> list[dict[str, object]]:
     """Every model call of the turn (judge, reply, summary), as the inspector shows them."""
     return [
