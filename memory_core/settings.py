@@ -210,11 +210,22 @@ _SETTINGS_VARIABLES: tuple[tuple[str, str, Callable[[Any, str], Any], Any], ...]
     ("data_dir", "MEMTUNE_DATA_DIR", _text, "./data"),
     ("bm25_k1", "MEMTUNE_BM25_K1", _float(0.0, 10.0), 1.5),
     ("bm25_b", "MEMTUNE_BM25_B", _float(0.0, 1.0), 0.75),
-    ("server_name", "GRADIO_SERVER_NAME", _text, "0.0.0.0"),
+    ("server_name", "GRADIO_SERVER_NAME", _text, ""),
     ("server_port", "GRADIO_SERVER_PORT", _int(1, 65535), 7860),
     ("api_token", "MEMTUNE_API_TOKEN", _text, ""),
     ("auth", "MEMTUNE_AUTH", _auth, ""),
     ("demo", "MEMTUNE_DEMO", parse_bool, True),
+    ("public", "MEMTUNE_PUBLIC", _optional(parse_bool), None),
+    ("space_id", "SPACE_ID", _text, ""),
+    ("max_text_chars", "MEMTUNE_MAX_TEXT_CHARS", _int(100, 1_000_000), 20_000),
+    ("max_upload_mb", "MEMTUNE_MAX_UPLOAD_MB", _float(0.01, 10_000.0), 20.0),
+    ("login_attempts_per_minute", "MEMTUNE_LOGIN_ATTEMPTS_PER_MINUTE", _int(1, 10_000), 5),
+    ("sandbox_max_items", "MEMTUNE_SANDBOX_MAX_ITEMS", _int(1, 1_000_000), 500),
+    ("sandbox_max_text_chars", "MEMTUNE_SANDBOX_MAX_TEXT_CHARS", _int(10, 1_000_000), 2_000),
+    ("sandbox_turns_per_minute", "MEMTUNE_SANDBOX_TURNS_PER_MINUTE", _int(1, 10_000), 30),
+    ("sandbox_max_upload_mb", "MEMTUNE_SANDBOX_MAX_UPLOAD_MB", _float(0.01, 10_000.0), 1.0),
+    ("sandbox_ttl_hours", "MEMTUNE_SANDBOX_TTL_HOURS", _float(0.001, 100_000.0), 24.0),
+    ("index_budget_mb", "MEMTUNE_INDEX_BUDGET_MB", _float(1.0, 1_000_000.0), 512.0),
     ("llm_base_url", "OPENTALKING_LLM_BASE_URL", _url, ""),
     ("llm_api_key", "OPENTALKING_LLM_API_KEY", _text, ""),
     ("llm_model", "OPENTALKING_LLM_MODEL", _text, "qwen-turbo"),
@@ -306,11 +317,22 @@ class Settings:
     data_dir: str = "./data"
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
-    server_name: str = "0.0.0.0"
+    server_name: str = ""
     server_port: int = 7860
     api_token: str = field(default="", repr=False)
     auth: str = field(default="", repr=False)
     demo: bool = True
+    public: bool | None = None
+    space_id: str = ""
+    max_text_chars: int = 20_000
+    max_upload_mb: float = 20.0
+    login_attempts_per_minute: int = 5
+    sandbox_max_items: int = 500
+    sandbox_max_text_chars: int = 2_000
+    sandbox_turns_per_minute: int = 30
+    sandbox_max_upload_mb: float = 1.0
+    sandbox_ttl_hours: float = 24.0
+    index_budget_mb: float = 512.0
     llm_base_url: str = field(default="", repr=False)
     llm_api_key: str = field(default="", repr=False)
     llm_model: str = "qwen-turbo"
@@ -359,6 +381,40 @@ class Settings:
 
     def tuning(self) -> Tuning:
         return self.tuning_defaults
+
+    @property
+    def on_space(self) -> bool:
+        """Running as a Hugging Face Space (the platform sets SPACE_ID)."""
+        return bool(self.space_id)
+
+    @property
+    def access(self) -> str:
+        """private (a login or token guards everything), public (a sandbox per visitor) or open (local use).
+
+        An explicit MEMTUNE_PUBLIC=true wins over a token (the token then opens the REST API to its holder);
+        a login (MEMTUNE_AUTH) always means private.
+        """
+        if self.auth or (self.api_token and self.public is not True):
+            return "private"
+        if self.public is True or (self.public is None and self.on_space):
+            return "public"
+        return "open"
+
+    @property
+    def bind_host(self) -> str:
+        """GRADIO_SERVER_NAME when set; else every interface on a Space and only loopback elsewhere."""
+        return self.server_name or ("0.0.0.0" if self.on_space else "127.0.0.1")
+
+    @property
+    def upload_limit_bytes(self) -> int:
+        """The largest file a visitor may upload (the sandbox quota in public mode)."""
+        megabytes = self.sandbox_max_upload_mb if self.access == "public" else self.max_upload_mb
+        return int(megabytes * 1024 * 1024)
+
+    @property
+    def text_limit(self) -> int:
+        """The longest text a visitor may send or store (the sandbox quota in public mode)."""
+        return min(self.max_text_chars, self.sandbox_max_text_chars) if self.access == "public" else self.max_text_chars
 
     @property
     def embedder_llm(self) -> LLMConfig:

