@@ -16,6 +16,7 @@ from .errors import (
     MemoryCoreError,
     NotFoundError,
     ProviderError,
+    QuotaError,
 )
 from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
 from .llm import OpenAIChatModel, build_chat_model
@@ -83,6 +84,7 @@ __all__ = [
     "OpenAIChatModel",
     "Page",
     "ProviderError",
+    "QuotaError",
     "RecallDecider",
     "RecallDecision",
     "Retriever",

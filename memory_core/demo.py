@@ -40,11 +40,21 @@ def seed_demo(store: SQLiteStore) -> bool:
     """Create the demo character and library unless they were seeded before; True when seeded now."""
     if store.get_meta(DEMO_MARKER) is not None:
         return False
-    store.save_character(DEMO_CHARACTER_ID, DEMO_NAME, DEMO_PERSONA)
+    _seed(store, DEMO_PROFILE_ID, owner="")
+    store.set_meta(DEMO_MARKER, utc_timestamp())
+    return True
+
+
+def seed_sandbox(store: SQLiteStore, profile_id: str) -> None:
+    """Give a new sandbox its own copy of the demo: the character (owned by the sandbox) and its library."""
+    _seed(store, profile_id, owner=profile_id)
+
+
+def _seed(store: SQLiteStore, profile_id: str, *, owner: str) -> None:
+    store.save_character(DEMO_CHARACTER_ID, DEMO_NAME, DEMO_PERSONA, owner=owner)
     items = [
         NewItem(text, item_type, category, "high", "demo", {"demo": True})
         for text, item_type, category in DEMO_MEMORIES
     ]
-    store.add_items(demo_scope(), items, source="demo", on_conflict="skip", create_library_name=DEMO_LIBRARY_NAME)
-    store.set_meta(DEMO_MARKER, utc_timestamp())
-    return True
+    scope = Scope.of(profile_id, DEMO_CHARACTER_ID, DEMO_LIBRARY_ID)
+    store.add_items(scope, items, source="demo", on_conflict="skip", create_library_name=DEMO_LIBRARY_NAME)

@@ -25,3 +25,7 @@ class ConfigurationError(MemoryCoreError):
 
 class ProviderError(MemoryCoreError):
     """A backing service (store, chat model, embedder) failed or timed out."""
+
+
+class QuotaError(MemoryCoreError):
+    """A sandbox quota would be exceeded (items, text length, turns per minute, upload size); nothing was written."""

@@ -70,6 +70,22 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        # A character belongs to everyone (owner '') or to one profile: a public sandbox's own characters.
+        "006_character_owner",
+        """
+        CREATE TABLE characters_owned (
+            owner TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, persona TEXT NOT NULL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (owner, id)
+        );
+        INSERT INTO characters_owned SELECT '', id, name, persona, created_at, updated_at FROM characters;
+        DROP TABLE characters;
+        ALTER TABLE characters_owned RENAME TO characters;
+        CREATE INDEX items_by_profile ON items (profile_id);
+        CREATE INDEX item_events_by_profile ON item_events (profile_id);
+        """,
+    ),
 )
 
 

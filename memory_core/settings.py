@@ -225,6 +225,7 @@ _SETTINGS_VARIABLES: tuple[tuple[str, str, Callable[[Any, str], Any], Any], ...]
     ("sandbox_turns_per_minute", "MEMTUNE_SANDBOX_TURNS_PER_MINUTE", _int(1, 10_000), 30),
     ("sandbox_max_upload_mb", "MEMTUNE_SANDBOX_MAX_UPLOAD_MB", _float(0.01, 10_000.0), 1.0),
     ("sandbox_ttl_hours", "MEMTUNE_SANDBOX_TTL_HOURS", _float(0.001, 100_000.0), 24.0),
+    ("sandbox_max_count", "MEMTUNE_SANDBOX_MAX_COUNT", _int(1, 10_000_000), 2_000),
     ("index_budget_mb", "MEMTUNE_INDEX_BUDGET_MB", _float(1.0, 1_000_000.0), 512.0),
     ("llm_base_url", "OPENTALKING_LLM_BASE_URL", _url, ""),
     ("llm_api_key", "OPENTALKING_LLM_API_KEY", _text, ""),
@@ -332,6 +333,7 @@ class Settings:
     sandbox_turns_per_minute: int = 30
     sandbox_max_upload_mb: float = 1.0
     sandbox_ttl_hours: float = 24.0
+    sandbox_max_count: int = 2_000
     index_budget_mb: float = 512.0
     llm_base_url: str = field(default="", repr=False)
     llm_api_key: str = field(default="", repr=False)

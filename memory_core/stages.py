@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from .chat import ChatMessage
 from .decision import RecallDecision
-from .errors import MemoryCoreError
+from .errors import MemoryCoreError, QuotaError
 from .fusion import FusionRetriever
 from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
 from .mem0_store import Mem0Store
@@ -163,7 +163,15 @@ def store_items(
 ) -> tuple[MemoryItem, ...] | None:
     """Write for a session; on failure the items wait in the session instead of being lost."""
     add = partial(store.add_items, session.scope, items, source="session", create_library_name=DEFAULT_LIBRARY_NAME)
-    written = guarded(errors, stage, add)
+
+    def add_within_quota() -> tuple[MemoryItem, ...]:
+        try:
+            return add()
+        except QuotaError as exc:  # a full sandbox: a retry could never succeed, so the write is dropped, said so
+            errors.append(f"{stage} skipped: {exc}")
+            return ()
+
+    written = guarded(errors, stage, add_within_quota)
     if written is None:
         session.pending_writes.append(items)
     return written

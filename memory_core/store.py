@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from .errors import ConflictError, InvalidInputError, NotFoundError, ProviderError
+from .errors import ConflictError, InvalidInputError, NotFoundError, ProviderError, QuotaError
 from .models import (
     MAX_PERSONA_LENGTH,
     Change,
@@ -68,12 +68,23 @@ _INSERT_EVENT = """
 """
 
 
+class WriteLimits(Protocol):
+    """Quotas per profile, checked inside the write's transaction (a public sandbox's); None is no limit."""
+
+    def max_items(self, profile_id: str) -> int | None: ...
+
+    def max_text(self, profile_id: str) -> int | None: ...
+
+
 class SQLiteStore:
     """Libraries, items and their audit history in one SQLite database, safe to share between threads."""
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], str] = utc_timestamp) -> None:
+    def __init__(
+        self, path: str | Path, *, clock: Callable[[], str] = utc_timestamp, limits: WriteLimits | None = None
+    ) -> None:
         self._path = Path(path)
         self._clock = clock
+        self.limits = limits
         self._lock = threading.RLock()
         with _provider_errors():
             self._conn = connect(self._path, in_memory=str(path) == ":memory:")
@@ -116,8 +127,8 @@ class SQLiteStore:
 
     # Characters and small key/value facts about the database
 
-    def save_character(self, character_id: str, name: str, persona: str) -> Character:
-        """Create or update a character; its memories are untouched."""
+    def save_character(self, character_id: str, name: str, persona: str, *, owner: str = "") -> Character:
+        """Create or update a character (everyone's, or one profile's own); its memories are untouched."""
         character_id = check_id(character_id, what="character_id")
         name = _library_name(name, default=character_id)
         if not isinstance(persona, str) or len(persona) > MAX_PERSONA_LENGTH:
@@ -125,26 +136,28 @@ class SQLiteStore:
         now = self._clock()
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO characters (id, name, persona, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, persona = excluded.persona, "
+                "INSERT INTO characters (owner, id, name, persona, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (owner, id) DO UPDATE SET name = excluded.name, persona = excluded.persona, "
                 "updated_at = excluded.updated_at",
-                (character_id, name, persona.strip(), now, now),
+                (owner, character_id, name, persona.strip(), now, now),
             )
-            return _character(conn, character_id)
+            return _character(conn, owner, character_id)
 
-    def get_character(self, character_id: str) -> Character:
+    def get_character(self, character_id: str, *, owner: str = "") -> Character:
         with self._transaction("DEFERRED") as conn:
-            return _character(conn, check_id(character_id, what="character_id"))
+            return _character(conn, owner, check_id(character_id, what="character_id"))
 
-    def list_characters(self) -> tuple[Character, ...]:
+    def list_characters(self, *, owner: str = "") -> tuple[Character, ...]:
+        """The characters of one owner ('' is the shared catalogue)."""
         with self._transaction("DEFERRED") as conn:
-            rows = conn.execute(f"{_SELECT_CHARACTERS} ORDER BY name, id").fetchall()
+            rows = conn.execute(f"{_SELECT_CHARACTERS} WHERE owner = ? ORDER BY name, id", (owner,)).fetchall()
         return tuple(Character(*row) for row in rows)
 
-    def delete_character(self, character_id: str) -> None:
+    def delete_character(self, character_id: str, *, owner: str = "") -> None:
         """Remove a character from the catalogue; memories stored for it stay in their libraries."""
+        character_id = check_id(character_id, what="character_id")
         with self._transaction() as conn:
-            gone = conn.execute("DELETE FROM characters WHERE id = ?", (check_id(character_id, what="character_id"),))
+            gone = conn.execute("DELETE FROM characters WHERE owner = ? AND id = ?", (owner, character_id))
             if gone.rowcount == 0:
                 raise NotFoundError(f"character {character_id!r} not found")
 
@@ -153,6 +166,33 @@ class SQLiteStore:
         with self._transaction("DEFERRED") as conn:
             rows = conn.execute("SELECT DISTINCT profile_id FROM libraries ORDER BY profile_id").fetchall()
         return tuple(row[0] for row in rows)
+
+    def count_profile_items(self, profile_id: str) -> int:
+        """How many items a profile holds across all its libraries and characters."""
+        with self._transaction("DEFERRED") as conn:
+            return _profile_items(conn, check_id(profile_id, what="profile_id"))
+
+    def purge_profile(self, profile_id: str) -> int:
+        """Delete everything a profile owns, history and vectors included, in one transaction; returns the
+        number of items deleted. For swept sandboxes: nothing of theirs is left behind."""
+        profile_id = check_id(profile_id, what="profile_id")
+        with self._transaction() as conn:
+            count = _profile_items(conn, profile_id)
+            for table in ("item_vectors", "items", "item_events", "libraries"):
+                conn.execute(f"DELETE FROM {table} WHERE profile_id = ?", (profile_id,))
+            conn.execute("DELETE FROM characters WHERE owner = ?", (profile_id,))
+        return count
+
+    def meta_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every meta entry whose key starts with ``prefix``."""
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._transaction("DEFERRED") as conn:
+            rows = conn.execute("SELECT key, value FROM meta WHERE key LIKE ? ESCAPE '\\'", (pattern,)).fetchall()
+        return {str(key): str(value) for key, value in rows}
+
+    def delete_meta(self, key: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     def get_meta(self, key: str) -> str | None:
         with self._transaction("DEFERRED") as conn:
@@ -276,6 +316,7 @@ class SQLiteStore:
             fresh = [_stored(scope, new, source, now) for key, new in batch.items() if key not in existing]
             outdated = existing.values() if on_conflict == "replace" else ()
             replaced = [(old, _stored(scope, batch[old.id], source, now, old)) for old in outdated]
+            self._check_limits(conn, scope.profile_id, len(fresh), [item.text for item in batch.values()])
             _write_batch(conn, scope, fresh, replaced, source, now)
         stored = {item.id: item for item in fresh} | {after.id: after for _, after in replaced}
         return tuple(stored[key] for key in batch if key in stored)
@@ -307,10 +348,21 @@ class SQLiteStore:
             after = _edited(before, changes)
             if _content(after) == _content(before):
                 return before
+            self._check_limits(conn, scope.profile_id, 0, [after.text])
             now = self._clock()
             after = replace(after, updated_at=now)
             _write_batch(conn, scope, [], [(before, after)], source, now)
         return after
+
+    def _check_limits(self, conn: sqlite3.Connection, profile_id: str, adding: int, texts: list[str]) -> None:
+        if self.limits is None:
+            return
+        longest = self.limits.max_text(profile_id)
+        if longest is not None and any(len(text) > longest for text in texts):
+            raise QuotaError(f"a memory may hold at most {longest} characters here; nothing was saved")
+        cap = self.limits.max_items(profile_id)
+        if cap is not None and adding and _profile_items(conn, profile_id) + adding > cap:
+            raise QuotaError(f"this sandbox holds at most {cap} memories; delete some first (nothing was saved)")
 
     def delete_item(self, scope: Scope, item_id: str, *, source: str = "api") -> None:
         """Delete one item; NotFoundError if it is not in the scope's library."""
@@ -537,11 +589,15 @@ def _library_missing(scope: Scope) -> NotFoundError:
 _SELECT_CHARACTERS = "SELECT id, name, persona, created_at, updated_at FROM characters"
 
 
-def _character(conn: sqlite3.Connection, character_id: str) -> Character:
-    row = conn.execute(f"{_SELECT_CHARACTERS} WHERE id = ?", (character_id,)).fetchone()
+def _character(conn: sqlite3.Connection, owner: str, character_id: str) -> Character:
+    row = conn.execute(f"{_SELECT_CHARACTERS} WHERE owner = ? AND id = ?", (owner, character_id)).fetchone()
     if row is None:
         raise NotFoundError(f"character {character_id!r} not found")
     return Character(*row)
+
+
+def _profile_items(conn: sqlite3.Connection, profile_id: str) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM items WHERE profile_id = ?", (profile_id,)).fetchone()[0])
 
 
 def _library(conn: sqlite3.Connection, scope: Scope) -> Library:

@@ -25,7 +25,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's OPENTALKING_*/MEMTUNE_* variables or a stray .env file."""
     for name in list(os.environ):
-        if name.upper().startswith(("OPENTALKING_", "MEMTUNE_")):
+        if name.upper().startswith(("OPENTALKING_", "MEMTUNE_", "SPACE_", "GRADIO_SERVER_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("OPENTALKING_ENV_FILE", str(tmp_path / "no-such.env"))
     monkeypatch.chdir(tmp_path)  # a developer's ./.env or ./data never leaks into a test

@@ -15,7 +15,7 @@ PUBLIC = {
     "ConfigurationError", "ConflictError", "Decider", "Entity", "ITEM_TYPES", "ImportReport", "Injection",
     "InvalidInputError", "ItemEvent", "ItemFilter", "Judge", "JudgeVerdict", "LLMCall", "LLMConfig", "LLMJudge",
     "Library", "MemoryCoreError", "MemoryEngine", "MemoryItem", "NewItem", "NotFoundError", "OfflineResponder",
-    "OpenAIChatModel", "Page", "ProviderError", "RecallDecider", "RecallDecision", "Retriever", "RuleMatch",
+    "OpenAIChatModel", "Page", "ProviderError", "QuotaError", "RecallDecider", "RecallDecision", "Retriever", "RuleMatch",
     "SQLiteStore", "Scope", "ScoredMemory", "Session", "Settings", "StageTiming", "StreamingChatModel",
     "SummaryRecord", "SummaryText", "Trace", "Tuning", "WriteDecision", "WriteRecord", "build_chat_model",
     "build_decider", "build_engine", "call_model", "classify_turn", "decide_by_rules", "decide_write",
