@@ -1,52 +1,120 @@
 """Memtune: the console (Gradio UI at /) and the REST API (/memory/*, docs at /docs) in one process.
 
 Run `python app.py`; with no .env it uses the embedded, offline engine and seeds a demo character.
+The access mode (private, public or open; see console/access.py) comes from the settings.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 import gradio as gr
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from starlette.routing import Match, Mount, Route
 
+from console.access import AccessGate, access_note, login_checker
 from console.rest import build_router, install_error_handlers
 from console.ui import CSS, THEME, build_ui
 from memory_core import MemoryEngine, Settings, build_engine, load_settings
-from memory_core.demo import demo_scope, seed_demo
+from memory_core.demo import demo_scope, seed_demo, seed_sandbox
+from memory_core.sandbox import Sandboxes, SandboxLimits, SandboxPolicy
+
+BROWSER_SECRET = "browser_state_secret"
 
 
 def create_app(settings: Settings | None = None) -> tuple[FastAPI, MemoryEngine]:
-    """The FastAPI app with the REST routes registered first and the UI mounted at the root."""
+    """The FastAPI app with the REST routes registered first, the UI mounted at the root, and the gate."""
     settings = settings or load_settings()
     engine = build_engine(settings)
+    sandboxes = _sandboxes(engine) if settings.access == "public" else None
     if settings.demo and engine.store is not None:
         seed_demo(engine.store)
         # Embed the demo library while the first visitor's page loads, not during their first turn.
         threading.Thread(target=engine.refresh, args=(demo_scope(), []), daemon=True, name="warm-up").start()
     api = FastAPI(title="Memtune", description="Long-term memory engine: REST API compatible with OpenTalking.")
     install_error_handlers(api)
-    api.include_router(build_router(engine))
-    user, _, password = settings.auth.partition(":")
+    router = build_router(engine)
+    api.include_router(router)
     app = gr.mount_gradio_app(
         api,
-        build_ui(engine),
+        build_ui(engine, sandboxes, browser_secret=_browser_secret(engine)),
         path="/",
-        auth=(user, password) if settings.auth else None,
+        auth=login_checker(settings) if settings.access == "private" else None,
         theme=THEME,
         css=CSS,
         footer_links=["api", "gradio"],
+        max_file_size=settings.upload_limit_bytes,
     )
+    gradio_app = _mounted(app)
+    app.add_middleware(AccessGate, settings=settings, sessions=lambda: _sessions(gradio_app),
+                       cookie_id=str(getattr(gradio_app, "cookie_id", "")),
+                       allowed_methods=lambda scope: _other_methods(router, scope))  # fmt: skip
     return app, engine
+
+
+def _other_methods(router: APIRouter, scope: Any) -> frozenset[str]:
+    """The methods of the REST routes whose path matches but whose method does not (empty when one matches)."""
+    found: set[str] = set()
+    for route in router.routes:
+        if isinstance(route, Route):
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return frozenset()
+            if match is Match.PARTIAL:
+                found |= route.methods or set()
+    return frozenset(found)
+
+
+def _sandboxes(engine: MemoryEngine) -> Sandboxes | None:
+    """Public mode: the store holds sandboxes to their quotas, and idle ones are swept in the background."""
+    store = engine.store
+    if store is None:
+        return None
+    policy = SandboxPolicy.from_settings(engine.settings)
+    store.limits = SandboxLimits(policy)
+    sandboxes = Sandboxes(store, policy, seed=lambda profile: seed_sandbox(store, profile),
+                          forget=engine.forget_profile)  # fmt: skip
+    sandboxes.sweep()
+    sandboxes.start_sweeper()
+    return sandboxes
+
+
+def _browser_secret(engine: MemoryEngine) -> str:
+    """The key the visitor's browser stores its sandbox token under, kept across restarts."""
+    store = engine.store
+    if store is None:
+        return secrets.token_urlsafe(16)
+    secret = store.get_meta(BROWSER_SECRET)
+    if secret is None:
+        secret = secrets.token_urlsafe(16)
+        store.set_meta(BROWSER_SECRET, secret)
+    return secret
+
+
+def _mounted(app: FastAPI) -> Any:
+    """The Gradio app mounted at the root (its login sessions are what the gate checks cookies against)."""
+    for route in app.routes:
+        if isinstance(route, Mount) and route.path in ("", "/"):
+            return route.app
+    raise RuntimeError("the Gradio app is not mounted at /")
+
+
+def _sessions(gradio_app: Any) -> Mapping[str, str]:
+    tokens: Mapping[str, str] = getattr(gradio_app, "tokens", {})
+    return tokens
 
 
 def main() -> None:
     settings = load_settings()
     app, engine = create_app(settings)
+    print(access_note(settings).replace("**", ""), flush=True)
     try:
         # Browsers hold a heartbeat stream open; do not let it stall a shutdown.
-        uvicorn.run(app, host=settings.server_name, port=settings.server_port, timeout_graceful_shutdown=2)
+        uvicorn.run(app, host=settings.bind_host, port=settings.server_port, timeout_graceful_shutdown=2)
     finally:
         engine.close()
 

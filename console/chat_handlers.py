@@ -28,27 +28,29 @@ from memory_core.views import (
 )
 
 from .session_state import ConsoleState
+from .visitor import Visitor
 
 EMPTY_HITS = pd.DataFrame(columns=HIT_COLUMNS)
 EMPTY_BARS = pd.DataFrame({"memory": [], "score": [], "kind": []})
 
 
-def default_scope(engine: MemoryEngine) -> tuple[str, str, str]:
-    """Profile, character and library a first visitor lands on: the demo when it exists."""
+def default_scope(engine: MemoryEngine, visitor: Visitor) -> tuple[str, str, str]:
+    """Profile, character and library a visitor lands on: the demo when it exists."""
     settings = engine.settings
+    profile = visitor.profile(settings.default_profile_id)
     if engine.store is not None:
-        characters = [c.id for c in engine.store.list_characters()]
+        characters = [c.id for c in engine.store.list_characters(owner=visitor.owner)]
         if DEMO_CHARACTER_ID in characters:
-            return DEMO_PROFILE_ID, DEMO_CHARACTER_ID, DEMO_LIBRARY_ID
+            return visitor.profile(DEMO_PROFILE_ID), DEMO_CHARACTER_ID, DEMO_LIBRARY_ID
         if characters:
-            return settings.default_profile_id, characters[0], settings.default_library_id
-    return settings.default_profile_id, "assistant", settings.default_library_id
+            return profile, characters[0], settings.default_library_id
+    return profile, "assistant", settings.default_library_id
 
 
-def character_choices(engine: MemoryEngine) -> list[tuple[str, str]]:
+def character_choices(engine: MemoryEngine, visitor: Visitor) -> list[tuple[str, str]]:
     if engine.store is None:
         return []
-    return [(f"{c.name} ({c.id})", c.id) for c in engine.store.list_characters()]
+    return [(f"{c.name} ({c.id})", c.id) for c in engine.store.list_characters(owner=visitor.owner)]
 
 
 def library_choices(engine: MemoryEngine, profile: str, character: str) -> list[tuple[str, str]]:
@@ -58,34 +60,46 @@ def library_choices(engine: MemoryEngine, profile: str, character: str) -> list[
     return [(f"{lib.name} ({lib.id}, {lib.memory_count})", lib.id) for lib in engine.store.list_libraries(scope)]
 
 
-def profile_choices(engine: MemoryEngine) -> list[str]:
+def profile_choices(engine: MemoryEngine, visitor: Visitor) -> list[tuple[str, str]]:
+    """Every profile for an operator; a sandbox visitor sees only their own."""
+    if visitor.sandbox is not None:
+        return [("you (private sandbox)", visitor.sandbox)]
     profiles = set(engine.store.list_profiles()) if engine.store is not None else set()
-    return sorted(profiles | {engine.settings.default_profile_id})
+    return [(p, p) for p in sorted(profiles | {engine.settings.default_profile_id})]
 
 
-def character_details(engine: MemoryEngine, character: str) -> tuple[str, str]:
+def character_details(engine: MemoryEngine, visitor: Visitor, character: str) -> tuple[str, str]:
     """Name and persona of a stored character; empty for one that is not in the catalogue yet."""
     if engine.store is None or not (character or "").strip():
         return "", ""
     try:
-        found = engine.store.get_character(character.strip())
+        found = engine.store.get_character(character.strip(), owner=visitor.owner)
     except (NotFoundError, InvalidInputError):
         return "", ""
     return found.name, found.persona
 
 
-def save_character(engine: MemoryEngine, character: str, name: str, persona: str) -> tuple[Any, str]:
+def save_character(engine: MemoryEngine, visitor: Visitor, character: str, name: str, persona: str) -> tuple[Any, str]:
     """Create or update the character (persona = its system prompt); new chats with it use the persona."""
     if engine.store is None:
         raise gr.Error("The memory provider is 'none': characters cannot be stored.")
-    saved = engine.store.save_character(character, name, persona)
-    choices = character_choices(engine)
+    check_length(engine, persona, "The persona")
+    saved = engine.store.save_character(character, name, persona, owner=visitor.owner)
+    choices = character_choices(engine, visitor)
     return gr.Dropdown(choices=choices, value=saved.id), f"Saved character **{saved.name}**; start a chat to use it."
+
+
+def check_length(engine: MemoryEngine, text: str, what: str) -> None:
+    """A clear message for text over the deployment's limit (the sandbox quota on a public Space)."""
+    limit = engine.settings.text_limit
+    if len(text or "") > limit:
+        raise gr.Error(f"{what} is {len(text)} characters long; the limit here is {limit}.")
 
 
 def start_chat(
     engine: MemoryEngine,
-    state: ConsoleState | None,
+    state: ConsoleState,
+    visitor: Visitor,
     profile: str,
     character: str,
     library: str,
@@ -95,19 +109,19 @@ def start_chat(
 ) -> ConsoleState:
     """A new session for the chosen scope, opened with a greeting built from what is stored."""
     settings = engine.settings
-    tuning = (state.tuning if state else settings.tuning()).with_changes(decision_mode=mode, recall_backend=backend)
-    scope = Scope.of(profile, character, library, default_profile_id=settings.default_profile_id,
+    tuning = state.tuning.with_changes(decision_mode=mode, recall_backend=backend)
+    scope = Scope.of(visitor.profile(profile), character, library, default_profile_id=settings.default_profile_id,
                      default_library_id=settings.default_library_id)  # fmt: skip
     persona, name = "", scope.character_id
     if engine.store is not None:
         try:
-            character_row = engine.store.get_character(scope.character_id)
+            character_row = engine.store.get_character(scope.character_id, owner=visitor.owner)
             persona, name = character_row.persona, character_row.name
         except NotFoundError:
             pass
     session = engine.open_session(scope, persona=persona, enabled=memory_on, tuning=tuning)
     greeting = engine.greeting(session, name=name)
-    return ConsoleState(tuning=tuning, session=session, character_name=name,
+    return ConsoleState(tuning=tuning, session=session, character_name=name, sandbox=state.sandbox,
                         chat=[{"role": "assistant", "content": greeting}])  # fmt: skip
 
 

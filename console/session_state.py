@@ -11,9 +11,10 @@ from memory_core.views import turn_label
 
 @dataclass
 class ConsoleState:
-    """The visitor's chat session, its turn traces, the chat as shown, and their tuned knobs."""
+    """The visitor's chat session, its turn traces, the chat as shown, their tuned knobs and their sandbox."""
 
     tuning: Tuning
+    sandbox: str | None = None
     session: Session | None = None
     character_name: str = ""
     traces: list[Trace] = field(default_factory=list)

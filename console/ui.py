@@ -11,12 +11,15 @@ import gradio as gr
 from memory_core import CONFIDENCES, ITEM_TYPES, MemoryCoreError, MemoryEngine
 from memory_core.compare import CONFUSION_COLUMNS, METRIC_COLUMNS
 from memory_core.decision import MODES
+from memory_core.sandbox import Sandboxes
 from memory_core.views import HIT_COLUMNS, env_snippet, pipecat_snippet
 
 from . import chat_handlers as chat
 from . import compare_handlers as compare
 from . import library_handlers as lib
+from .access import access_note
 from .session_state import ConsoleState
+from .visitor import Visitor, visitor_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 THEME = gr.themes.Soft(primary_hue="indigo")
@@ -44,51 +47,105 @@ def friendly(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def build_ui(engine: MemoryEngine) -> gr.Blocks:
-    """The whole console; per-visitor state lives in one gr.State, the engine is shared."""
-    profile0, character0, library0 = chat.default_scope(engine)
+class Console:
+    """What every callback shares: the engine and, on a public deployment, the visitors' sandboxes."""
+
+    def __init__(self, engine: MemoryEngine, sandboxes: Sandboxes | None) -> None:
+        self.engine, self.sandboxes = engine, sandboxes
+
+    def visitor(self, state: ConsoleState | None, token: object = None) -> tuple[ConsoleState, Visitor]:
+        return visitor_of(self.engine, self.sandboxes, state, token)
+
+    def check_session(self, state: ConsoleState, visitor: Visitor) -> None:
+        """A chat opened in a sandbox that has since been swept must not write into it again."""
+        session = state.session
+        if visitor.sandbox is not None and session is not None and session.scope.profile_id != visitor.sandbox:
+            raise gr.Error("Your sandbox was cleared after a long idle time: start a new chat.")
+
+    def allow_turn(self, visitor: Visitor) -> None:
+        if self.sandboxes is not None and visitor.sandbox is not None:
+            self.sandboxes.allow_turn(visitor.sandbox)
+
+
+def build_ui(engine: MemoryEngine, sandboxes: Sandboxes | None = None, *, browser_secret: str = "") -> gr.Blocks:
+    """The whole console; per-visitor state lives in gr.State, the engine is shared.
+
+    No component is built with data in it (profile, character or library ids): the page layout and
+    Gradio's API description are the same for everyone, and each visitor's own values arrive on load.
+    """
+    console = Console(engine, sandboxes)
     tuning0 = engine.settings.tuning()
     with gr.Blocks(title="Memtune", fill_width=True, analytics_enabled=False) as demo:
         state = gr.State(None)
+        token = gr.BrowserState(None, storage_key="memtune-sandbox", secret=browser_secret or None)
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                chat_tab = _chat_tab(engine, state, profile0, character0, library0, tuning0.decision_mode)
+                chat_tab = _chat_tab(console, state, tuning0.decision_mode)
             with gr.Tab("Inspector", id="inspector"):
                 inspector = _inspector_tab(state)
             with gr.Tab("Libraries & items", id="libraries"):
-                _libraries_tab(engine, profile0, character0, library0)
+                libraries_tab = _libraries_tab(console, state)
             with gr.Tab("Compare", id="compare"):
-                _compare_tab(engine, state)
+                _compare_tab(console, state)
             with gr.Tab("Settings", id="settings"):
                 _settings_tab(engine, state)
         chat_tab["after_turn"](inspector)
-        demo.load(**chat_tab["load"])
+        _on_open(console, demo, state, token, chat_tab, libraries_tab)
     blocks: gr.Blocks = demo
     return blocks
 
 
-def _chat_tab(
-    engine: MemoryEngine, state: gr.State, profile0: str, character0: str, library0: str, mode0: str
-) -> dict[str, Any]:
+def _on_open(
+    console: Console, demo: gr.Blocks, state: gr.State, token: gr.BrowserState, chat_tab: dict[str, Any],
+    libraries_tab: dict[str, Any],
+) -> None:  # fmt: skip
+    """On page load: the visitor's sandbox (from their browser, else a new one), their choices, a chat."""
+    engine = console.engine
+    chat_fields, lib_fields = chat_tab["fields"], libraries_tab["where"]
+
+    @friendly
+    def opened(saved: object, current: ConsoleState | None) -> tuple[Any, ...]:
+        state0, visitor = console.visitor(current, saved)
+        profile, character, library = chat.default_scope(engine, visitor)
+        name, persona = chat.character_details(engine, visitor, character)
+        fixed = visitor.sandbox is None
+        new_state = chat.start_chat(engine, state0, visitor, profile, character, library, True,
+                                    state0.tuning.decision_mode, state0.tuning.recall_backend)  # fmt: skip
+        return (
+            new_state.sandbox,
+            *chat_tab["opened"](new_state),
+            gr.Dropdown(choices=chat.profile_choices(engine, visitor), value=profile, interactive=fixed),
+            gr.Dropdown(choices=chat.character_choices(engine, visitor), value=character),
+            gr.Dropdown(choices=chat.library_choices(engine, profile, character), value=library),
+            name,
+            persona,
+            gr.Textbox(value=profile, interactive=fixed),
+            character,
+            library,
+        )
+
+    outputs = [token, state, chat_tab["chatbot"], chat_tab["status"], *chat_fields, *lib_fields]
+    loaded = demo.load(opened, [token, state], outputs, api_visibility="private")
+    loaded.then(**libraries_tab["refresh"])
+
+
+def _chat_tab(console: Console, state: gr.State, mode0: str) -> dict[str, Any]:
+    engine = console.engine
     with gr.Row():
-        profile = gr.Dropdown(chat.profile_choices(engine), value=profile0, label="Profile (user)",
-                              allow_custom_value=True, elem_id="profile")  # fmt: skip
-        character = gr.Dropdown(chat.character_choices(engine), value=character0, label="Character",
-                                allow_custom_value=True, elem_id="character")  # fmt: skip
-        library = gr.Dropdown(chat.library_choices(engine, profile0, character0), value=library0,
-                              label="Library", allow_custom_value=True, elem_id="library")  # fmt: skip
+        profile = gr.Dropdown([], label="Profile (user)", allow_custom_value=True, elem_id="profile")
+        character = gr.Dropdown([], label="Character", allow_custom_value=True, elem_id="character")
+        library = gr.Dropdown([], label="Library", allow_custom_value=True, elem_id="library")
     with gr.Row():
         memory_on = gr.Checkbox(True, label="Memory on (recall and write)", elem_id="memory-on")
         mode = gr.Radio(["rule", "hybrid", "llm"], value=mode0, label="Decision mode", elem_id="mode")
         backend = gr.Radio(["hybrid", "bm25", "mem0"], value="hybrid", label="Recall backend", elem_id="backend")
         start = gr.Button("Start chat", variant="primary", elem_id="start")
     with gr.Accordion("Character and persona", open=False):
-        name0, persona0 = chat.character_details(engine, character0)
         with gr.Row():
-            character_name = gr.Textbox(name0, label="Name", elem_id="character-name")
+            character_name = gr.Textbox(label="Name", elem_id="character-name")
             save_character = gr.Button("Save character", elem_id="character-save")
-        persona = gr.Textbox(persona0, label="Persona (the character's system prompt)", lines=3, elem_id="persona")
+        persona = gr.Textbox(label="Persona (the character's system prompt)", lines=3, elem_id="persona")
     chatbot = gr.Chatbot(height=420, label="Conversation", elem_id="chat", buttons=["copy"])
     with gr.Row():
         message = gr.Textbox(placeholder="Message the character…", show_label=False, scale=5, elem_id="msg")
@@ -111,13 +168,18 @@ def _chat_tab(
         return new_state, new_state.chat, f"Chatting with **{new_state.character_name}** · {where} · {recall}"
 
     @friendly
-    def on_start(old: ConsoleState | None, *scope: Any) -> tuple[Any, ...]:
-        return opened(chat.start_chat(engine, old, *scope))
+    def on_start(current: ConsoleState | None, *scope: Any) -> tuple[Any, ...]:
+        state0, visitor = console.visitor(current)
+        return opened(chat.start_chat(engine, state0, visitor, *scope))
 
     def on_send(current: ConsoleState | None, text: str, both: bool) -> Iterator[tuple[Any, ...]]:
-        if current is None:
+        if current is None or current.session is None:
             raise gr.Error("Start a chat first.")
         try:
+            current, visitor = console.visitor(current)
+            console.check_session(current, visitor)
+            chat.check_length(engine, text, "Your message")
+            console.allow_turn(visitor)
             for new_state, shown, reply, without in chat.send(engine, current, text, both):
                 side = (f"**With memory**\n\n{reply}", f"**Without memory**\n\n{without}") if both else ("", "")
                 yield new_state, shown, "", *side
@@ -131,22 +193,28 @@ def _chat_tab(
         new_state = chat.end_session(engine, current)
         return new_state, new_state.chat
 
-    def on_scope(profile_id: str, character_id: str) -> Any:
-        return gr.Dropdown(choices=chat.library_choices(engine, profile_id, character_id))
+    def on_scope(current: ConsoleState | None, profile_id: str, character_id: str) -> tuple[Any, ...]:
+        state0, visitor = console.visitor(current)
+        return state0, gr.Dropdown(choices=chat.library_choices(engine, visitor.profile(profile_id), character_id))
+
+    def on_character(current: ConsoleState | None, character_id: str) -> tuple[Any, ...]:
+        state0, visitor = console.visitor(current)
+        return state0, *chat.character_details(engine, visitor, character_id)
 
     @friendly
-    def on_save_character(character_id: str, name: str, text: str) -> tuple[Any, str]:
-        return chat.save_character(engine, character_id, name, text)
+    def on_save_character(current: ConsoleState | None, character_id: str, name: str, text: str) -> tuple[Any, ...]:
+        state0, visitor = console.visitor(current)
+        return state0, *chat.save_character(engine, visitor, character_id, name, text)
 
     start_event = start.click(on_start, [state, *scope_inputs], [state, chatbot, status], api_name="start_chat")
     clear.click(on_start, [state, *scope_inputs], [state, chatbot, status], api_name="clear_chat")
     send_event = gr.on([send.click, message.submit], on_send, [state, message, both_ways],
                        [state, chatbot, message, with_memory, without_memory], api_name="send")  # fmt: skip
     end.click(on_end, [state], [state, chatbot], api_name="end_session")
-    gr.on([profile.change, character.change], on_scope, [profile, character], [library], api_visibility="private")
-    character.change(functools.partial(chat.character_details, engine), [character], [character_name, persona],
-                     api_visibility="private")  # fmt: skip
-    save_character.click(on_save_character, [character, character_name, persona], [character, status],
+    gr.on([profile.change, character.change], on_scope, [state, profile, character], [state, library],
+          api_visibility="private")  # fmt: skip
+    character.change(on_character, [state, character], [state, character_name, persona], api_visibility="private")
+    save_character.click(on_save_character, [state, character, character_name, persona], [state, character, status],
                          api_name="save_character")  # fmt: skip
 
     def after_turn(inspector: dict[str, Any]) -> None:
@@ -154,9 +222,8 @@ def _chat_tab(
             event.then(lambda current: chat.inspect(current, None), [state], inspector["outputs"],
                        api_visibility="private")  # fmt: skip
 
-    load = {"fn": on_start, "inputs": [state, *scope_inputs], "outputs": [state, chatbot, status],
-            "api_visibility": "private"}  # fmt: skip
-    return {"after_turn": after_turn, "load": load}
+    fields = [profile, character, library, character_name, persona]
+    return {"after_turn": after_turn, "opened": opened, "chatbot": chatbot, "status": status, "fields": fields}
 
 
 def _inspector_tab(state: gr.State) -> dict[str, Any]:
@@ -182,11 +249,12 @@ def _inspector_tab(state: gr.State) -> dict[str, Any]:
     return {"outputs": outputs}
 
 
-def _libraries_tab(engine: MemoryEngine, profile0: str, character0: str, library0: str) -> None:
+def _libraries_tab(console: Console, state: gr.State) -> dict[str, Any]:
+    engine = console.engine
     with gr.Row():
-        profile = gr.Textbox(profile0, label="Profile", elem_id="lib-profile")
-        character = gr.Textbox(character0, label="Character", elem_id="lib-character")
-        library = gr.Textbox(library0, label="Library id", elem_id="lib-library")
+        profile = gr.Textbox(label="Profile", elem_id="lib-profile")
+        character = gr.Textbox(label="Character", elem_id="lib-character")
+        library = gr.Textbox(label="Library id", elem_id="lib-library")
         refresh = gr.Button("Refresh", elem_id="lib-refresh")
     libraries = gr.Dataframe(headers=lib.LIBRARY_COLUMNS, label="Libraries", interactive=False, elem_id="libraries")
     with gr.Row():
@@ -230,63 +298,76 @@ def _libraries_tab(engine: MemoryEngine, profile0: str, character0: str, library
     status = gr.Markdown(elem_id="lib-status")
 
     where = [profile, character, library]
-    listing = [*where, item_type, category, search, page, page_size]
+    filters = [item_type, category, search, page, page_size]
+    refreshed = [state, libraries, items, page_info]
+
+    def listing(profile_id: str, character_id: str, library_id: str, *wanted: Any) -> tuple[Any, ...]:
+        return (lib.libraries_table(engine, profile_id, character_id),
+                *lib.items_page(engine, profile_id, character_id, library_id, *wanted))  # fmt: skip
 
     @friendly
-    def refresh_all(*args: Any) -> tuple[Any, ...]:
-        return (lib.libraries_table(engine, *args[:2]), *lib.items_page(engine, *args))
+    def refresh_all(current: ConsoleState | None, profile_id: str, *rest: Any) -> tuple[Any, ...]:
+        state0, visitor = console.visitor(current)
+        return state0, *listing(visitor.profile(profile_id), *rest)
 
     @friendly
-    def pick(profile_id: str, character_id: str, library_id: str, evt: gr.SelectData) -> tuple[Any, ...]:
+    def pick(current: ConsoleState | None, profile_id: str, character_id: str, library_id: str,
+             evt: gr.SelectData) -> tuple[Any, ...]:  # fmt: skip
+        state0, visitor = console.visitor(current)
         row = evt.row_value or []
         if not row:
             raise gr.Error("Pick a row of the table.")
-        details = lib.item_details(engine, profile_id, character_id, library_id, str(row[0]))
-        return (*details, details[0])
+        details = lib.item_details(engine, visitor.profile(profile_id), character_id, library_id, str(row[0]))
+        return (state0, *details, details[0])
 
-    def act(handler: Callable[..., str]) -> Callable[..., tuple[Any, ...]]:
+    def act(handler: Callable[..., str], extra: int) -> Callable[..., tuple[Any, ...]]:
+        """A callback running one library action for the visitor, then listing the library again."""
+
         @friendly
-        def run(*args: Any) -> tuple[Any, ...]:
-            message = handler(engine, *args[: -len(listing)])
-            return (message, *refresh_all(*args[-len(listing) :]))
+        def run(current: ConsoleState | None, profile_id: str, character_id: str, library_id: str,
+                *args: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008  # fmt: skip
+            state0, visitor = console.visitor(current)
+            mine = visitor.profile(profile_id)
+            options, wanted = args[:extra], args[extra:]
+            message = handler(engine, mine, character_id, library_id, *options, progress=progress)
+            return (state0, message, *listing(mine, character_id, library_id, *wanted))
 
         return run
 
-    refreshed = [libraries, items, page_info]
-    refresh.click(refresh_all, listing, refreshed, api_name="list_items")
+    def quietly(handler: Callable[..., str]) -> Callable[..., str]:
+        return lambda *args, progress: handler(*args)
+
+    @friendly
+    def export(current: ConsoleState | None, profile_id: str, *rest: Any) -> tuple[Any, ...]:
+        state0, visitor = console.visitor(current)
+        return state0, lib.export_file(engine, visitor.profile(profile_id), *rest)
+
+    acting = [state, status, libraries, items, page_info]
+    refresh_event = {"fn": refresh_all, "inputs": [state, *where, *filters], "outputs": refreshed}
+    refresh.click(**refresh_event, api_name="list_items")
     for trigger in (search.submit, page.submit, item_type.change):
-        trigger(refresh_all, listing, refreshed, api_visibility="private")
-    create.click(act(lib.create_library), [*where, name, *listing], [status, *refreshed], api_name="create_library")
-    rename.click(act(lib.rename_library), [*where, name, *listing], [status, *refreshed], api_name="rename_library")
-    delete_library.click(act(lib.delete_library), [*where, confirm_library, *listing], [status, *refreshed],
+        trigger(**refresh_event, api_visibility="private")
+    create.click(act(quietly(lib.create_library), 1), [state, *where, name, *filters], acting,
+                 api_name="create_library")  # fmt: skip
+    rename.click(act(quietly(lib.rename_library), 1), [state, *where, name, *filters], acting,
+                 api_name="rename_library")  # fmt: skip
+    delete_library.click(act(quietly(lib.delete_library), 1), [state, *where, confirm_library, *filters], acting,
                          api_name="delete_library")  # fmt: skip
-    items.select(pick, where, [item_id, text, edit_type, edit_category, confidence, history, delete_ids],
-                 api_visibility="private")  # fmt: skip
-    save.click(act(lib.save_item), [*where, item_id, text, edit_type, edit_category, confidence, *listing],
-               [status, *refreshed], api_name="save_item")  # fmt: skip
-    delete.click(act(lib.delete_items), [*where, delete_ids, confirm_items, *listing], [status, *refreshed],
+    items.select(pick, [state, *where], [state, item_id, text, edit_type, edit_category, confidence, history,
+                                         delete_ids], api_visibility="private")  # fmt: skip
+    save.click(act(quietly(lib.save_item), 5), [state, *where, item_id, text, edit_type, edit_category, confidence,
+                                               *filters], acting, api_name="save_item")  # fmt: skip
+    delete.click(act(quietly(lib.delete_items), 2), [state, *where, delete_ids, confirm_items, *filters], acting,
                  api_name="delete_items")  # fmt: skip
-
-    @friendly
-    def on_import(*args: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        profile_id, character_id, library_id, path, kind, on_conflict = args[:6]
-        message = lib.import_file(engine, profile_id, character_id, library_id, path, kind, on_conflict, progress)
-        return (message, *refresh_all(*args[6:]))
-
-    do_import.click(on_import, [*where, upload, kind, on_conflict, *listing], [status, *refreshed],
+    do_import.click(act(lib.import_file, 3), [state, *where, upload, kind, on_conflict, *filters], acting,
                     api_name="import_file")  # fmt: skip
-
-    @friendly
-    def on_reembed(*args: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        profile_id, character_id, library_id = args[:3]
-        return (lib.embed_library(engine, profile_id, character_id, library_id, progress), *refresh_all(*args[3:]))
-
-    reembed.click(on_reembed, [*where, *listing], [status, *refreshed], api_name="embed_library")
-    do_export.click(friendly(functools.partial(lib.export_file, engine)), [*where, fmt], [exported],
-                    api_name="export_library")  # fmt: skip
+    reembed.click(act(lib.embed_library, 0), [state, *where, *filters], acting, api_name="embed_library")
+    do_export.click(export, [state, *where, fmt], [state, exported], api_name="export_library")
+    return {"where": where, "refresh": {**refresh_event, "api_visibility": "private"}}
 
 
-def _compare_tab(engine: MemoryEngine, state: gr.State) -> None:
+def _compare_tab(console: Console, state: gr.State) -> None:
+    engine = console.engine
     gr.Markdown("One message through **rule**, **hybrid** and **llm** side by side; differences are flagged 🔶.")
     with gr.Row():
         text = gr.Textbox(label="Message", scale=5, elem_id="compare-text")
@@ -296,10 +377,14 @@ def _compare_tab(engine: MemoryEngine, state: gr.State) -> None:
             gr.Markdown(elem_id=f"compare-{mode}", elem_classes=["compare-col"]) for mode in ("rule", "hybrid", "llm")
         ]
     differences = gr.Markdown(elem_id="compare-differences")
-    run.click(friendly(functools.partial(compare.compare_one, engine)), [state, text], [*columns, differences],
-              api_name="compare")  # fmt: skip
-    text.submit(friendly(functools.partial(compare.compare_one, engine)), [state, text], [*columns, differences],
-                api_visibility="private")  # fmt: skip
+
+    @friendly
+    def on_compare(current: ConsoleState | None, message: str) -> tuple[Any, ...]:
+        chat.check_length(engine, message, "The message")
+        return compare.compare_one(engine, current, message)
+
+    run.click(on_compare, [state, text], [*columns, differences], api_name="compare")
+    text.submit(on_compare, [state, text], [*columns, differences], api_visibility="private")
 
     gr.Markdown("### Batch\nA JSONL or CSV file of messages (`text`, optional `should_recall`, `lang`, `id`).")
     with gr.Row():
@@ -325,6 +410,7 @@ def _compare_tab(engine: MemoryEngine, state: gr.State) -> None:
 def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
     settings = engine.settings
     tuning = settings.tuning()
+    gr.Markdown(access_note(settings), elem_id="access-note")
     gr.Markdown("Knobs apply to **this visitor's session** at once, without a restart. Secrets are masked. "
                 f"Memory: **{engine.provider_note}**. Recall: **{engine.retrieval_note}**.")  # fmt: skip
     with gr.Row():

@@ -99,10 +99,10 @@ def test_item_edit_through_the_libraries_tab(client: Client, running: tuple[str,
     engine = running[1]
     assert engine.store is not None
     item = next(i for i in engine.store.iter_items(demo_scope()) if i.text.startswith("My dog"))
-    listing = ("default", "demo", "demo", "", "", "", 1, 20)
+    filters = ("", "", "", 1, 20)
     status, _, items, page = client.predict(
         "default", "demo", "demo", item.id, "My dog is called Biscuit, a four-year-old beagle", "fact",
-        "entity_relation", "high", *listing, api_name="/save_item",
+        "entity_relation", "high", *filters, api_name="/save_item",
     )  # fmt: skip
     assert status == f"Saved `{item.id}`." and "matching memories" in page
     edited = engine.store.get_item(demo_scope(), item.id)
