@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -72,21 +73,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python app.py` as a user starts it, on a free port and an empty data directory."""
-    data = tmp_path_factory.mktemp("app")
+@contextmanager
+def running_app(data: Path, **env: str) -> Iterator[str]:
+    """`python app.py` as a user starts it, on a free port, with ``data`` as its data directory."""
     port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "MEMTUNE_DATA_DIR": str(data),
-           "OPENTALKING_ENV_FILE": str(data / "none.env")}  # fmt: skip
+    full = {**os.environ, "GRADIO_SERVER_PORT": str(port), "MEMTUNE_DATA_DIR": str(data),
+            "OPENTALKING_ENV_FILE": str(data / "none.env"), **env}  # fmt: skip
     log = (data / "app.log").open("w")
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=full, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                if httpx.head(url + "gradio_api/info", timeout=1).status_code < 500:
+                if httpx.head(url + "favicon.ico", timeout=1).status_code < 500:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
@@ -98,6 +98,13 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(timeout=30)
         log.close()
         gc.collect()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python app.py` on the embedded defaults and an empty data directory."""
+    with running_app(tmp_path_factory.mktemp("app")) as url:
+        yield url
 
 
 @pytest.fixture
