@@ -77,15 +77,27 @@ class RateLimiter:
 
     def allow(self, key: str) -> bool:
         """Count one event for ``key``; False (and nothing counted) when the key is over its limit."""
-        now = self._clock()
         with self._lock:
-            events = self._events[key]
-            while events and events[0] <= now - self._window:
-                events.popleft()
-            if len(events) >= self._limit:
+            if self._over(key):
                 return False
-            events.append(now)
+            self._events[key].append(self._clock())
             return True
+
+    def over(self, key: str) -> bool:
+        """Whether ``key`` has used up its events in the current window."""
+        with self._lock:
+            return self._over(key)
+
+    def hit(self, key: str) -> None:
+        """Count one event for ``key`` whatever its count."""
+        with self._lock:
+            self._events[key].append(self._clock())
+
+    def _over(self, key: str) -> bool:
+        events, horizon = self._events[key], self._clock() - self._window
+        while events and events[0] <= horizon:
+            events.popleft()
+        return len(events) >= self._limit
 
     def forget(self, key: str) -> None:
         with self._lock:
