@@ -211,3 +211,49 @@ def test_turns_per_minute(public: tuple[str, Path]) -> None:
     with pytest.raises(AppError, match="3 messages a minute"):
         visitor.predict("one more", False, api_name="/send")
     visitor.close()
+
+
+# Bad input at the edge: a 4xx, and the library still reads
+
+
+def bad_requests() -> list[tuple[str, str, dict[str, Any]]]:
+    deep: dict[str, Any] = {}
+    for _ in range(300):
+        deep = {"a": deep}
+    items = "memory/libraries/demo/items?character_id=demo"
+    return [
+        ("POST", items, {"json": {"text": "deep", "metadata": deep}}),
+        ("POST", items, {"json": {"text": "big", "metadata": {"blob": "x" * 70_000}}}),
+        ("POST", items, {"json": {"text": "lone \ud800 surrogate"}}),
+        ("POST", items, {"json": {"text": "ok", "category": "\udfff"}}),
+        ("GET", f"{items}&offset={2**63}", {}),
+        ("POST", "memory/recall", {"content": '{"text": "tea", "character_id": "demo", "min_score": NaN}'}),
+        ("POST", "memory/recall", {"json": {"text": "x" * 20_001, "character_id": "demo"}}),
+        ("POST", "memory/decide", {"json": {"text": "\ud800"}}),
+        ("PATCH", "memory/libraries/demo?character_id=demo", {"json": {"name": "\ud800"}}),
+        ("POST", "memory/libraries/demo/import",
+         {"json": {"character_id": "demo", "turns": [{"role": "user", "content": "I love \ud800 tea"}]}}),
+    ]
+
+
+def test_bad_input_is_a_4xx_and_loses_nothing(private: tuple[str, Path]) -> None:
+    url, _ = private
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    listing = f"{url}memory/libraries/demo/items?character_id=demo"
+    before = httpx.get(listing, headers=bearer, timeout=5).json()
+    for method, path, options in bad_requests():
+        # json.dumps escapes lone surrogates as \ud800, as a client in another language would send them.
+        content = json.dumps(options["json"]) if "json" in options else options.get("content")
+        headers = {**bearer, "content-type": "application/json"}
+        answer = httpx.request(method, url + path, headers=headers, content=content, timeout=30)
+        assert 400 <= answer.status_code < 500, (method, path, answer.status_code, answer.text[:200])
+        answer.json()  # the error body itself is JSON
+        after = httpx.get(listing, headers=bearer, timeout=5)
+        assert after.status_code == 200 and after.json() == before, (method, path)
+
+
+def test_open_mode_listens_on_loopback_only_and_says_so(tmp_path: Path) -> None:
+    with running_app(tmp_path) as url:
+        assert httpx.get(f"{url}memory/libraries?character_id=demo", timeout=5).status_code == 200
+    log = (tmp_path / "app.log").read_text()
+    assert "Access: open" in log and "http://127.0.0.1:" in log and "0.0.0.0" not in log
