@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from .chat import ChatModel, LLMCall, call_model
 from .errors import InvalidInputError
+from .models import check_text
 from .prompts import judge_messages
 from .recall_rules import HARD_REJECTS, RuleMatch, decide_by_rules
 
@@ -145,6 +146,7 @@ class RecallDecider:
     def decide(self, text: str, *, mode: str = "rule", timeout_ms: int = 2000) -> RecallDecision:
         if mode not in MODES:
             raise InvalidInputError(f"decision mode must be one of {', '.join(MODES)}, got {mode!r}")
+        check_text(text, what="text")
         started = time.perf_counter()
         rule = decide_by_rules(text)
         needs_judge = mode == "llm" and rule.reason not in HARD_REJECTS

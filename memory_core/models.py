@@ -27,10 +27,23 @@ EVENTS: tuple[str, ...] = ("add", "update", "delete")
 
 MAX_ID_LENGTH = 128
 MAX_TEXT_LENGTH = 20_000
+MAX_SOURCE_LENGTH = 256
+MAX_METADATA_DEPTH = 20
+MAX_METADATA_BYTES = 65_536
 DEFAULT_PROFILE_ID = "default"
 DEFAULT_LIBRARY_ID = "default"
 
 _ID_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f/\\]")
+
+# The same rules as regular expressions that read alike in Python and in ECMA-262 (JSON Schema), for API
+# schemas. Spaces are spelled out: they are exactly what str.strip() removes, and ECMA's \s is not Python's.
+_SPACES = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_ID_CHARS = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/\\]"
+# What check_id accepts (up to MAX_ID_LENGTH): one run of id characters, with spaces around it.
+ID_PATTERN = rf"^[{_SPACES}]*{_ID_CHARS}+[{_SPACES}]*$"
+# An id or only spaces, where a blank value takes a default; and text that is not empty once stripped.
+BLANK_OR_ID_PATTERN = rf"^[{_SPACES}]*({_ID_CHARS}+[{_SPACES}]*)?$"
+NOT_BLANK_PATTERN = rf"[^{_SPACES}]"
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:
@@ -53,9 +66,71 @@ def parse_timestamp(value: str, *, what: str = "timestamp") -> str:
     return utc_timestamp(moment)
 
 
+def check_text(value: str, *, what: str, max_length: int | None = None) -> str:
+    """Return ``value`` unchanged if it is a string of valid Unicode no longer than ``max_length``.
+
+    Lone surrogates (which JSON's \\ud800 escapes can produce) cannot be encoded, so SQLite and every
+    response would fail on them later: they are rejected here, before anything is written.
+    """
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a string, got {type(value).__name__}")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidInputError(f"{what} is longer than {max_length} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(f"{what} is not valid Unicode text (a lone surrogate)") from None
+    return value
+
+
+def check_metadata(metadata: Mapping[str, Any], *, what: str = "metadata") -> dict[str, Any]:
+    """A JSON-ready copy of metadata: at most MAX_METADATA_DEPTH levels deep and MAX_METADATA_BYTES serialised.
+
+    The walk is iterative, so a structure deep enough to overflow the stack is rejected rather than crashing
+    json.dumps; the strings in it (keys and values) must be valid Unicode.
+    """
+    if not isinstance(metadata, Mapping):
+        raise InvalidInputError(f"{what} must be an object")
+    _walk_metadata(metadata, what)
+    try:
+        serialised = json.dumps(dict(metadata), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{what} is not JSON-serialisable: {exc}") from exc
+    if len(serialised.encode("utf-8")) > MAX_METADATA_BYTES:
+        raise InvalidInputError(f"{what} is larger than {MAX_METADATA_BYTES} bytes as JSON")
+    loaded: dict[str, Any] = json.loads(serialised)
+    return loaded
+
+
+def _walk_metadata(metadata: Mapping[str, Any], what: str) -> None:
+    # Every value serialises to at least one byte, so counting them bounds the walk even for shared sub-objects.
+    budget = MAX_METADATA_BYTES
+    pending: list[tuple[Any, int]] = [(metadata, 1)]
+    while pending:
+        value, depth = pending.pop()
+        budget -= 1 + (len(value) if isinstance(value, str) else 0)
+        if budget < 0:
+            raise InvalidInputError(f"{what} is larger than {MAX_METADATA_BYTES} bytes as JSON")
+        if isinstance(value, str):
+            check_text(value, what=f"{what} value")
+        elif isinstance(value, Mapping | list | tuple):
+            pending.extend(_children(value, depth, what))
+
+
+def _children(value: Mapping[Any, Any] | list[Any] | tuple[Any, ...], depth: int, what: str) -> list[tuple[Any, int]]:
+    if depth > MAX_METADATA_DEPTH:
+        raise InvalidInputError(f"{what} is nested deeper than {MAX_METADATA_DEPTH} levels")
+    if not isinstance(value, Mapping):
+        return [(child, depth + 1) for child in value]
+    for key in value:
+        if isinstance(key, str):
+            check_text(key, what=f"{what} key")
+    return [(child, depth + 1) for child in value.values()]
+
+
 def check_id(value: str, *, what: str) -> str:
     """Strip an id and reject what would break scoping or file names: blanks, whitespace, slashes."""
-    text = (value or "").strip()
+    text = check_text(value or "", what=what).strip()
     if not text:
         raise InvalidInputError(f"{what} is required")
     if len(text) > MAX_ID_LENGTH:
@@ -199,26 +274,19 @@ def validate_new_item(item: NewItem, *, what: str = "item") -> NewItem:
     text = item.text.strip() if isinstance(item.text, str) else ""
     if not text:
         raise InvalidInputError(f"{what} text is empty")
-    if len(text) > MAX_TEXT_LENGTH:
-        raise InvalidInputError(f"{what} text is longer than {MAX_TEXT_LENGTH} characters")
+    check_text(text, what=f"{what} text", max_length=MAX_TEXT_LENGTH)
     if item.type not in ITEM_TYPES:
         raise InvalidInputError(f"{what} type {item.type!r} is not one of {', '.join(ITEM_TYPES)}")
     if item.confidence not in CONFIDENCES:
         raise InvalidInputError(
             f"{what} confidence {item.confidence!r} is not one of {', '.join(c for c in CONFIDENCES if c)}"
         )
-    if len(item.category) > MAX_ID_LENGTH or len(item.source) > 256:
-        raise InvalidInputError(f"{what} category or source is too long")
-    if not isinstance(item.metadata, Mapping):
-        raise InvalidInputError(f"{what} metadata must be an object")
-    try:
-        metadata = json.loads(json.dumps(dict(item.metadata), ensure_ascii=False, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{what} metadata is not JSON-serialisable: {exc}") from exc
+    check_text(item.category, what=f"{what} category", max_length=MAX_ID_LENGTH)
+    check_text(item.source, what=f"{what} source", max_length=MAX_SOURCE_LENGTH)
     return replace(
         item,
         text=text,
-        metadata=metadata,
+        metadata=check_metadata(item.metadata, what=f"{what} metadata"),
         id=check_id(item.id, what=f"{what} id") if item.id is not None else None,
         created_at=parse_timestamp(item.created_at, what=f"{what} created_at") if item.created_at else None,
         updated_at=parse_timestamp(item.updated_at, what=f"{what} updated_at") if item.updated_at else None,

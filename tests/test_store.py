@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -275,6 +276,48 @@ def test_invalid_items_are_rejected_and_nothing_is_written(store: SQLiteStore, b
         store.add_items(SCOPE, [NewItem(text="fine"), bad, NewItem(text="also fine")])
     assert items_in(store) == []
     assert store.change_cursor(SCOPE) == cursor
+
+
+def deep_metadata(depth: int) -> dict[str, Any]:
+    top: dict[str, Any] = {}
+    level = top
+    for _ in range(depth - 1):
+        level["a"] = {}
+        level = level["a"]
+    return top
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (NewItem(text="tea \ud800"), "item 1 text is not valid Unicode text"),
+        (NewItem(text="x", category="\udfff"), "item 1 category is not valid Unicode text"),
+        (NewItem(text="x", source="\ud800"), "item 1 source is not valid Unicode text"),
+        (NewItem(text="x", id="a\ud800"), "item 1 id is not valid Unicode text"),
+        (NewItem(text="x", metadata={"k": ["\ud800"]}), "item 1 metadata value is not valid Unicode text"),
+        (NewItem(text="x", metadata={"\ud800": 1}), "item 1 metadata key is not valid Unicode text"),
+        (NewItem(text="x", metadata=deep_metadata(300)), "item 1 metadata is nested deeper than 20 levels"),
+        (NewItem(text="x", metadata=deep_metadata(100_000)), "item 1 metadata is nested deeper than 20 levels"),
+        (NewItem(text="x", metadata={"k": "x" * 70_000}), "item 1 metadata is larger than 65536 bytes"),
+    ],
+)
+def test_text_the_database_cannot_hold_is_rejected_before_writing(
+    store: SQLiteStore, bad: NewItem, message: str
+) -> None:
+    cursor = store.change_cursor(SCOPE)
+    with pytest.raises(InvalidInputError, match=message):
+        store.add_items(SCOPE, [NewItem(text="fine"), bad])
+    assert items_in(store) == [] and store.change_cursor(SCOPE) == cursor
+    assert store.list_items(SCOPE).total == 0
+
+
+def test_edit_to_text_the_database_cannot_hold_changes_nothing(store: SQLiteStore) -> None:
+    (item,) = store.add_items(SCOPE, [NewItem(text="keep me")])
+    for changes in ({"text": "\ud800"}, {"category": "\ud800"}, {"metadata": deep_metadata(1_000)}):
+        with pytest.raises(InvalidInputError):
+            store.edit_item(SCOPE, item.id, **changes)
+    assert store.get_item(SCOPE, item.id) == item
+    assert [event.event for event in store.history(SCOPE, item.id)] == ["add"]
 
 
 def test_one_bad_item_among_many_writes_nothing(store: SQLiteStore) -> None:
