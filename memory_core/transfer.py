@@ -27,6 +27,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     "created_at",
     "updated_at",
 )
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection); the quote is its escape.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPE = "'"
+_ESCAPED_STARTS = (*FORMULA_STARTS, _ESCAPE)
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,12 @@ def _new_item(row: Any, what: str) -> NewItem:
 
 
 def export_csv(store: SQLiteStore, scope: Scope) -> str:
-    """The library's items as CSV text with a header row; metadata is a JSON string."""
+    """The library's items as CSV text with a header row; metadata is a JSON string.
+
+    A cell that starts with ``= + - @``, a tab or a carriage return gets a leading ``'`` so a spreadsheet
+    shows it as text instead of running it as a formula; so does a cell that already starts with ``'``,
+    which keeps the round trip through `import_csv` lossless.
+    """
     _, items = _contents(store, scope)
     return _csv_text(items)
 
@@ -121,7 +130,11 @@ def import_csv(
     on_conflict: str = "error",
     source: str = "import",
 ) -> ImportReport:
-    """Load CSV rows into ``scope`` (created as ``library_name`` if missing); a bad row rejects the whole file."""
+    """Load CSV rows into ``scope`` (created as ``library_name`` if missing); a bad row rejects the whole file.
+
+    Undoes `export_csv`'s formula escape: one leading ``'`` is removed from a cell when the next character is
+    one of ``= + - @ '``, a tab or a carriage return. Any other leading ``'`` is kept.
+    """
     items = _parse_csv(text)
     return _import(store, scope, items, library_name or DEFAULT_LIBRARY_NAME, on_conflict, source)
 
@@ -138,7 +151,17 @@ def _csv_text(items: Iterable[MemoryItem]) -> str:
 def _csv_row(item: MemoryItem) -> list[str]:
     row = item.to_dict()
     row["metadata"] = json.dumps(row["metadata"], ensure_ascii=False)
-    return [row[column] for column in CSV_COLUMNS]
+    return [escape_cell(row[column]) for column in CSV_COLUMNS]
+
+
+def escape_cell(cell: str) -> str:
+    """The cell as a spreadsheet must see it: formula-like cells (and ones starting with ``'``) get a ``'``."""
+    return _ESCAPE + cell if cell.startswith(_ESCAPED_STARTS) else cell
+
+
+def unescape_cell(cell: str) -> str:
+    """Undo `escape_cell`: drop one leading ``'`` when the next character is one it escapes."""
+    return cell[1:] if cell.startswith(_ESCAPE) and cell[1:].startswith(_ESCAPED_STARTS) else cell
 
 
 def _parse_csv(text: str) -> list[NewItem]:
@@ -171,7 +194,8 @@ def _csv_header(cells: Sequence[str]) -> list[str]:
 def _csv_item(header: list[str], row: list[str], what: str) -> NewItem:
     if len(row) != len(header):
         raise InvalidInputError(f"{what} has {len(row)} cells but the header has {len(header)}")
-    values: dict[str, Any] = {name: cell for name, cell in zip(header, row, strict=True) if cell != ""}
+    cells = (unescape_cell(cell) for cell in row)
+    values: dict[str, Any] = {name: cell for name, cell in zip(header, cells, strict=True) if cell != ""}
     if "metadata" in values:
         values["metadata"] = _metadata(values["metadata"], what)
     return _new_item(values, what)

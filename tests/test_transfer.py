@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from memory_core.errors import ConflictError, InvalidInputError, NotFoundError
 from memory_core.models import NewItem, Scope
 from memory_core.store import SQLiteStore
 from memory_core.transfer import (
     CSV_COLUMNS,
+    escape_cell,
     export_csv,
     export_library,
     import_csv,
     import_library,
     read_library_file,
+    unescape_cell,
     write_library_file,
 )
 
@@ -187,6 +193,94 @@ def test_csv_columns_may_come_in_any_order(store: SQLiteStore) -> None:
     assert report.imported == 1
     (item,) = store.iter_items(TARGET)
     assert (item.type, item.text, dict(item.metadata)) == ("fact", "sky is blue", {"k": 1})
+
+
+# CSV: spreadsheet formulas are neutralised, and the escape is undone on import
+
+FORMULAS = [
+    NewItem(text='=HYPERLINK("http://x","y")', id="link"),
+    NewItem(text="+1+1", category="=cmd|' /C calc'!A0", id="plus"),
+    NewItem(text="-2 degrees tonight", source="@SUM(A1)", id="minus"),
+    NewItem(text="@mention the team", id="at"),
+    NewItem(text="'quoted already", id="quote"),
+    NewItem(text="''=twice quoted", id="quote2"),
+    NewItem(text="a plain note", category="\tindented", id="tab", metadata={"formula": "=1+1"}),
+    NewItem(text="ends = fine", source="\rcarriage", id="cr"),
+    NewItem(text="x", id="=id-with-equals"),
+    NewItem(text="x", id="-dash-id"),
+    NewItem(text="x", id="'quote-id"),
+]
+
+
+@pytest.fixture
+def formulas(store: SQLiteStore) -> SQLiteStore:
+    store.add_items(TARGET, FORMULAS, create_library_name="Formulas")
+    return store
+
+
+def csv_cells(text: str) -> dict[str, dict[str, str]]:
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    return {unescape_cell(row["id"]): row for row in rows}
+
+
+def test_csv_export_neutralises_formulas(formulas: SQLiteStore) -> None:
+    cells = csv_cells(export_csv(formulas, TARGET))
+    assert cells["link"]["text"] == '\'=HYPERLINK("http://x","y")'
+    assert (cells["plus"]["text"], cells["plus"]["category"]) == ("'+1+1", "'=cmd|' /C calc'!A0")
+    assert (cells["minus"]["text"], cells["minus"]["source"]) == ("'-2 degrees tonight", "'@SUM(A1)")
+    assert cells["at"]["text"] == "'@mention the team"
+    assert (cells["quote"]["text"], cells["quote2"]["text"]) == ("''quoted already", "'''=twice quoted")
+    assert (cells["tab"]["category"], cells["cr"]["source"]) == ("'\tindented", "'\rcarriage")
+    assert cells["cr"]["text"] == "ends = fine" and cells["tab"]["text"] == "a plain note"
+    assert {cells[key]["id"] for key in ("=id-with-equals", "-dash-id", "'quote-id")} == {
+        "'=id-with-equals",
+        "'-dash-id",
+        "''quote-id",
+    }
+    # Metadata is a JSON object, so it always starts with "{" and is never escaped.
+    assert json.loads(cells["tab"]["metadata"]) == {"formula": "=1+1"}
+
+
+def test_csv_round_trip_of_formulas_is_lossless(formulas: SQLiteStore) -> None:
+    copy = Scope("carol", "sol", "copy")
+    import_csv(formulas, copy, export_csv(formulas, TARGET))
+    assert item_dicts(formulas, copy) == item_dicts(formulas, TARGET)
+
+
+@pytest.mark.parametrize(
+    ("cell", "imported"),
+    [
+        ("'=1+1", "=1+1"),
+        ("''", "'"),
+        ("'''", "''"),
+        ("'", "'"),
+        ("'hello", "'hello"),
+        ("it's", "it's"),
+        ("'\t", "\t"),
+        ("=1+1", "=1+1"),
+    ],
+)
+def test_csv_import_strips_one_escape_quote(cell: str, imported: str) -> None:
+    assert unescape_cell(cell) == imported
+
+
+@given(st.text())
+@settings(max_examples=300, deadline=None)
+def test_csv_cell_escape_round_trips(cell: str) -> None:
+    escaped = escape_cell(cell)
+    assert unescape_cell(escaped) == cell
+    assert not escaped.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+@given(st.lists(st.text(st.characters(codec="utf-8"), min_size=1), min_size=1, max_size=5))
+@settings(max_examples=25, deadline=None)
+def test_csv_round_trip_of_any_category_is_lossless(tmp_path_factory: pytest.TempPathFactory, texts: list[str]) -> None:
+    path = tmp_path_factory.mktemp("csv") / "memory.sqlite3"
+    items = [NewItem(text=f"item {n}", category=text[:128], source=text[:256]) for n, text in enumerate(texts)]
+    with SQLiteStore(path) as fresh:
+        fresh.add_items(SOURCE, items, create_library_name="Any")
+        import_csv(fresh, TARGET, export_csv(fresh, SOURCE))
+        assert item_dicts(fresh, TARGET) == item_dicts(fresh, SOURCE)
 
 
 @pytest.mark.parametrize(
