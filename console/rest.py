@@ -2,21 +2,26 @@
 
 Each handler validates, calls memory_core and shapes the answer with `memory_core.api_shapes`. Unlike the
 reference, an unknown library is a 404 and a blank character_id is a 400 on every route, imports included.
+Every string a client sends must be valid Unicode (no lone surrogates) and every field has a declared bound,
+so a request is refused (4xx) before anything is written rather than failing (500) half-way.
 """
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at run time.
 
 import hmac
+import json
+import math
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from memory_core import (
     ConfigurationError,
@@ -38,11 +43,29 @@ from memory_core import (
     export_library,
 )
 from memory_core.api_shapes import event_to_api, hit_to_api, item_to_api, library_to_api
+from memory_core.demo import DEMO_CHARACTER_ID, DEMO_LIBRARY_ID, DEMO_PROFILE_ID
+from memory_core.models import (
+    BLANK_OR_ID_PATTERN,
+    CONFIDENCES,
+    ID_PATTERN,
+    ITEM_TYPES,
+    MAX_ID_LENGTH,
+    MAX_SOURCE_LENGTH,
+    MAX_TEXT_LENGTH,
+    NOT_BLANK_PATTERN,
+    check_text,
+)
+from memory_core.store import MAX_LIBRARY_NAME_LENGTH
 
 NO_PROVIDER = "memory provider is 'none'"
 BAD_TOKEN = "missing or invalid bearer token"
+CLOSED = "the REST API is closed on a public sandbox; set MEMTUNE_API_TOKEN to open it to its holder"
 MAX_LIST_LIMIT = 10_000
+MAX_OFFSET = 10**9
 MAX_RECALL_LIMIT = 100
+MAX_IMPORT_TURNS = 1_000
+MAX_BULK_IDS = 10_000
+MAX_LABEL_LENGTH = 32  # item types and confidences are short words
 # Most specific first: ConflictError is an InvalidInputError, and MemoryCoreError catches the rest.
 ERROR_STATUS: tuple[tuple[type[MemoryCoreError], int], ...] = (
     (NotFoundError, 404),
@@ -55,6 +78,7 @@ ERROR_STATUS: tuple[tuple[type[MemoryCoreError], int], ...] = (
 _ERROR_TEXT = {
     400: "Invalid input, such as a blank character_id or a bad id",
     401: "Missing or invalid bearer token",
+    403: "The REST API is closed on a public sandbox without MEMTUNE_API_TOKEN",
     404: "Library or item not found in this scope",
     409: "An item with this id already exists",
     503: "The memory provider is 'none', or the store failed",
@@ -62,9 +86,65 @@ _ERROR_TEXT = {
 _BEARER = HTTPBearer(auto_error=False, description="The value of MEMTUNE_API_TOKEN.")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
+
+def _unicode(value: str) -> str:
+    return check_text(value, what="text")
+
+
+def _declared(pattern: str | None = None, enum: Sequence[str] = ()) -> dict[str, Any]:
+    """Schema keywords that memory_core enforces (with a 400), so pydantic must not (it would answer 422)."""
+    keywords: dict[str, Any] = {"pattern": pattern} if pattern else {}
+    return keywords | ({"enum": list(enum)} if enum else {})
+
+
+# Field types: every string is checked for lone surrogates (pydantic answers 422) and has a declared bound.
+# Ids must match ID_PATTERN (memory_core's check_id answers 400), which keeps a blank character_id a 400.
+# In a path, "." and ".." are not ids: a URL resolves them before any route sees them.
+_ID = _declared(ID_PATTERN)
+_BLANK_OR_ID = _declared(BLANK_OR_ID_PATTERN)
+_PATH_ID = _declared(ID_PATTERN.replace("^", r"^(?!\.\.?$)", 1))
+_NOT_BLANK = _declared(NOT_BLANK_PATTERN)
+Text = Annotated[str, AfterValidator(_unicode)]
+Id = Annotated[Text, Field(min_length=1, max_length=MAX_ID_LENGTH, json_schema_extra=_ID)]
+BlankOrId = Annotated[Text, Field(max_length=MAX_ID_LENGTH, json_schema_extra=_BLANK_OR_ID)]
+Category = Annotated[Text, Field(max_length=MAX_ID_LENGTH)]
+ItemType = Annotated[Text, Field(max_length=MAX_LABEL_LENGTH, json_schema_extra=_declared(enum=ITEM_TYPES))]
+Confidence = Annotated[Text, Field(max_length=MAX_LABEL_LENGTH, json_schema_extra=_declared(enum=CONFIDENCES))]
+ItemText = Annotated[Text, Field(max_length=MAX_TEXT_LENGTH, json_schema_extra=_NOT_BLANK)]
+LibraryName = Annotated[Text, Field(max_length=MAX_LIBRARY_NAME_LENGTH)]
 Mode = Literal["rule", "hybrid", "llm"]
-ProfileId = Annotated[str, Query(description="Whose memory; blank means the configured default profile.")]
-CharacterId = Annotated[str, Query(description="The character (required; whitespace-only is a 400).")]
+ProfileId = Annotated[
+    Text,
+    Query(
+        max_length=MAX_ID_LENGTH,
+        json_schema_extra=_BLANK_OR_ID,
+        examples=[DEMO_PROFILE_ID],
+        description="Whose memory; blank means the configured default profile.",
+    ),
+]
+CharacterId = Annotated[
+    Text,
+    Query(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        json_schema_extra=_ID,
+        examples=[DEMO_CHARACTER_ID],
+        description="The character (required; whitespace-only is a 400).",
+    ),
+]
+LibraryId = Annotated[
+    Text,
+    Path(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        json_schema_extra=_PATH_ID,
+        examples=[DEMO_LIBRARY_ID],
+        description="The library's id.",
+    ),
+]
+ItemId = Annotated[
+    Text, Path(min_length=1, max_length=MAX_ID_LENGTH, json_schema_extra=_PATH_ID, description="The item's id.")
+]
 
 
 # Request bodies
@@ -84,59 +164,63 @@ class StrictBody(BaseModel):
 
 
 class LibraryCreate(LenientBody):
-    id: str | None = Field(None, description="Library id; defaults to lib_ + 12 hex characters.")
-    name: str | None = Field(None, description="Display name; blank means the store's default name.")
-    profile_id: str | None = None
-    character_id: str
+    id: BlankOrId | None = Field(None, description="Library id; defaults to lib_ + 12 hex characters.")
+    name: LibraryName | None = Field(None, description="Display name; blank means the store's default name.")
+    profile_id: BlankOrId | None = None
+    character_id: Id
 
 
 class Turn(LenientBody):
     role: Literal["user", "assistant"]
-    content: str = Field(min_length=1)
+    content: Annotated[Text, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
 
 
 class TurnImport(LenientBody):
-    profile_id: str | None = None
-    character_id: str
-    turns: list[Turn]
-    source: str = Field("api", max_length=256, description="Recorded as the items' metadata source.")
+    profile_id: BlankOrId | None = None
+    character_id: Id
+    turns: list[Turn] = Field(max_length=MAX_IMPORT_TURNS)
+    source: Annotated[Text, Field(max_length=MAX_SOURCE_LENGTH)] = Field(
+        "api", description="Recorded as the items' metadata source."
+    )
 
 
 class LibraryRename(StrictBody):
-    name: str
+    name: Annotated[LibraryName, Field(json_schema_extra=_NOT_BLANK)]
 
 
 class ItemCreate(StrictBody):
-    text: str
-    type: str = "note"
-    category: str = ""
-    confidence: str = ""
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    id: str | None = Field(None, description="Item id; a random hex id when omitted.")
+    text: ItemText
+    type: ItemType = "note"
+    category: Category = ""
+    confidence: Confidence = ""
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="At most 20 levels deep and 64 KB as JSON; its strings must be valid text."
+    )
+    id: Id | None = Field(None, description="Item id; a random hex id when omitted.")
 
 
 class ItemEdit(StrictBody):
-    text: str | None = None
-    type: str | None = None
-    category: str | None = None
-    confidence: str | None = None
+    text: ItemText | None = None
+    type: ItemType | None = None
+    category: Category | None = None
+    confidence: Confidence | None = None
     metadata: dict[str, Any] | None = None
 
 
 class BulkDelete(StrictBody):
-    ids: list[str]
+    ids: list[Annotated[Text, Field(max_length=MAX_ID_LENGTH)]] = Field(max_length=MAX_BULK_IDS)
 
 
 class DecideRequest(StrictBody):
-    text: str
+    text: Text = Field(description="At most MEMTUNE_MAX_TEXT_CHARS characters (default 20,000); longer is a 400.")
     mode: Mode | None = Field(None, description="Defaults to the configured decision mode.")
 
 
 class RecallRequest(StrictBody):
-    text: str
-    profile_id: str | None = None
-    character_id: str
-    library_id: str | None = None
+    text: Text = Field(description="At most MEMTUNE_MAX_TEXT_CHARS characters (default 20,000); longer is a 400.")
+    profile_id: BlankOrId | None = None
+    character_id: Id
+    library_id: BlankOrId | None = None
     mode: Mode | None = None
     limit: int | None = Field(None, ge=1, le=MAX_RECALL_LIMIT, description="Defaults to the configured limit.")
     min_score: float | None = Field(None, allow_inf_nan=False, description="Defaults to the configured minimum.")
@@ -150,13 +234,19 @@ class ErrorBody(BaseModel):
 
 
 def build_router(engine: MemoryEngine) -> APIRouter:
-    """The /memory routes over one engine; every route needs the bearer token when one is configured."""
+    """The /memory routes over one engine; every route needs the bearer token when one is configured.
+
+    On a public sandbox (access mode "public") without a token every route is a 403: visitors share the
+    server, and only a token's holder may reach the store directly.
+    """
     token = engine.settings.api_token
+    closed = engine.settings.access == "public" and not token
+    guard = _closed_guard if closed else _bearer_guard(token) if token else None
     router = APIRouter(
         prefix="/memory",
         tags=["memory"],
-        dependencies=[Depends(_bearer_guard(token))] if token else [],
-        responses=_errors(401) if token else None,
+        dependencies=[Depends(guard)] if guard is not None else [],
+        responses=_errors(403) if closed else _errors(401) if token else None,
     )
     _add_library_routes(router, engine)
     _add_item_routes(router, engine)
@@ -167,16 +257,65 @@ def build_router(engine: MemoryEngine) -> APIRouter:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map memory_core's errors to HTTP statuses, each answered as {"detail": message}."""
+    """Map memory_core's errors to HTTP statuses, each answered as {"detail": message}; a request that fails
+    validation is a 422 in FastAPI's shape whose body is always valid JSON."""
     for error, status in ERROR_STATUS:
         app.add_exception_handler(error, _error_handler(status))
+    app.add_exception_handler(RequestValidationError, _validation_error)
 
 
 def _error_handler(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     async def handle(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return JSONResponse({"detail": _printable(str(exc))}, status_code=status)
 
     return handle
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, minus what JSON cannot carry: FastAPI's own handler echoes the input, and an input of
+    NaN, Infinity or a lone surrogate made that answer a 500."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse({"detail": [_plain_error(error) for error in errors]}, status_code=422)
+
+
+def _plain_error(error: Mapping[str, Any]) -> dict[str, Any]:
+    plain: dict[str, Any] = {
+        "type": _printable(str(error.get("type", ""))),
+        "loc": [part if isinstance(part, int) else _printable(str(part)) for part in error.get("loc", ())],
+        "msg": _printable(str(error.get("msg", ""))),
+    }
+    if "input" in error and _is_json(error["input"]):
+        plain["input"] = error["input"]
+    if isinstance(error.get("ctx"), Mapping):
+        plain["ctx"] = {
+            _printable(str(k)): v if _is_json_scalar(v) else _printable(str(v)) for k, v in error["ctx"].items()
+        }
+    return plain
+
+
+def _printable(text: str) -> str:
+    """The text with lone surrogates written as \\udxxx escapes, so it can be encoded as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _is_json_scalar(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, bool | int) or (isinstance(value, str) and _printable(value) == value)
+
+
+def _is_json(value: Any) -> bool:
+    if _is_json_scalar(value):
+        return True
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return False
+    return True
+
+
+def _closed_guard() -> None:
+    raise HTTPException(403, CLOSED)
 
 
 def _bearer_guard(token: str) -> Callable[[HTTPAuthorizationCredentials | None], None]:
@@ -238,6 +377,9 @@ def _page(
 
 
 def _decide(engine: MemoryEngine, text: str, mode: Mode | None) -> RecallDecision:
+    limit = engine.settings.max_text_chars
+    if len(text) > limit:
+        raise InvalidInputError(f"text is longer than {limit} characters (MEMTUNE_MAX_TEXT_CHARS)")
     tuning = engine.settings.tuning()
     return engine.decider.decide(text, mode=mode or tuning.decision_mode, timeout_ms=tuning.decision_timeout_ms)
 
@@ -269,14 +411,16 @@ def _add_library_routes(router: APIRouter, engine: MemoryEngine) -> None:
 
     @router.patch("/libraries/{library_id}", summary="Rename a library", responses=_errors(400, 404, 503))
     def rename_library(
-        library_id: str, body: LibraryRename, character_id: CharacterId, profile_id: ProfileId = "default"
+        library_id: LibraryId, body: LibraryRename, character_id: CharacterId, profile_id: ProfileId = "default"
     ) -> dict[str, Any]:
         """Give a library a new name; its items are untouched."""
         store, scope = _store(engine), _library_scope(engine, profile_id, character_id, library_id)
         return library_to_api(store.rename_library(scope, body.name))
 
     @router.delete("/libraries/{library_id}", summary="Delete a library", responses=_errors(400, 404, 503))
-    def delete_library(library_id: str, character_id: CharacterId, profile_id: ProfileId = "default") -> dict[str, Any]:
+    def delete_library(
+        library_id: LibraryId, character_id: CharacterId, profile_id: ProfileId = "default"
+    ) -> dict[str, Any]:
         """Delete a library and all its items; the items' history is kept."""
         store, scope = _store(engine), _library_scope(engine, profile_id, character_id, library_id)
         return {"deleted": True, "items_deleted": store.delete_library(scope)}
@@ -285,13 +429,18 @@ def _add_library_routes(router: APIRouter, engine: MemoryEngine) -> None:
 def _add_item_routes(router: APIRouter, engine: MemoryEngine) -> None:
     @router.get("/libraries/{library_id}/items", summary="List a library's items", responses=_errors(400, 404, 503))
     def list_items(
-        library_id: str,
+        library_id: LibraryId,
         character_id: CharacterId,
         profile_id: ProfileId = "default",
-        item_type: Annotated[str | None, Query(alias="type", description="Only items of this type.")] = None,
-        category: Annotated[str | None, Query(description="Only items of this category.")] = None,
-        q: Annotated[str | None, Query(description="Only items whose text contains this (any case).")] = None,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        item_type: Annotated[
+            Text | None, Query(alias="type", max_length=MAX_LABEL_LENGTH, description="Only items of this type.")
+        ] = None,
+        category: Annotated[Category | None, Query(description="Only items of this category.")] = None,
+        q: Annotated[
+            Text | None,
+            Query(max_length=MAX_TEXT_LENGTH, description="Only items whose text contains this (any case)."),
+        ] = None,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         limit: Annotated[int | None, Query(ge=1, le=MAX_LIST_LIMIT, description="Default: every item.")] = None,
     ) -> dict[str, Any]:
         """A library's items, newest first, with the total that match the filters."""
@@ -305,7 +454,7 @@ def _add_item_routes(router: APIRouter, engine: MemoryEngine) -> None:
         "/libraries/{library_id}/items", status_code=201, summary="Add an item", responses=_errors(400, 404, 409, 503)
     )
     def add_item(
-        library_id: str, body: ItemCreate, character_id: CharacterId, profile_id: ProfileId = "default"
+        library_id: LibraryId, body: ItemCreate, character_id: CharacterId, profile_id: ProfileId = "default"
     ) -> dict[str, Any]:
         """Add one item to an existing library; an id that is already taken is a 409."""
         store, scope = _store(engine), _library_scope(engine, profile_id, character_id, library_id)
@@ -318,7 +467,7 @@ def _add_item_routes(router: APIRouter, engine: MemoryEngine) -> None:
         "/libraries/{library_id}/items/bulk-delete", summary="Delete many items", responses=_errors(400, 404, 503)
     )
     def bulk_delete(
-        library_id: str, body: BulkDelete, character_id: CharacterId, profile_id: ProfileId = "default"
+        library_id: LibraryId, body: BulkDelete, character_id: CharacterId, profile_id: ProfileId = "default"
     ) -> dict[str, int]:
         """Delete the listed items; ids that do not exist are ignored. Answers how many were deleted."""
         store, scope = _store(engine), _library_scope(engine, profile_id, character_id, library_id)
@@ -331,7 +480,7 @@ def _add_item_detail_routes(router: APIRouter, engine: MemoryEngine) -> None:
 
     @router.get(path, summary="Get an item", responses=_errors(400, 404, 503))
     def get_item(
-        library_id: str, item_id: str, character_id: CharacterId, profile_id: ProfileId = "default"
+        library_id: LibraryId, item_id: ItemId, character_id: CharacterId, profile_id: ProfileId = "default"
     ) -> dict[str, Any]:
         """One item of a library."""
         store, scope = _store(engine), _library_scope(engine, profile_id, character_id, library_id)
@@ -339,7 +488,11 @@ def _add_item_detail_routes(router: APIRouter, engine: MemoryEngine) -> None:
 
     @router.patch(path, summary="Edit an item", responses=_errors(400, 404, 503))
     def edit_item(
-        library_id: str, item_id: str, body: ItemEdit, character_id: CharacterId, profile_id: ProfileId = "default"
+        library_id: LibraryId,
+        item_id: ItemId,
+        body: ItemEdit,
+        character_id: CharacterId,
+        profile_id: ProfileId = "default",
     ) -> dict[str, Any]:
         """Change the given fields of an item; an edit that changes nothing is not recorded."""
         store, scope = _store(engine), _library_scope(engine, profile_id, character_id, library_id)
@@ -348,7 +501,7 @@ def _add_item_detail_routes(router: APIRouter, engine: MemoryEngine) -> None:
 
     @router.delete(path, summary="Delete an item", responses=_errors(400, 404, 503))
     def delete_item(
-        library_id: str, item_id: str, character_id: CharacterId, profile_id: ProfileId = "default"
+        library_id: LibraryId, item_id: ItemId, character_id: CharacterId, profile_id: ProfileId = "default"
     ) -> dict[str, bool]:
         """Delete one item; 404 {"detail": "memory item not found"} if it is not in this library."""
         store, scope = _store(engine), _library_scope(engine, profile_id, character_id, library_id)
@@ -357,7 +510,7 @@ def _add_item_detail_routes(router: APIRouter, engine: MemoryEngine) -> None:
 
     @router.get(f"{path}/history", summary="An item's history", responses=_errors(400, 404, 503))
     def item_history(
-        library_id: str, item_id: str, character_id: CharacterId, profile_id: ProfileId = "default"
+        library_id: LibraryId, item_id: ItemId, character_id: CharacterId, profile_id: ProfileId = "default"
     ) -> dict[str, Any]:
         """Every add, update and delete of an item, oldest first, with the item before and after; kept after
         the item is deleted."""
@@ -367,7 +520,7 @@ def _add_item_detail_routes(router: APIRouter, engine: MemoryEngine) -> None:
 
 def _add_transfer_routes(router: APIRouter, engine: MemoryEngine) -> None:
     @router.post("/libraries/{library_id}/import", summary="Import chat turns", responses=_errors(400, 404, 503))
-    def import_turns(library_id: str, body: TurnImport) -> dict[str, int]:
+    def import_turns(library_id: LibraryId, body: TurnImport) -> dict[str, int]:
         """Classify chat turns and store the user turns worth keeping; answers how many items were stored."""
         store = _store(engine)
         scope = _library_scope(engine, body.profile_id, body.character_id, library_id)
@@ -382,7 +535,7 @@ def _add_transfer_routes(router: APIRouter, engine: MemoryEngine) -> None:
         responses={**_errors(400, 404, 503), 200: {"content": {"text/csv": {}}}},
     )
     def export(
-        library_id: str,
+        library_id: LibraryId,
         character_id: CharacterId,
         profile_id: ProfileId = "default",
         file_format: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",

@@ -384,6 +384,15 @@ def test_export_json_and_csv(client: TestClient) -> None:
     assert bad.status_code == 422
 
 
+def test_csv_export_neutralises_spreadsheet_formulas(client: TestClient) -> None:
+    create_library(client, "notes")
+    add_item(client, '=HYPERLINK("http://x","y")', "notes", id="link")
+    table = client.get("/memory/libraries/notes/export", params={**SCOPE, "format": "csv"})
+    assert table.status_code == 200
+    assert '"\'=HYPERLINK(""http://x"",""y"")"' in table.text
+    assert client.get("/memory/libraries/notes/export", params=SCOPE).json()["items"][0]["text"].startswith("=")
+
+
 # Decide and recall
 
 
