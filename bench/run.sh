@@ -36,4 +36,6 @@ run bench write --items 100
 run bench scale --items 550
 run bench scale --items 100000
 run bench scale --items 100000 --queries 20 --scorer rank-bm25
+echo "+ python bench/load.py --clients 16 --ops 500" >&2
+python bench/load.py --clients 16 --ops 500 | tail -n 1 | tee -a "$out"
 echo "results: $out" >&2

