@@ -25,6 +25,7 @@ from .models import (
     Page,
     Scope,
     check_id,
+    check_text,
     utc_timestamp,
     validate_new_item,
 )
@@ -33,6 +34,7 @@ from .schema import connect, migrate
 DEFAULT_LIBRARY_NAME = "Default memory"
 MAX_LIBRARY_NAME_LENGTH = 200
 MAX_PAGE_LIMIT = 10_000
+MAX_OFFSET = 10**9
 ON_CONFLICT: tuple[str, ...] = ("error", "skip", "replace")
 ALL_ITEMS = ItemFilter()
 # Small enough for SQLite's host-parameter limit on old builds, big enough that 100k ids is a few hundred queries.
@@ -133,6 +135,7 @@ class SQLiteStore:
         name = _library_name(name, default=character_id)
         if not isinstance(persona, str) or len(persona) > MAX_PERSONA_LENGTH:
             raise InvalidInputError(f"persona must be text of at most {MAX_PERSONA_LENGTH} characters")
+        persona = check_text(persona, what="persona")
         now = self._clock()
         with self._transaction() as conn:
             conn.execute(
@@ -375,8 +378,9 @@ class SQLiteStore:
         scope = _checked(scope)
         if isinstance(item_ids, str):
             raise InvalidInputError("item_ids must be a collection of ids, not one string")
+        wanted = [check_text(item_id, what="item id") for item_id in dict.fromkeys(item_ids)]
         with self._transaction() as conn:
-            doomed = list(_items_by_id(conn, scope, list(dict.fromkeys(item_ids))).values())
+            doomed = list(_items_by_id(conn, scope, wanted).values())
             _delete(conn, scope, doomed, self._clock(), source)
         return len(doomed)
 
@@ -385,8 +389,8 @@ class SQLiteStore:
     def list_items(self, scope: Scope, filter: ItemFilter = ALL_ITEMS, *, offset: int = 0, limit: int = 50) -> Page:
         """One page of the library's items, newest first, with the full filtered count."""
         scope = _checked(scope)
-        if offset < 0 or not 1 <= limit <= MAX_PAGE_LIMIT:
-            raise InvalidInputError(f"offset must be >= 0 and limit between 1 and {MAX_PAGE_LIMIT}")
+        if not 0 <= offset <= MAX_OFFSET or not 1 <= limit <= MAX_PAGE_LIMIT:
+            raise InvalidInputError(f"offset must be 0 to {MAX_OFFSET} and limit between 1 and {MAX_PAGE_LIMIT}")
         where, params = _where(filter)
         with self._transaction("DEFERRED") as conn:
             total = conn.execute(f"SELECT COUNT(*) FROM items WHERE {_IN_LIBRARY}{where}", params(scope)).fetchone()
@@ -441,8 +445,9 @@ class SQLiteStore:
     def items_by_id(self, scope: Scope, ids: Iterable[str]) -> dict[str, MemoryItem]:
         """The listed items that exist, keyed by id."""
         scope = _checked(scope)
+        wanted = [check_text(item_id, what="item id") for item_id in dict.fromkeys(ids)]
         with self._transaction("DEFERRED") as conn:
-            return _items_by_id(conn, scope, list(dict.fromkeys(ids)))
+            return _items_by_id(conn, scope, wanted)
 
     def snapshot(self, scope: Scope) -> tuple[int, tuple[MemoryItem, ...]]:
         """The change cursor and every current item, read together so no change falls between them."""
@@ -484,9 +489,7 @@ def _library_name(name: str | None, *, default: str = DEFAULT_LIBRARY_NAME) -> s
     text = (name or "").strip() or default
     if not text:
         raise InvalidInputError("library name is empty")
-    if len(text) > MAX_LIBRARY_NAME_LENGTH:
-        raise InvalidInputError(f"library name is longer than {MAX_LIBRARY_NAME_LENGTH} characters")
-    return text
+    return check_text(text, what="library name", max_length=MAX_LIBRARY_NAME_LENGTH)
 
 
 def _prepare_batch(items: Sequence[NewItem]) -> dict[str, NewItem]:
@@ -524,9 +527,10 @@ def _where(filter: ItemFilter) -> tuple[str, Callable[[Scope], tuple[Any, ...]]]
     clauses, values = [], []
     for column, wanted in (("type", filter.type), ("category", filter.category)):
         if wanted is not None:
+            check_text(wanted, what=f"{column} filter")
             clauses.append(f" AND {column} = ?")
             values.append(wanted)
-    needle = (filter.text_contains or "").strip().casefold()
+    needle = check_text(filter.text_contains or "", what="text filter").strip().casefold()
     if needle:
         clauses.append(" AND memcore_fold(text) LIKE ? ESCAPE '\\'")
         values.append("%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
