@@ -11,6 +11,7 @@ import gradio as gr
 from memory_core import CONFIDENCES, ITEM_TYPES, MemoryCoreError, MemoryEngine
 from memory_core.compare import CONFUSION_COLUMNS, METRIC_COLUMNS
 from memory_core.decision import MODES
+from memory_core.markup import inert, inert_code
 from memory_core.sandbox import Sandboxes
 from memory_core.views import HIT_COLUMNS, env_snippet, pipecat_snippet
 
@@ -163,9 +164,9 @@ def _chat_tab(console: Console, state: gr.State, mode0: str) -> dict[str, Any]:
 
     def opened(new_state: ConsoleState) -> tuple[ConsoleState, list[dict[str, Any]], str]:
         scope = new_state.session.scope if new_state.session else None
-        where = f"profile `{scope.profile_id}` · library `{scope.library_id}`" if scope else ""
-        recall = f"memory: {engine.provider_note} · recall: {engine.retrieval_note}"
-        return new_state, new_state.chat, f"Chatting with **{new_state.character_name}** · {where} · {recall}"
+        where = f"profile {inert_code(scope.profile_id)} · library {inert_code(scope.library_id)}" if scope else ""
+        recall = inert(f"memory: {engine.provider_note} · recall: {engine.retrieval_note}")
+        return new_state, new_state.chat, f"Chatting with **{inert(new_state.character_name)}** · {where} · {recall}"
 
     @friendly
     def on_start(current: ConsoleState | None, *scope: Any) -> tuple[Any, ...]:
@@ -181,8 +182,8 @@ def _chat_tab(console: Console, state: gr.State, mode0: str) -> dict[str, Any]:
             chat.check_length(engine, text, "Your message")
             console.allow_turn(visitor)
             for new_state, shown, reply, without in chat.send(engine, current, text, both):
-                side = (f"**With memory**\n\n{reply}", f"**Without memory**\n\n{without}") if both else ("", "")
-                yield new_state, shown, "", *side
+                side = (f"**With memory**\n\n{inert(reply)}", f"**Without memory**\n\n{inert(without)}")
+                yield new_state, shown, "", *(side if both else ("", ""))
         except MemoryCoreError as exc:
             raise gr.Error(str(exc)) from exc
 
@@ -343,7 +344,7 @@ def _libraries_tab(console: Console, state: gr.State) -> dict[str, Any]:
         return state0, lib.export_file(engine, visitor.profile(profile_id), *rest)
 
     acting = [state, status, libraries, items, page_info]
-    refresh_event = {"fn": refresh_all, "inputs": [state, *where, *filters], "outputs": refreshed}
+    refresh_event: dict[str, Any] = {"fn": refresh_all, "inputs": [state, *where, *filters], "outputs": refreshed}
     refresh.click(**refresh_event, api_name="list_items")
     for trigger in (search.submit, page.submit, item_type.change):
         trigger(**refresh_event, api_visibility="private")

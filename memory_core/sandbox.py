@@ -113,7 +113,7 @@ class Sandboxes:
         policy: SandboxPolicy,
         *,
         seed: Callable[[str], None],
-        forget: Callable[[str], None],
+        forget: Callable[[str], object],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store, self.policy, self._seed, self._forget, self._clock = store, policy, seed, forget, clock
