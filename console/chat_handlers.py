@@ -10,6 +10,7 @@ import pandas as pd
 
 from memory_core import InvalidInputError, MemoryEngine, NotFoundError, Scope, Trace
 from memory_core.demo import DEMO_CHARACTER_ID, DEMO_LIBRARY_ID, DEMO_PROFILE_ID
+from memory_core.markup import inert
 from memory_core.views import (
     HIT_COLUMNS,
     decision_details,
@@ -142,7 +143,7 @@ def send(
     for event in engine.stream_turn(state.session, text):
         if isinstance(event, str):
             partial += event
-            pending = [{"role": "user", "content": text}, {"role": "assistant", "content": partial}]
+            pending = [{"role": "user", "content": inert(text)}, {"role": "assistant", "content": inert(partial)}]
             yield state, [*state.chat, *pending], partial, without
             continue
         state.traces.append(event)
@@ -151,13 +152,14 @@ def send(
 
 
 def chat_messages(trace: Trace) -> list[dict[str, Any]]:
-    """The user message, a collapsible note on what memory did, and the reply."""
+    """The user message, a collapsible note on what memory did, and the reply, all shown as text."""
     note = {
         "role": "assistant",
         "content": decision_details(trace),
-        "metadata": {"title": "🧠 " + decision_title(trace.decision, len(trace.hits)), "status": "done"},
+        "metadata": {"title": "🧠 " + inert(decision_title(trace.decision, len(trace.hits))), "status": "done"},
     }
-    return [{"role": "user", "content": trace.user_text}, note, {"role": "assistant", "content": trace.reply}]
+    user, reply = inert(trace.user_text), inert(trace.reply)
+    return [{"role": "user", "content": user}, note, {"role": "assistant", "content": reply}]
 
 
 def end_session(engine: MemoryEngine, state: ConsoleState) -> ConsoleState:

@@ -1,6 +1,8 @@
 """Turning traces and settings into rows and short texts any UI can show (the console, the CLI).
 
 Pure functions over memory_core values: no UI framework here, so every formatting rule is testable.
+Functions that return Markdown pass every quoted text (memories, queries, notes) through `inert`, so
+markup in it shows as text; titles, labels and rows are plain text for the caller to place.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from .chat import ChatMessage
 from .compare import BatchReport, ModeOutcome
 from .decision import RecallDecision
+from .markup import inert, inert_code
 from .retrieval import ScoredMemory
 from .session import Trace, WriteRecord
 from .settings import Tuning
@@ -20,7 +23,7 @@ HIT_COLUMNS = ["rank", "id", "text", "category", "method", "bm25", "entity_boost
 
 
 def decision_title(decision: RecallDecision | None, hits: int) -> str:
-    """One line for the chat: whether memory was recalled, why, and who decided."""
+    """One plain-text line for the chat: whether memory was recalled, why, and who decided."""
     if decision is None:
         return "Memory off: no recall, no write"
     who = decision.decided_by + (f" ({decision.fallback_reason})" if decision.fallback_reason else "")
@@ -33,14 +36,21 @@ def decision_details(trace: Trace) -> str:
     """The collapsible body under the title: the query and the injected snippets."""
     decision = trace.decision
     if decision is None:
-        return trace.recall_note or "Memory is off for this session."
-    lines = [f"**Reason** `{decision.reason}`" + (f" (matched “{decision.evidence}”)" if decision.evidence else "")]
+        return inert(trace.recall_note) or "Memory is off for this session."
+    evidence = f" (matched “{inert(decision.evidence)}”)" if decision.evidence else ""
+    lines = [f"**Reason** {inert_code(decision.reason)}{evidence}"]
     if decision.should_recall:
-        lines.append(f"**Query** {decision.query}")
-        lines += [f"{h.rank}. {h.item.text}  `score {h.score:.2f}`" for h in trace.hits]
+        lines.append(f"**Query** {inert(decision.query)}")
+        lines += [f"{h.rank}. {inert(h.item.text)}  `score {h.score:.2f}`" for h in trace.hits]
         if not trace.hits:
-            lines.append(f"_Nothing scored above the threshold._ {trace.recall_note}".strip())
+            lines.append(f"_Nothing scored above the threshold._ {inert(trace.recall_note)}".strip())
     return "\n\n".join(lines)
+
+
+def query_line(trace: Trace) -> str:
+    """The inspector's line above the hits: what was searched, by which backend, and the recall note."""
+    query = inert(trace.query) if trace.query else "(no search)"
+    return f"**Query** {query} · backend {inert_code(trace.backend)} · {inert(trace.recall_note)}"
 
 
 def hit_rows(hits: Sequence[ScoredMemory]) -> list[list[object]]:
@@ -111,14 +121,16 @@ def write_summary(write: WriteRecord | None) -> str:
     if write is None:
         return "No write: memory is off for this session."
     decision = write.decision
+    reason = inert_code(decision.reason)
     if decision.action == "reject":
-        return f"**Not written** · `{decision.reason}`"
-    lines = [f"**Written** ({write.write_action}) · `{decision.reason}` · category `{decision.category or '-'}`"]
-    lines += [f"- {item.text} (`{item.id}`)" for item in write.written]
+        return f"**Not written** · {reason}"
+    category = inert_code(decision.category or "-")
+    lines = [f"**Written** ({inert(write.write_action)}) · {reason} · category {category}"]
+    lines += [f"- {inert(item.text)} ({inert_code(item.id)})" for item in write.written]
     if write.note:
-        lines.append(f"_{write.note}_")
+        lines.append(f"_{inert(write.note)}_")
     if write.error:
-        lines.append(f"**Error:** {write.error}")
+        lines.append(f"**Error:** {inert(write.error)}")
     return "\n".join(lines)
 
 
@@ -126,7 +138,8 @@ def summary_state(trace: Trace) -> str:
     """The summary window: how many turns wait, and any summary this turn wrote."""
     text = f"{trace.summary_pending} of {trace.summary_window_size} turns in the summary window."
     if trace.summary is not None:
-        text += f"\n\n**Summary written** ({trace.summary.by}, {trace.summary.trigger}): {trace.summary.text}"
+        summary = trace.summary
+        text += f"\n\n**Summary written** ({inert(summary.by)}, {inert(summary.trigger)}): {inert(summary.text)}"
     return text
 
 
@@ -168,18 +181,18 @@ def comparison_markdown(outcome: ModeOutcome, differences: Sequence[str]) -> str
         return "🔶 " if field in differences else ""
 
     decision = outcome.decision
-    fallback = f" ({decision.fallback_reason})" if decision.fallback_reason else ""
+    fallback = f" ({inert(decision.fallback_reason)})" if decision.fallback_reason else ""
     lines = [
-        f"### {outcome.mode}",
+        f"### {inert(outcome.mode)}",
         f"{mark('should_recall')}**Recall:** {'yes' if decision.should_recall else 'no'}",
-        f"{mark('reason')}**Reason:** `{decision.reason}`",
-        f"{mark('decided_by')}**Decided by:** {decision.decided_by}{fallback}",
-        f"{mark('query')}**Query:** {decision.query or '-'}",
-        f"{mark('categories')}**Categories:** {', '.join(decision.categories) or '-'}",
+        f"{mark('reason')}**Reason:** {inert_code(decision.reason)}",
+        f"{mark('decided_by')}**Decided by:** {inert(decision.decided_by)}{fallback}",
+        f"{mark('query')}**Query:** {inert(decision.query) or '-'}",
+        f"{mark('categories')}**Categories:** {inert(', '.join(decision.categories)) or '-'}",
         f"**Latency:** {outcome.latency_ms:.2f} ms",
         f"{mark('hits')}**Hits:**",
     ]
-    lines += [f"{h.rank}. {h.item.text} `{h.score:.2f}`" for h in outcome.hits] or ["(none)"]
+    lines += [f"{h.rank}. {inert(h.item.text)} `{h.score:.2f}`" for h in outcome.hits] or ["(none)"]
     return "\n\n".join(lines)
 
 

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -21,6 +22,12 @@ if not Path(CHROMIUM).exists():
 SCREENSHOTS = os.environ.get("MEMTUNE_SCREENSHOTS", "")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]  # fmt: skip
+# Stored through the REST API; each must show as typed, never as an image or bold text.
+HOSTILE = (
+    ('<img src=x onerror="window.__pwned=1"> I love oolong tea', "preference", "user_preference"),
+    ("<b>boldtext</b> my cat is Mochi", "fact", "entity_relation"),
+)
+DEMO = {"profile_id": "default", "character_id": "demo"}
 pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning"),
     pytest.mark.usefixtures("collect_garbage"),
@@ -83,3 +90,44 @@ def test_chat_inspect_edit_and_compare(page: playwright_api.Page, app_url: str, 
     page.get_by_role("tab", name="Settings").click()
     expect(page.get_by_text("Mem0MemoryService.InputParams", exact=False).first).to_be_visible()
     shoot(page, "settings")
+
+
+@pytest.fixture
+def hostile_memories(app_url: str) -> Iterator[None]:
+    """The two memories in the demo library for one test, deleted afterwards (the app is shared)."""
+    items = app_url + "memory/libraries/demo/items"
+    ids = [httpx.post(items, params=DEMO, json={"text": text, "type": kind, "category": category}, timeout=30)
+           .raise_for_status().json()["id"] for text, kind, category in HOSTILE]  # fmt: skip
+    yield
+    httpx.post(items + "/bulk-delete", params=DEMO, json={"ids": ids}, timeout=30).raise_for_status()
+
+
+def test_memory_markup_shows_as_text(page: playwright_api.Page, app_url: str, request: pytest.FixtureRequest) -> None:
+    expect = playwright_api.expect
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url))
+    page.goto(app_url, wait_until="domcontentloaded")
+    chat = page.locator("#chat")
+    expect(chat.get_by_text("Here is what I remember", exact=False)).to_be_visible()
+    # Stored only now: the greeting quotes the newest memories, and start_chat does not escape it yet.
+    request.getfixturevalue("hostile_memories")
+
+    page.locator("#msg textarea").fill("What tea do I like? Do you remember my cat?")
+    page.locator("#send").click()
+    chat.get_by_text("Recalled", exact=False).last.click()  # open the memory note
+    expect(chat.get_by_text("<img src=x", exact=False)).to_have_count(2)  # in the note and in the reply
+    expect(chat.get_by_text("<b>boldtext</b> my cat is Mochi", exact=False)).to_have_count(2)
+
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-text textarea").fill("What tea do I like? Do you remember my cat?")
+    page.locator("#compare-run").click()
+    columns = page.locator("#compare-rule, #compare-hybrid, #compare-llm")
+    expect(page.locator("#compare-rule").get_by_text("<img src=x", exact=False)).to_be_visible()
+    expect(page.locator("#compare-rule").get_by_text("<b>boldtext</b>", exact=False)).to_be_visible()
+    shoot(page, "inert-markup")
+
+    for where in (chat, columns):
+        expect(where.locator("img")).to_have_count(0)
+        expect(where.locator("b, strong").filter(has_text="boldtext")).to_have_count(0)
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert not [url for url in fetched if url.split("?")[0].endswith("/x")]

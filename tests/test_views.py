@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from console.chat_handlers import chat_messages
 from memory_core import MemoryEngine, NewItem, Scope, SQLiteStore, Tuning, load_settings
+from memory_core.compare import compare_message
 from memory_core.views import (
+    comparison_markdown,
     decision_details,
     decision_title,
     env_snippet,
     hit_rows,
     message_spans,
     pipecat_snippet,
+    query_line,
     score_bars,
     summary_state,
     threshold_of,
@@ -75,3 +79,44 @@ def test_threshold_follows_the_method_that_ran() -> None:
     tuning = Tuning(recall_min_score=1.5, fusion_min_score=0.6, mem0_threshold=0.2)
     assert threshold_of((), tuning) == 0.6  # fusion by default
     assert threshold_of((), Tuning(retrieval_method="bm25", recall_min_score=1.5)) == 1.5
+
+
+MARKUP_MEMORIES = [NewItem("<img src=x> I love oolong tea", "preference", "user_preference"),
+                   NewItem("![](x) my cat is **Mochi**", "fact", "entity_relation")]  # fmt: skip
+MARKUP_QUESTION = "What tea do I like? Do you remember my [cat](x)?"
+
+
+def test_markup_in_text_is_escaped_for_markdown(engine_factory: Factory, store: SQLiteStore, scope: Scope) -> None:
+    store.ensure_library(scope)
+    store.add_items(scope, MARKUP_MEMORIES)
+    engine = engine_factory()
+    session = engine.open_session(scope, persona="You are Mia.", enabled=True, tuning=Tuning(summary_turn_window=1))
+    recalled = engine.run_turn(session, MARKUP_QUESTION)
+    written = engine.run_turn(session, "I really like <b>green</b> tea with *honey* in the morning")
+    comparison = compare_message(engine.decider, MARKUP_QUESTION, tuning=Tuning(), retriever=engine.retriever,
+                                 scope=scope)  # fmt: skip
+
+    details = decision_details(recalled)
+    assert "&lt;img src=x&gt; I love oolong tea" in details and "!\\[\\](x) my cat is \\*\\*Mochi\\*\\*" in details
+    asked = "**Query** What tea do I like? Do you remember my \\[cat\\](x)?"
+    assert asked in details and query_line(recalled).startswith(asked + " · backend `hybrid` ·")
+    wrote = "I really like &lt;b&gt;green&lt;/b&gt; tea with \\*honey\\* in the morning"
+    assert f"- {wrote} (`" in write_summary(written.write)
+    assert summary_state(written).endswith(f"(fallback, window): {wrote}")
+    columns = [comparison_markdown(outcome, comparison.differences) for outcome in comparison.outcomes]
+    assert any("&lt;img src=x&gt; I love oolong tea" in column for column in columns)
+    shown = [details, query_line(recalled), write_summary(written.write), summary_state(written), *columns]
+    assert not [text for text in shown if "<" in text or "![](x)" in text or "[cat](x)" in text]
+
+
+def test_chat_messages_show_text_not_markup(engine_factory: Factory, store: SQLiteStore, scope: Scope) -> None:
+    store.ensure_library(scope)
+    store.add_items(scope, MARKUP_MEMORIES)
+    engine = engine_factory()
+    trace = engine.run_turn(engine.open_session(scope, enabled=True), MARKUP_QUESTION)
+    assert "<img src=x>" in trace.reply  # the Trace keeps the raw text; only its display is escaped
+    user, note, reply = chat_messages(trace)
+    assert user["content"] == "What tea do I like? Do you remember my \\[cat\\](x)?"
+    assert "&lt;img src=x&gt; I love oolong tea" in note["content"] and "&lt;img src=x&gt;" in reply["content"]
+    assert note["metadata"]["title"] == "🧠 Recalled 2 memories · user_owned · rule"
+    assert not [m for m in (user, note, reply) if "<" in m["content"] or "![](x)" in m["content"]]
