@@ -24,6 +24,7 @@ import os
 import random
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -84,6 +85,7 @@ class Server:
     token: str
     process: subprocess.Popen[bytes]
     log: Path
+    data: Path
 
 
 def server_env(data: Path, port: int, token: str, args: argparse.Namespace) -> dict[str, str]:
@@ -115,7 +117,7 @@ def running_server(args: argparse.Namespace) -> Iterator[Server]:
             process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=server_env(data, port, token, args),
                                        stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
             try:
-                server = Server(f"http://127.0.0.1:{port}", token, process, log)
+                server = Server(f"http://127.0.0.1:{port}", token, process, log, data)
                 wait_ready(server, args.start_timeout)
                 yield server
             finally:
@@ -372,41 +374,62 @@ def run_clients(server: Server, args: argparse.Namespace) -> tuple[list[Client],
 
 
 def run_visitors(server: Server, count: int, deadline: float) -> dict[str, Any]:
-    """`count` new console visitors in turn, each listing its sandbox's library through "/list_items"."""
+    """`count` new console visitors in turn, each in its own sandbox: list it, save a memory, chat one turn
+    that recalls (so its library's indexes are built), then a check that every saved memory is stored once."""
     from gradio_client import Client  # only this option needs it
 
     latencies: list[float] = []
     seen: set[str] = set()
+    saved: list[str] = []
     failures: Counter[str] = Counter()
     rss_before = rss_kb(server.process.pid)
-    for _ in range(count):
+    for number in range(count):
         if time.monotonic() > deadline:
             break
         started = time.perf_counter()
+        marker = f"visitor {number} keeps a turtle called Shelly-{secrets.token_hex(4)}"
         try:
             client = Client(server.url + "/", verbose=False, download_files=False, analytics_enabled=False)
             try:
-                # The console's inputs: profile (replaced by the sandbox), character, library, filters, page.
-                _, items, *_ = client.predict("ignored", DEMO, DEMO, None, None, "", 1, 50, api_name="/list_items")
+                ids = visit(client, marker)
             finally:
                 client.close()
         except Exception as exc:  # counted and reported: one visitor failing does not stop the others
             failures[type(exc).__name__] += 1
             continue
+        saved.append(marker)
         latencies.append((time.perf_counter() - started) * 1000)
-        ids = {str(row[0]) for row in items["data"]}
         failures["empty_sandbox"] += not ids
         failures["shared_items"] += bool(ids & seen)  # a new sandbox seeds its own copy: new ids
         seen |= ids
     grown = rss_kb(server.process.pid) - rss_before
+    stored = stored_texts(server.data / "opentalking_memory.sqlite3")
     return {
         "visitors": len(latencies),
         "visitor_p50_ms": round(percentile(latencies, 50), 1),
         "visitor_p95_ms": round(percentile(latencies, 95), 1),
         "visitor_failures": dict(+failures),
+        "visitor_memories_lost": sum(stored[text] == 0 for text in saved),
+        "visitor_memories_duplicated": sum(stored[text] > 1 for text in saved),
         "rss_growth_kb": grown,
         "rss_per_visitor_kb": round(grown / len(latencies), 1) if latencies else 0.0,
     }
+
+
+def visit(client: Any, marker: str) -> set[str]:
+    """One visitor's session: the item ids they saw, after saving a memory and chatting about it."""
+    # The console's inputs: profile (replaced by the sandbox), character, library, then the filters and page.
+    where, filters = ("ignored", DEMO, DEMO), ("", "", "", 1, 50)
+    _, items, _ = client.predict(*where, *filters, api_name="/list_items")
+    client.predict(*where, "", marker, "fact", "", "", *filters, api_name="/save_item")
+    client.predict(*where, True, "rule", "hybrid", api_name="/start_chat")
+    client.predict("Do you remember my turtle's name?", False, api_name="/send")
+    return {str(row[0]) for row in items["data"]}
+
+
+def stored_texts(database: Path) -> Counter[str]:
+    with sqlite3.connect(database) as conn:
+        return Counter(text for (text,) in conn.execute("SELECT text FROM items"))
 
 
 def summarise(clients: list[Client], elapsed: float, rss: dict[str, int], args: argparse.Namespace) -> dict[str, Any]:
