@@ -20,6 +20,7 @@ from memory_core.views import (
     llm_calls,
     message_spans,
     pipecat_snippet,
+    query_line,
     score_bars,
     summary_state,
     threshold_of,
@@ -87,7 +88,8 @@ def save_character(engine: MemoryEngine, visitor: Visitor, character: str, name:
     check_length(engine, persona, "The persona")
     saved = engine.store.save_character(character, name, persona, owner=visitor.owner)
     choices = character_choices(engine, visitor)
-    return gr.Dropdown(choices=choices, value=saved.id), f"Saved character **{saved.name}**; start a chat to use it."
+    message = f"Saved character **{inert(saved.name)}**; start a chat to use it."
+    return gr.Dropdown(choices=choices, value=saved.id), message
 
 
 def check_length(engine: MemoryEngine, text: str, what: str) -> None:
@@ -123,7 +125,7 @@ def start_chat(
     session = engine.open_session(scope, persona=persona, enabled=memory_on, tuning=tuning)
     greeting = engine.greeting(session, name=name)
     return ConsoleState(tuning=tuning, session=session, character_name=name, sandbox=state.sandbox,
-                        chat=[{"role": "assistant", "content": greeting}])  # fmt: skip
+                        chat=[{"role": "assistant", "content": inert(greeting)}])  # fmt: skip
 
 
 def send(
@@ -167,7 +169,10 @@ def end_session(engine: MemoryEngine, state: ConsoleState) -> ConsoleState:
         raise gr.Error("There is no open session to end.")
     record = engine.end_session(state.session)
     text = "Session ended. "
-    text += f"Summary stored ({record.by}): {record.text}" if record else "Nothing was waiting in the summary window."
+    if record is None:
+        text += "Nothing was waiting in the summary window."
+    else:
+        text += f"Summary stored ({record.by}): {inert(record.text)}"
     state.chat.append({"role": "assistant", "content": text, "metadata": {"title": "📝 Session summary"}})
     return state
 
@@ -179,7 +184,6 @@ def inspect(state: ConsoleState | None, label: str | None) -> tuple[Any, ...]:
     if trace is None:
         return (gr.Dropdown(choices=choices, value=None), {}, "", EMPTY_HITS, EMPTY_BARS, [], "", "", [], [])
     decision = trace.decision.to_dict() if trace.decision else {"memory": "off", "note": trace.recall_note}
-    query = f"**Query** {trace.query or '(no search)'} · backend `{trace.backend}` · {trace.recall_note}"
     hits = pd.DataFrame(hit_rows(trace.hits), columns=HIT_COLUMNS)
     min_score = threshold_of(trace.hits, state.tuning) if state else 0.0
     bars = pd.DataFrame(score_bars(trace.hits, min_score))
@@ -187,7 +191,7 @@ def inspect(state: ConsoleState | None, label: str | None) -> tuple[Any, ...]:
     return (
         gr.Dropdown(choices=choices, value=turn_label(trace)),
         decision,
-        query,
+        query_line(trace),
         hits,
         bars,
         spans,

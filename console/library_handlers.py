@@ -22,6 +22,7 @@ from memory_core import (
     read_library_file,
     write_library_file,
 )
+from memory_core.markup import inert, inert_code
 
 LIBRARY_COLUMNS = ["id", "name", "memory_count", "created_at", "updated_at"]
 ITEM_COLUMNS = ["id", "text", "type", "category", "confidence", "source", "updated_at"]
@@ -49,19 +50,19 @@ def libraries_table(engine: MemoryEngine, profile: str, character: str) -> pd.Da
 
 def create_library(engine: MemoryEngine, profile: str, character: str, library: str, name: str) -> str:
     created = store_of(engine).create_library(scope_of(engine, profile, character, library), name or None)
-    return f"Created library **{created.name}** (`{created.id}`)."
+    return f"Created library **{inert(created.name)}** ({inert_code(created.id)})."
 
 
 def rename_library(engine: MemoryEngine, profile: str, character: str, library: str, name: str) -> str:
     renamed = store_of(engine).rename_library(scope_of(engine, profile, character, library), name)
-    return f"Renamed `{renamed.id}` to **{renamed.name}**."
+    return f"Renamed {inert_code(renamed.id)} to **{inert(renamed.name)}**."
 
 
 def delete_library(engine: MemoryEngine, profile: str, character: str, library: str, confirmed: bool) -> str:
     if not confirmed:
         raise gr.Error("Tick the confirmation box first: deleting a library deletes all its memories.")
     deleted = store_of(engine).delete_library(scope_of(engine, profile, character, library), source="ui")
-    return f"Deleted library `{library}` and its {deleted} memories (their history is kept)."
+    return f"Deleted library {inert_code(library)} and its {deleted} memories (their history is kept)."
 
 
 def items_page(
@@ -121,10 +122,10 @@ def save_item(
         item = store.edit_item(scope, item_id.strip(), text=text, type=item_type, category=category,
                                confidence=confidence, source="ui")  # fmt: skip
         engine.refresh(scope, [])
-        return f"Saved `{item.id}`."
+        return f"Saved {inert_code(item.id)}."
     (item,) = store.add_items(scope, [NewItem(text, item_type, category, confidence, "ui")], source="ui")
     engine.refresh(scope, [])
-    return f"Added `{item.id}`."
+    return f"Added {inert_code(item.id)}."
 
 
 def delete_items(engine: MemoryEngine, profile: str, character: str, library: str, ids: str, confirmed: bool) -> str:
@@ -168,7 +169,7 @@ def import_file(
 
     engine.refresh(scope, [], step)
     progress(1.0, desc="Done")
-    return f"Imported {report.imported} memories into `{report.library.id}` ({report.skipped} skipped)."
+    return f"Imported {report.imported} memories into {inert_code(report.library.id)} ({report.skipped} skipped)."
 
 
 def read_turns(path: Path) -> list[tuple[str, str]]:

