@@ -106,17 +106,17 @@ def test_memory_markup_shows_as_text(page: playwright_api.Page, app_url: str, re
     expect = playwright_api.expect
     fetched: list[str] = []
     page.on("request", lambda r: fetched.append(r.url))
+    request.getfixturevalue("hostile_memories")  # stored first: the greeting quotes the newest memories
     page.goto(app_url, wait_until="domcontentloaded")
     chat = page.locator("#chat")
     expect(chat.get_by_text("Here is what I remember", exact=False)).to_be_visible()
-    # Stored only now: the greeting quotes the newest memories, and start_chat does not escape it yet.
-    request.getfixturevalue("hostile_memories")
+    expect(chat.get_by_text("<img src=x", exact=False)).to_have_count(1)  # in the greeting
 
     page.locator("#msg textarea").fill("What tea do I like? Do you remember my cat?")
     page.locator("#send").click()
     chat.get_by_text("Recalled", exact=False).last.click()  # open the memory note
-    expect(chat.get_by_text("<img src=x", exact=False)).to_have_count(2)  # in the note and in the reply
-    expect(chat.get_by_text("<b>boldtext</b> my cat is Mochi", exact=False)).to_have_count(2)
+    expect(chat.get_by_text("<img src=x", exact=False)).to_have_count(3)  # greeting, note and reply
+    expect(chat.get_by_text("<b>boldtext</b> my cat is Mochi", exact=False)).to_have_count(3)
 
     page.get_by_role("tab", name="Compare").click()
     page.locator("#compare-text textarea").fill("What tea do I like? Do you remember my cat?")
