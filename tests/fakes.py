@@ -7,6 +7,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -64,3 +65,13 @@ class HashingEmbedder:
                 row[int.from_bytes(digest, "little") % self.dims] += 1.0
         norms = np.linalg.norm(rows, axis=1, keepdims=True)
         return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A dict ``depth`` levels deep, built without recursion (so any depth can be made)."""
+    top: dict[str, Any] = {}
+    level = top
+    for _ in range(depth - 1):
+        level["a"] = {}
+        level = level["a"]
+    return top

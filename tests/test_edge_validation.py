@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import nested
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -89,16 +90,6 @@ def assert_readable(client: TestClient, total: int = 1) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["total"] == total
     assert client.get("/memory/libraries", params=SCOPE).status_code == 200
-
-
-def nested(depth: int) -> dict[str, Any]:
-    """A dict `depth` levels deep, built without recursion."""
-    top: dict[str, Any] = {}
-    level = top
-    for _ in range(depth - 1):
-        level["a"] = {}
-        level = level["a"]
-    return top
 
 
 # 1. Metadata depth and size

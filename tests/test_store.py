@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
+from fakes import nested
 
 from memory_core.errors import ConflictError, InvalidInputError, NotFoundError, ProviderError
 from memory_core.models import ItemFilter, NewItem, Scope, utc_timestamp
@@ -278,15 +278,6 @@ def test_invalid_items_are_rejected_and_nothing_is_written(store: SQLiteStore, b
     assert store.change_cursor(SCOPE) == cursor
 
 
-def deep_metadata(depth: int) -> dict[str, Any]:
-    top: dict[str, Any] = {}
-    level = top
-    for _ in range(depth - 1):
-        level["a"] = {}
-        level = level["a"]
-    return top
-
-
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
@@ -296,8 +287,8 @@ def deep_metadata(depth: int) -> dict[str, Any]:
         (NewItem(text="x", id="a\ud800"), "item 1 id is not valid Unicode text"),
         (NewItem(text="x", metadata={"k": ["\ud800"]}), "item 1 metadata value is not valid Unicode text"),
         (NewItem(text="x", metadata={"\ud800": 1}), "item 1 metadata key is not valid Unicode text"),
-        (NewItem(text="x", metadata=deep_metadata(300)), "item 1 metadata is nested deeper than 20 levels"),
-        (NewItem(text="x", metadata=deep_metadata(100_000)), "item 1 metadata is nested deeper than 20 levels"),
+        (NewItem(text="x", metadata=nested(300)), "item 1 metadata is nested deeper than 20 levels"),
+        (NewItem(text="x", metadata=nested(100_000)), "item 1 metadata is nested deeper than 20 levels"),
         (NewItem(text="x", metadata={"k": "x" * 70_000}), "item 1 metadata is larger than 65536 bytes"),
     ],
 )
@@ -313,7 +304,7 @@ def test_text_the_database_cannot_hold_is_rejected_before_writing(
 
 def test_edit_to_text_the_database_cannot_hold_changes_nothing(store: SQLiteStore) -> None:
     (item,) = store.add_items(SCOPE, [NewItem(text="keep me")])
-    for changes in ({"text": "\ud800"}, {"category": "\ud800"}, {"metadata": deep_metadata(1_000)}):
+    for changes in ({"text": "\ud800"}, {"category": "\ud800"}, {"metadata": nested(1_000)}):
         with pytest.raises(InvalidInputError):
             store.edit_item(SCOPE, item.id, **changes)
     assert store.get_item(SCOPE, item.id) == item
