@@ -6,6 +6,7 @@ Set MEMTUNE_SCREENSHOTS to a folder to keep the screenshots of each tab (the REA
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,3 +132,51 @@ def test_memory_markup_shows_as_text(page: playwright_api.Page, app_url: str, re
         expect(where.locator("b, strong").filter(has_text="boldtext")).to_have_count(0)
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert not [url for url in fetched if url.split("?")[0].endswith("/x")]
+
+
+def test_private_console_after_login(tmp_path: Path) -> None:
+    """A private console in a real browser: the login page first, then every call of the page goes through."""
+    from conftest import running_app
+
+    expect = playwright_api.expect
+    with running_app(tmp_path, MEMTUNE_API_TOKEN="browser-token") as url, playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(20_000)
+        refused: list[str] = []
+        page.on("response", lambda r: refused.append(r.url) if r.status == 401 else None)
+        page.goto(url, wait_until="domcontentloaded")
+        page.locator("input[type=password]").wait_for()
+        refused.clear()  # before login the page may probe what it may see
+        page.locator("input").first.fill("anyone")
+        page.locator("input[type=password]").fill("browser-token")
+        page.get_by_role("button", name="Login").click()
+        page.locator("#msg textarea").fill("Do you remember what tea I like?")
+        page.locator("#send").click()
+        expect(page.locator("#chat").get_by_text("Recalled", exact=False).last).to_be_visible(timeout=20_000)
+        page.screenshot(path=str(tmp_path / "private.png"))
+        browser.close()
+    assert refused == []
+
+
+def test_public_visitors_keep_their_own_sandbox_across_reloads(tmp_path: Path) -> None:
+    from conftest import running_app
+
+    def sandbox_of(page: playwright_api.Page) -> str:
+        page.get_by_role("tab", name="Libraries & items").click()
+        field = page.locator("#lib-profile textarea, #lib-profile input").first
+        playwright_api.expect(field).to_have_value(re.compile(r"^sbx_"), timeout=20_000)
+        return field.input_value()
+
+    with running_app(tmp_path, MEMTUNE_PUBLIC="true") as url, playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        first, second = browser.new_context().new_page(), browser.new_context().new_page()
+        for page in (first, second):
+            page.goto(url, wait_until="domcontentloaded")
+        mine = sandbox_of(first)
+        first.reload(wait_until="domcontentloaded")
+        assert sandbox_of(first) == mine  # the browser kept its token
+        assert sandbox_of(second) != mine  # another browser, another sandbox
+        profile_choices = first.locator("#profile input").first
+        assert profile_choices.is_disabled() or not profile_choices.is_editable()
+        browser.close()
