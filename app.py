@@ -17,7 +17,8 @@ from fastapi import APIRouter, FastAPI
 from starlette.routing import Match, Mount, Route
 
 from console.access import AccessGate, access_note, login_checker
-from console.rest import build_router, install_error_handlers
+from console.rest import build_router
+from console.rest_errors import install_error_handlers
 from console.ui import CSS, THEME, build_ui
 from memory_core import MemoryEngine, Settings, build_engine, load_settings
 from memory_core.demo import demo_scope, seed_demo, seed_sandbox

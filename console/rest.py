@@ -9,31 +9,21 @@ so a request is refused (4xx) before anything is written rather than failing (50
 # No `from __future__ import annotations`: FastAPI reads these signatures at run time.
 
 import hmac
-import json
-import math
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from memory_core import (
-    ConfigurationError,
-    ConflictError,
     InvalidInputError,
     ItemFilter,
-    MemoryCoreError,
     MemoryEngine,
     MemoryItem,
     NewItem,
-    NotFoundError,
-    ProviderError,
     RecallDecision,
     Retriever,
     Scope,
@@ -43,38 +33,35 @@ from memory_core import (
     export_library,
 )
 from memory_core.api_shapes import event_to_api, hit_to_api, item_to_api, library_to_api
-from memory_core.demo import DEMO_CHARACTER_ID, DEMO_LIBRARY_ID, DEMO_PROFILE_ID
 from memory_core.models import (
-    BLANK_OR_ID_PATTERN,
-    CONFIDENCES,
-    ID_PATTERN,
-    ITEM_TYPES,
-    MAX_ID_LENGTH,
-    MAX_SOURCE_LENGTH,
     MAX_TEXT_LENGTH,
-    NOT_BLANK_PATTERN,
-    check_text,
 )
-from memory_core.store import MAX_LIBRARY_NAME_LENGTH
+
+from .rest_bodies import (
+    MAX_LABEL_LENGTH,
+    MAX_LIST_LIMIT,
+    MAX_OFFSET,
+    BulkDelete,
+    Category,
+    CharacterId,
+    DecideRequest,
+    ErrorBody,
+    ItemCreate,
+    ItemEdit,
+    ItemId,
+    LibraryCreate,
+    LibraryId,
+    LibraryRename,
+    Mode,
+    ProfileId,
+    RecallRequest,
+    Text,
+    TurnImport,
+)
 
 NO_PROVIDER = "memory provider is 'none'"
 BAD_TOKEN = "missing or invalid bearer token"
 CLOSED = "the REST API is closed on a public sandbox; set MEMTUNE_API_TOKEN to open it to its holder"
-MAX_LIST_LIMIT = 10_000
-MAX_OFFSET = 10**9
-MAX_RECALL_LIMIT = 100
-MAX_IMPORT_TURNS = 1_000
-MAX_BULK_IDS = 10_000
-MAX_LABEL_LENGTH = 32  # item types and confidences are short words
-# Most specific first: ConflictError is an InvalidInputError, and MemoryCoreError catches the rest.
-ERROR_STATUS: tuple[tuple[type[MemoryCoreError], int], ...] = (
-    (NotFoundError, 404),
-    (ConflictError, 409),
-    (InvalidInputError, 400),
-    (ProviderError, 503),
-    (ConfigurationError, 500),
-    (MemoryCoreError, 500),
-)
 _ERROR_TEXT = {
     400: "Invalid input, such as a blank character_id or a bad id",
     401: "Missing or invalid bearer token",
@@ -85,149 +72,6 @@ _ERROR_TEXT = {
 }
 _BEARER = HTTPBearer(auto_error=False, description="The value of MEMTUNE_API_TOKEN.")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def _unicode(value: str) -> str:
-    return check_text(value, what="text")
-
-
-def _declared(pattern: str | None = None, enum: Sequence[str] = ()) -> dict[str, Any]:
-    """Schema keywords that memory_core enforces (with a 400), so pydantic must not (it would answer 422)."""
-    keywords: dict[str, Any] = {"pattern": pattern} if pattern else {}
-    return keywords | ({"enum": list(enum)} if enum else {})
-
-
-# Field types: every string is checked for lone surrogates (pydantic answers 422) and has a declared bound.
-# Ids must match ID_PATTERN (memory_core's check_id answers 400), which keeps a blank character_id a 400.
-# In a path, "." and ".." are not ids: a URL resolves them before any route sees them.
-_ID = _declared(ID_PATTERN)
-_BLANK_OR_ID = _declared(BLANK_OR_ID_PATTERN)
-_PATH_ID = _declared(ID_PATTERN.replace("^", r"^(?!\.\.?$)", 1))
-_NOT_BLANK = _declared(NOT_BLANK_PATTERN)
-Text = Annotated[str, AfterValidator(_unicode)]
-Id = Annotated[Text, Field(min_length=1, max_length=MAX_ID_LENGTH, json_schema_extra=_ID)]
-BlankOrId = Annotated[Text, Field(max_length=MAX_ID_LENGTH, json_schema_extra=_BLANK_OR_ID)]
-Category = Annotated[Text, Field(max_length=MAX_ID_LENGTH)]
-ItemType = Annotated[Text, Field(max_length=MAX_LABEL_LENGTH, json_schema_extra=_declared(enum=ITEM_TYPES))]
-Confidence = Annotated[Text, Field(max_length=MAX_LABEL_LENGTH, json_schema_extra=_declared(enum=CONFIDENCES))]
-ItemText = Annotated[Text, Field(max_length=MAX_TEXT_LENGTH, json_schema_extra=_NOT_BLANK)]
-LibraryName = Annotated[Text, Field(max_length=MAX_LIBRARY_NAME_LENGTH)]
-Mode = Literal["rule", "hybrid", "llm"]
-ProfileId = Annotated[
-    Text,
-    Query(
-        max_length=MAX_ID_LENGTH,
-        json_schema_extra=_BLANK_OR_ID,
-        examples=[DEMO_PROFILE_ID],
-        description="Whose memory; blank means the configured default profile.",
-    ),
-]
-CharacterId = Annotated[
-    Text,
-    Query(
-        min_length=1,
-        max_length=MAX_ID_LENGTH,
-        json_schema_extra=_ID,
-        examples=[DEMO_CHARACTER_ID],
-        description="The character (required; whitespace-only is a 400).",
-    ),
-]
-LibraryId = Annotated[
-    Text,
-    Path(
-        min_length=1,
-        max_length=MAX_ID_LENGTH,
-        json_schema_extra=_PATH_ID,
-        examples=[DEMO_LIBRARY_ID],
-        description="The library's id.",
-    ),
-]
-ItemId = Annotated[
-    Text, Path(min_length=1, max_length=MAX_ID_LENGTH, json_schema_extra=_PATH_ID, description="The item's id.")
-]
-
-
-# Request bodies
-
-
-class LenientBody(BaseModel):
-    """Bodies of the reference's own endpoints: unknown fields are ignored, as the reference ignores them,
-    so its existing clients keep working against Memtune."""
-
-    model_config = ConfigDict(extra="ignore")
-
-
-class StrictBody(BaseModel):
-    """Bodies of Memtune's own endpoints: a misspelt field is a 422, never an edit silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class LibraryCreate(LenientBody):
-    id: BlankOrId | None = Field(None, description="Library id; defaults to lib_ + 12 hex characters.")
-    name: LibraryName | None = Field(None, description="Display name; blank means the store's default name.")
-    profile_id: BlankOrId | None = None
-    character_id: Id
-
-
-class Turn(LenientBody):
-    role: Literal["user", "assistant"]
-    content: Annotated[Text, Field(min_length=1, max_length=MAX_TEXT_LENGTH)]
-
-
-class TurnImport(LenientBody):
-    profile_id: BlankOrId | None = None
-    character_id: Id
-    turns: list[Turn] = Field(max_length=MAX_IMPORT_TURNS)
-    source: Annotated[Text, Field(max_length=MAX_SOURCE_LENGTH)] = Field(
-        "api", description="Recorded as the items' metadata source."
-    )
-
-
-class LibraryRename(StrictBody):
-    name: Annotated[LibraryName, Field(json_schema_extra=_NOT_BLANK)]
-
-
-class ItemCreate(StrictBody):
-    text: ItemText
-    type: ItemType = "note"
-    category: Category = ""
-    confidence: Confidence = ""
-    metadata: dict[str, Any] = Field(
-        default_factory=dict, description="At most 20 levels deep and 64 KB as JSON; its strings must be valid text."
-    )
-    id: Id | None = Field(None, description="Item id; a random hex id when omitted.")
-
-
-class ItemEdit(StrictBody):
-    text: ItemText | None = None
-    type: ItemType | None = None
-    category: Category | None = None
-    confidence: Confidence | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class BulkDelete(StrictBody):
-    ids: list[Annotated[Text, Field(max_length=MAX_ID_LENGTH)]] = Field(max_length=MAX_BULK_IDS)
-
-
-class DecideRequest(StrictBody):
-    text: Text = Field(description="At most MEMTUNE_MAX_TEXT_CHARS characters (default 20,000); longer is a 400.")
-    mode: Mode | None = Field(None, description="Defaults to the configured decision mode.")
-
-
-class RecallRequest(StrictBody):
-    text: Text = Field(description="At most MEMTUNE_MAX_TEXT_CHARS characters (default 20,000); longer is a 400.")
-    profile_id: BlankOrId | None = None
-    character_id: Id
-    library_id: BlankOrId | None = None
-    mode: Mode | None = None
-    limit: int | None = Field(None, ge=1, le=MAX_RECALL_LIMIT, description="Defaults to the configured limit.")
-    min_score: float | None = Field(None, allow_inf_nan=False, description="Defaults to the configured minimum.")
-
-
-class ErrorBody(BaseModel):
-    detail: str
 
 
 # Wiring
@@ -254,64 +98,6 @@ def build_router(engine: MemoryEngine) -> APIRouter:
     _add_transfer_routes(router, engine)
     _add_recall_routes(router, engine)
     return router
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Map memory_core's errors to HTTP statuses, each answered as {"detail": message}; a request that fails
-    validation is a 422 in FastAPI's shape whose body is always valid JSON."""
-    for error, status in ERROR_STATUS:
-        app.add_exception_handler(error, _error_handler(status))
-    app.add_exception_handler(RequestValidationError, _validation_error)
-
-
-def _error_handler(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-    async def handle(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": _printable(str(exc))}, status_code=status)
-
-    return handle
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422, minus what JSON cannot carry: FastAPI's own handler echoes the input, and an input of
-    NaN, Infinity or a lone surrogate made that answer a 500."""
-    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return JSONResponse({"detail": [_plain_error(error) for error in errors]}, status_code=422)
-
-
-def _plain_error(error: Mapping[str, Any]) -> dict[str, Any]:
-    plain: dict[str, Any] = {
-        "type": _printable(str(error.get("type", ""))),
-        "loc": [part if isinstance(part, int) else _printable(str(part)) for part in error.get("loc", ())],
-        "msg": _printable(str(error.get("msg", ""))),
-    }
-    if "input" in error and _is_json(error["input"]):
-        plain["input"] = error["input"]
-    if isinstance(error.get("ctx"), Mapping):
-        plain["ctx"] = {
-            _printable(str(k)): v if _is_json_scalar(v) else _printable(str(v)) for k, v in error["ctx"].items()
-        }
-    return plain
-
-
-def _printable(text: str) -> str:
-    """The text with lone surrogates written as \\udxxx escapes, so it can be encoded as UTF-8."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _is_json_scalar(value: Any) -> bool:
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return value is None or isinstance(value, bool | int) or (isinstance(value, str) and _printable(value) == value)
-
-
-def _is_json(value: Any) -> bool:
-    if _is_json_scalar(value):
-        return True
-    try:
-        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
-        return False
-    return True
 
 
 def _closed_guard() -> None:

@@ -19,7 +19,9 @@ from fakes import nested
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from console.rest import CLOSED, MAX_IMPORT_TURNS, MAX_OFFSET, build_router, install_error_handlers
+from console.rest import CLOSED, build_router
+from console.rest_bodies import MAX_IMPORT_TURNS, MAX_OFFSET
+from console.rest_errors import install_error_handlers
 from memory_core import BM25Retriever, InvalidInputError, MemoryEngine, NewItem, SQLiteStore, load_settings
 from memory_core.models import (
     BLANK_OR_ID_PATTERN,

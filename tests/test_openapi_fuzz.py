@@ -17,7 +17,8 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import allow_header_conformance, unsupported_method
 
-from console.rest import build_router, install_error_handlers
+from console.rest import build_router
+from console.rest_errors import install_error_handlers
 from memory_core import BM25Retriever, MemoryEngine, SQLiteStore, load_settings
 from memory_core.demo import seed_demo
 

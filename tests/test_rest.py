@@ -10,7 +10,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from console.rest import build_router, install_error_handlers
+from console.rest import build_router
+from console.rest_errors import install_error_handlers
 from memory_core import (
     BM25Retriever,
     ConfigurationError,
