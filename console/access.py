@@ -67,6 +67,9 @@ class AccessGate:
         self._failures = RateLimiter(settings.login_attempts_per_minute, 60.0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and self._settings.access == "private" and not self._authorised(scope):
+            await send({"type": "websocket.close", "code": 1008})  # before accepting: the handshake is refused
+            return
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from memory_core.compare import (
 from memory_core.decision import MODES
 from memory_core.views import comparison_markdown, disagreement_rows
 
+from .downloads import download_path
 from .session_state import ConsoleState
 
 
@@ -57,7 +57,7 @@ def run_batch(
     metrics = _table(metrics_rows(report))
     confusion = _table(confusion_rows(report))
     chart = pd.DataFrame({"mode": metrics["mode"], "accuracy": pd.to_numeric(metrics["accuracy"], errors="coerce")})
-    out = Path(tempfile.mkdtemp(prefix="memtune-compare-")) / "comparison.csv"
+    out = download_path("comparison.csv")
     out.write_text(report_csv(report), encoding="utf-8-sig")
     return metrics, confusion, chart, _table(disagreement_rows(report)), str(out)
 

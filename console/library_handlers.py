@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from memory_core import (
     write_library_file,
 )
 from memory_core.markup import inert, inert_code
+
+from .downloads import download_path
 
 LIBRARY_COLUMNS = ["id", "name", "memory_count", "created_at", "updated_at"]
 ITEM_COLUMNS = ["id", "text", "type", "category", "confidence", "source", "updated_at"]
@@ -192,8 +193,7 @@ def read_turns(path: Path) -> list[tuple[str, str]]:
 def export_file(engine: MemoryEngine, profile: str, character: str, library: str, fmt: str) -> str:
     """Write the library to a temporary file for download; returns its path."""
     scope = scope_of(engine, profile, character, library)
-    folder = Path(tempfile.mkdtemp(prefix="memtune-export-"))
-    path = folder / f"{scope.library_id}.{'csv' if fmt == 'csv' else 'json'}"
+    path = download_path(f"{scope.library_id}.{'csv' if fmt == 'csv' else 'json'}")
     write_library_file(store_of(engine), scope, path)
     return str(path)
 

@@ -76,7 +76,8 @@ def build_ui(engine: MemoryEngine, sandboxes: Sandboxes | None = None, *, browse
     """
     console = Console(engine, sandboxes)
     tuning0 = engine.settings.tuning()
-    with gr.Blocks(title="Memtune", fill_width=True, analytics_enabled=False) as demo:
+    # Gradio's cache (uploads, files it serves) is swept hourly of what is older than an hour: bounded disk.
+    with gr.Blocks(title="Memtune", fill_width=True, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         state = gr.State(None)
         token = gr.BrowserState(None, storage_key="memtune-sandbox", secret=browser_secret or None)
         gr.Markdown(INTRO)
