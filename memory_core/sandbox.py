@@ -24,6 +24,7 @@ SANDBOX_PREFIX = "sbx_"
 _TOKEN = re.compile(r"^sbx_[A-Za-z0-9_-]{24}$")
 _META = "sandbox:"
 _TOUCH_EVERY_S = 60.0
+_PRUNE_AT = 10_000
 
 
 def is_sandbox(profile_id: str) -> bool:
@@ -81,6 +82,7 @@ class RateLimiter:
             if self._over(key):
                 return False
             self._events[key].append(self._clock())
+            self._prune()
             return True
 
     def over(self, key: str) -> bool:
@@ -92,16 +94,33 @@ class RateLimiter:
         """Count one event for ``key`` whatever its count."""
         with self._lock:
             self._events[key].append(self._clock())
+            self._prune()
+
+    def _prune(self) -> None:
+        # Keys that never come back would stay for ever: past a size, drop every key out of its window.
+        if len(self._events) > _PRUNE_AT:
+            for key in list(self._events):
+                self._over(key)
 
     def _over(self, key: str) -> bool:
-        events, horizon = self._events[key], self._clock() - self._window
+        events = self._events.get(key)
+        if events is None:
+            return False
+        horizon = self._clock() - self._window
         while events and events[0] <= horizon:
             events.popleft()
+        if not events:
+            del self._events[key]  # keys with nothing in the window cost nothing, however many come and go
         return len(events) >= self._limit
 
     def forget(self, key: str) -> None:
         with self._lock:
             self._events.pop(key, None)
+
+    def __len__(self) -> int:
+        """How many keys are being tracked."""
+        with self._lock:
+            return len(self._events)
 
 
 class Sandboxes:

@@ -116,3 +116,13 @@ def test_turns_per_minute_and_the_rate_limiter(store: SQLiteStore) -> None:
     assert limiter.allow("a") and not limiter.allow("a") and limiter.allow("b")
     limiter.forget("a")
     assert limiter.allow("a")
+
+
+def test_the_rate_limiter_forgets_keys_out_of_their_window() -> None:
+    clock = Clock()
+    limiter = RateLimiter(2, 60, clock=clock)
+    for n in range(20_000):
+        limiter.hit(f"address {n}")
+        if n == 9_999:
+            clock.now += 61  # the first 10,000 are now out of the window
+    assert limiter.over("address 19999") is False and len(limiter) <= 10_001
