@@ -151,6 +151,8 @@ def test_private_console_after_login(tmp_path: Path) -> None:
         page.locator("input").first.fill("anyone")
         page.locator("input[type=password]").fill("browser-token")
         page.get_by_role("button", name="Login").click()
+        # The page reloads after login; wait for the greeting of the loaded console before typing.
+        expect(page.locator("#chat").get_by_text("Here is what I remember", exact=False)).to_be_visible(timeout=20_000)
         page.locator("#msg textarea").fill("Do you remember what tea I like?")
         page.locator("#send").click()
         expect(page.locator("#chat").get_by_text("Recalled", exact=False).last).to_be_visible(timeout=20_000)
