@@ -101,9 +101,15 @@ def running_app(data: Path, **env: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data directory of the module's `python app.py` (its log is app.log there)."""
+    return tmp_path_factory.mktemp("app")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_data: Path) -> Iterator[str]:
     """`python app.py` on the embedded defaults and an empty data directory."""
-    with running_app(tmp_path_factory.mktemp("app")) as url:
+    with running_app(app_data) as url:
         yield url
 
 

@@ -253,10 +253,3 @@ def test_bad_input_is_a_4xx_and_loses_nothing(private: tuple[str, Path]) -> None
         answer.json()  # the error body itself is JSON
         after = httpx.get(listing, headers=bearer, timeout=5)
         assert after.status_code == 200 and after.json() == before, (method, path)
-
-
-def test_open_mode_listens_on_loopback_only_and_says_so(tmp_path: Path) -> None:
-    with running_app(tmp_path) as url:
-        assert httpx.get(f"{url}memory/libraries?character_id=demo", timeout=5).status_code == 200
-    log = (tmp_path / "app.log").read_text()
-    assert "Access: open" in log and "http://127.0.0.1:" in log and "0.0.0.0" not in log

@@ -51,3 +51,9 @@ def test_ui_login_when_auth_is_set(tmp_path: Path) -> None:
         assert client.get("/config").status_code == 200
     assert engine.store is not None and engine.store.list_characters() == ()  # MEMTUNE_DEMO=false seeds nothing
     engine.close()
+
+
+def test_open_mode_listens_on_loopback_only_and_says_so(app_url: str, app_data: Path) -> None:
+    assert httpx.get(f"{app_url}memory/libraries?character_id=demo", timeout=5).status_code == 200
+    log = (app_data / "app.log").read_text()
+    assert "Access: open" in log and "http://127.0.0.1:" in log and "0.0.0.0" not in log
