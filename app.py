@@ -6,7 +6,6 @@ The access mode (private, public or open; see console/access.py) comes from the 
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -21,17 +20,17 @@ from console.rest import build_router
 from console.rest_errors import install_error_handlers
 from console.ui import CSS, THEME, build_ui
 from memory_core import MemoryEngine, Settings, build_engine, load_settings
-from memory_core.demo import demo_scope, seed_demo, seed_sandbox
-from memory_core.sandbox import Sandboxes, SandboxLimits, SandboxPolicy
-
-BROWSER_SECRET = "browser_state_secret"
+from memory_core.demo import demo_scope, seed_demo
+from memory_core.sandbox import browser_secret, build_sandboxes
 
 
 def create_app(settings: Settings | None = None) -> tuple[FastAPI, MemoryEngine]:
     """The FastAPI app with the REST routes registered first, the UI mounted at the root, and the gate."""
     settings = settings or load_settings()
     engine = build_engine(settings)
-    sandboxes = _sandboxes(engine) if settings.access == "public" else None
+    store = engine.store
+    public = settings.access == "public"
+    sandboxes = build_sandboxes(store, settings, forget=engine.forget_profile) if store and public else None
     if settings.demo and engine.store is not None:
         seed_demo(engine.store)
         # Embed the demo library while the first visitor's page loads, not during their first turn.
@@ -42,7 +41,7 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, MemoryEngine]
     api.include_router(router)
     app = gr.mount_gradio_app(
         api,
-        build_ui(engine, sandboxes, browser_secret=_browser_secret(engine)),
+        build_ui(engine, sandboxes, browser_secret=browser_secret(engine.store)),
         path="/",
         auth=login_checker(settings) if settings.access == "private" else None,
         theme=THEME,
@@ -68,32 +67,6 @@ def _other_methods(router: APIRouter, scope: Any) -> frozenset[str]:
             if match is Match.PARTIAL:
                 found |= route.methods or set()
     return frozenset(found)
-
-
-def _sandboxes(engine: MemoryEngine) -> Sandboxes | None:
-    """Public mode: the store holds sandboxes to their quotas, and idle ones are swept in the background."""
-    store = engine.store
-    if store is None:
-        return None
-    policy = SandboxPolicy.from_settings(engine.settings)
-    store.limits = SandboxLimits(policy)
-    sandboxes = Sandboxes(store, policy, seed=lambda profile: seed_sandbox(store, profile),
-                          forget=engine.forget_profile)  # fmt: skip
-    sandboxes.sweep()
-    sandboxes.start_sweeper()
-    return sandboxes
-
-
-def _browser_secret(engine: MemoryEngine) -> str:
-    """The key the visitor's browser stores its sandbox token under, kept across restarts."""
-    store = engine.store
-    if store is None:
-        return secrets.token_urlsafe(16)
-    secret = store.get_meta(BROWSER_SECRET)
-    if secret is None:
-        secret = secrets.token_urlsafe(16)
-        store.set_meta(BROWSER_SECRET, secret)
-    return secret
 
 
 def _mounted(app: FastAPI) -> Any:

@@ -16,6 +16,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .demo import seed_sandbox
 from .errors import QuotaError
 from .settings import Settings
 from .store import SQLiteStore
@@ -23,6 +24,7 @@ from .store import SQLiteStore
 SANDBOX_PREFIX = "sbx_"
 _TOKEN = re.compile(r"^sbx_[A-Za-z0-9_-]{24}$")
 _META = "sandbox:"
+_BROWSER_SECRET = "browser_state_secret"
 _TOUCH_EVERY_S = 60.0
 _PRUNE_AT = 10_000
 
@@ -223,3 +225,24 @@ def _seconds(value: str) -> float:
         return float(value)
     except ValueError:
         return 0.0  # an unreadable entry counts as long idle, so the next sweep clears it
+
+
+def build_sandboxes(store: SQLiteStore, settings: Settings, *, forget: Callable[[str], object]) -> Sandboxes:
+    """Public mode's sandboxes over the store: quotas installed in it, idle ones swept now and every 10 min."""
+    policy = SandboxPolicy.from_settings(settings)
+    store.limits = SandboxLimits(policy)
+    sandboxes = Sandboxes(store, policy, seed=lambda profile: seed_sandbox(store, profile), forget=forget)
+    sandboxes.sweep()
+    sandboxes.start_sweeper()
+    return sandboxes
+
+
+def browser_secret(store: SQLiteStore | None) -> str:
+    """The key a visitor's browser keeps its sandbox token under, the same across restarts of the store."""
+    if store is None:
+        return secrets.token_urlsafe(16)
+    secret = store.get_meta(_BROWSER_SECRET)
+    if secret is None:
+        secret = secrets.token_urlsafe(16)
+        store.set_meta(_BROWSER_SECRET, secret)
+    return secret
