@@ -10,7 +10,8 @@ import gradio as gr
 import pandas as pd
 
 from memory_core import MemoryEngine, Scope
-from memory_core.compare import (
+from memory_core.decide.decider import MODES
+from memory_core.eval.compare import (
     compare_message,
     confusion_rows,
     evaluate_batch,
@@ -18,7 +19,6 @@ from memory_core.compare import (
     parse_messages,
     report_csv,
 )
-from memory_core.decision import MODES
 from memory_core.views import comparison_markdown, disagreement_rows
 
 from .downloads import download_path

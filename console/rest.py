@@ -18,6 +18,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from console.api_shapes import event_to_api, hit_to_api, item_to_api, library_to_api
 from memory_core import (
     InvalidInputError,
     ItemFilter,
@@ -32,7 +33,6 @@ from memory_core import (
     export_csv,
     export_library,
 )
-from memory_core.api_shapes import event_to_api, hit_to_api, item_to_api, library_to_api
 from memory_core.models import (
     MAX_TEXT_LENGTH,
 )

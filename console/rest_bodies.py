@@ -24,7 +24,7 @@ from memory_core.models import (
     NOT_BLANK_PATTERN,
     check_text,
 )
-from memory_core.store import MAX_LIBRARY_NAME_LENGTH
+from memory_core.store.sqlite import MAX_LIBRARY_NAME_LENGTH
 
 MAX_LIST_LIMIT = 10_000
 MAX_OFFSET = 10**9

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from memory_core import CONFIDENCES, ITEM_TYPES, MemoryCoreError, MemoryEngine
-from memory_core.compare import CONFUSION_COLUMNS, METRIC_COLUMNS
-from memory_core.decision import MODES
+from memory_core.decide.decider import MODES
+from memory_core.eval.compare import CONFUSION_COLUMNS, METRIC_COLUMNS
 from memory_core.markup import inert, inert_code
 from memory_core.sandbox import Sandboxes
 from memory_core.views import HIT_COLUMNS, env_snippet, pipecat_snippet

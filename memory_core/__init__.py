@@ -5,10 +5,9 @@ write, summarise, and explain every step as data. No API keys or network needed.
 """
 
 from .chat import ChatMessage, ChatModel, Completion, LLMCall, StreamingChatModel, call_model
-from .classify import Classification, classify_turn, import_items
-from .decision import Decider, Judge, JudgeVerdict, LLMJudge, RecallDecider, RecallDecision, parse_verdict
+from .decide.decider import Decider, Judge, JudgeVerdict, LLMJudge, RecallDecider, RecallDecision, parse_verdict
+from .decide.rules import RuleMatch, decide_by_rules
 from .engine import MemoryEngine, build_decider, build_engine, open_store
-from .entities import Entity, exact_entities, find_entities
 from .errors import (
     ConfigurationError,
     ConflictError,
@@ -19,7 +18,6 @@ from .errors import (
     QuotaError,
 )
 from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
-from .llm import OpenAIChatModel, build_chat_model
 from .models import (
     CATEGORIES,
     CONFIDENCES,
@@ -32,15 +30,15 @@ from .models import (
     Page,
     Scope,
 )
-from .recall_rules import RuleMatch, decide_by_rules
+from .providers.openai_chat import OpenAIChatModel, build_chat_model
+from .recall.entities import Entity, exact_entities, find_entities
+from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
+from .recall.tokenizer import tokenize
 from .responder import OfflineResponder
-from .retrieval import BM25Retriever, Retriever, ScoredMemory
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import LLMConfig, Settings, Tuning, load_settings
-from .store import SQLiteStore
-from .summary import SummaryText, fallback_summary, summarise_window
-from .tokenizer import tokenize
-from .transfer import (
+from .store.sqlite import SQLiteStore
+from .store.transfer import (
     ImportReport,
     export_csv,
     export_library,
@@ -49,7 +47,9 @@ from .transfer import (
     read_library_file,
     write_library_file,
 )
-from .write_gate import WriteDecision, decide_write
+from .write.classify import Classification, classify_turn, import_items
+from .write.gate import WriteDecision, decide_write
+from .write.summary import SummaryText, fallback_summary, summarise_window
 
 __all__ = [
     "CATEGORIES",

@@ -11,21 +11,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from .benchmarks import BACKENDS, SCORERS, run_locomo, run_scale, run_write
-from .decision import MODES
-from .embeddings import Embedder, build_embedder
+from .decide.decider import MODES
 from .engine import build_decider, build_engine, open_store
 from .errors import InvalidInputError, MemoryCoreError
-from .evaluation import binary_scores, percentile
-from .fusion import METHODS
-from .locomo import ITEM_FORMATS
-from .mem0_store import Mem0Store
+from .eval.benchmarks import BACKENDS, SCORERS, run_locomo, run_scale, run_write
+from .eval.locomo import ITEM_FORMATS
+from .eval.metrics import binary_scores, percentile
+from .eval.retrieval_bench import run_retrieval
 from .models import Scope
-from .retrieval import BM25Retriever
-from .retrieval_bench import run_retrieval
+from .providers.mem0_store import Mem0Store
+from .recall.embeddings import Embedder, build_embedder
+from .recall.fusion import METHODS
+from .recall.lexical import BM25Retriever
 from .settings import Settings, load_settings
-from .store import SQLiteStore
-from .transfer import read_library_file, write_library_file
+from .store.sqlite import SQLiteStore
+from .store.transfer import read_library_file, write_library_file
 
 
 def _emit(out: TextIO, data: Any) -> None:

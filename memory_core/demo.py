@@ -7,7 +7,7 @@ demo was seeded, so it never comes back on its own).
 from __future__ import annotations
 
 from .models import NewItem, Scope, utc_timestamp
-from .store import SQLiteStore
+from .store.sqlite import SQLiteStore
 
 DEMO_CHARACTER_ID = "demo"
 DEMO_LIBRARY_ID = "demo"

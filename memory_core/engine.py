@@ -13,27 +13,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from .chat import ChatMessage, ChatModel, LLMCall, StreamingChatModel, StreamResult, call_model, stream_model
-from .classify import import_items
-from .decision import LLMJudge, RecallDecider, RecallDecision
-from .dense import DenseRetriever
-from .embedding_server import EmbeddingServer
-from .embeddings import Embedder, EmbedderChoice, build_embedder
+from .decide.decider import LLMJudge, RecallDecider, RecallDecision
 from .errors import ConfigurationError
-from .fusion import FusionRetriever
-from .index_cache import IndexCache
 from .injection import Injection
-from .llm import build_chat_model
-from .mem0_backend import build_backend
-from .mem0_store import Mem0Store
 from .models import MemoryItem, NewItem, Scope
 from .prompts import greeting_messages
+from .providers.embedding_server import EmbeddingServer
+from .providers.mem0_backend import build_backend
+from .providers.mem0_store import Mem0Store
+from .providers.openai_chat import build_chat_model
+from .recall.dense import DenseRetriever
+from .recall.embeddings import Embedder, EmbedderChoice, build_embedder
+from .recall.fusion import FusionRetriever
+from .recall.index_cache import IndexCache
+from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
 from .responder import OfflineResponder
-from .retrieval import BM25Retriever, Retriever, ScoredMemory
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import Settings, Tuning
 from .stages import guarded, inject, recall, retry_pending, store_items, write
-from .store import SQLiteStore
-from .summary import summarise_window
+from .store.sqlite import SQLiteStore
+from .write.classify import import_items
+from .write.summary import summarise_window
 
 GREETING_MEMORIES = 20  # Pipecat's get_memories() reads get_all's default top_k
 

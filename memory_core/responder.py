@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from .prompts import offline_greeting, offline_reply, offline_reply_without_memory
-from .retrieval import ScoredMemory
+from .recall.lexical import ScoredMemory
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 MAX_SHOWN = 3

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from .demo import seed_sandbox
 from .errors import QuotaError
 from .settings import Settings
-from .store import SQLiteStore
+from .store.sqlite import SQLiteStore
 
 SANDBOX_PREFIX = "sbx_"
 _TOKEN = re.compile(r"^sbx_[A-Za-z0-9_-]{24}$")

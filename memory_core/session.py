@@ -7,11 +7,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .chat import ChatMessage, LLMCall
-from .decision import RecallDecision
+from .decide.decider import RecallDecision
 from .models import MemoryItem, NewItem, Scope
-from .retrieval import ScoredMemory
+from .recall.lexical import ScoredMemory
 from .settings import Tuning
-from .write_gate import WriteDecision
+from .write.gate import WriteDecision
 
 
 @dataclass

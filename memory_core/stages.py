@@ -7,17 +7,17 @@ from functools import partial
 from typing import Any, TypeVar
 
 from .chat import ChatMessage
-from .decision import RecallDecision
+from .decide.decider import RecallDecision
 from .errors import MemoryCoreError, QuotaError
-from .fusion import FusionRetriever
 from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
-from .mem0_store import Mem0Store
 from .models import MemoryItem, NewItem, Scope
-from .retrieval import Retriever, ScoredMemory
+from .providers.mem0_store import Mem0Store
+from .recall.fusion import FusionRetriever
+from .recall.lexical import Retriever, ScoredMemory
 from .session import Session, WriteRecord
 from .settings import Tuning
-from .store import DEFAULT_LIBRARY_NAME, SQLiteStore
-from .write_gate import WriteDecision, decide_write
+from .store.sqlite import DEFAULT_LIBRARY_NAME, SQLiteStore
+from .write.gate import WriteDecision, decide_write
 
 T = TypeVar("T")
 

@@ -11,10 +11,10 @@ import json
 from collections.abc import Sequence
 
 from .chat import ChatMessage
-from .compare import BatchReport, ModeOutcome
-from .decision import RecallDecision
+from .decide.decider import RecallDecision
+from .eval.compare import BatchReport, ModeOutcome
 from .markup import inert, inert_code
-from .retrieval import ScoredMemory
+from .recall.lexical import ScoredMemory
 from .session import Trace, WriteRecord
 from .settings import Tuning
 

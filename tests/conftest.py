@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from memory_core import MemoryEngine, RecallDecider, Scope, SQLiteStore, load_settings
-from memory_core.retrieval import BM25Retriever
+from memory_core.recall.lexical import BM25Retriever
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memory_core.bm25 import ENTITY_BOOST, NAME_BOOST, BM25Index, ReferenceBM25, bm25_score, idf, term_weight
+from memory_core.recall.bm25 import ENTITY_BOOST, NAME_BOOST, BM25Index, ReferenceBM25, bm25_score, idf, term_weight
 
 VOCAB = [f"w{i}" for i in range(12)]
 

@@ -11,7 +11,7 @@ import pytest
 from fakes import ScriptedChatModel
 
 from memory_core import InvalidInputError, LLMJudge, NewItem, RecallDecider, Scope, SQLiteStore, Tuning
-from memory_core.compare import (
+from memory_core.eval.compare import (
     MAX_MESSAGES,
     LabelledMessage,
     compare_message,
@@ -21,7 +21,7 @@ from memory_core.compare import (
     parse_messages,
     report_csv,
 )
-from memory_core.retrieval import BM25Retriever
+from memory_core.recall.lexical import BM25Retriever
 
 DATA = Path(__file__).parent / "data"
 TEA = json.dumps(

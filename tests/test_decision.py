@@ -9,7 +9,7 @@ import pytest
 from fakes import ScriptedChatModel, failing, slow
 
 from memory_core import InvalidInputError, LLMJudge, RecallDecider, parse_verdict
-from memory_core.decision import JudgeError
+from memory_core.decide.decider import JudgeError
 
 YES = json.dumps(
     {

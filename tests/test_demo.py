@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from memory_core import MemoryEngine, SQLiteStore, load_settings
 from memory_core.demo import DEMO_CHARACTER_ID, DEMO_MEMORIES, demo_scope, seed_demo
-from memory_core.retrieval import BM25Retriever
+from memory_core.recall.lexical import BM25Retriever
 
 
 def test_seeded_once_and_deletion_is_respected(store: SQLiteStore) -> None:

@@ -6,9 +6,9 @@ import numpy as np
 from fakes import HashingEmbedder
 
 from memory_core import MemoryEngine, NewItem, ProviderError, Scope, SQLiteStore, Tuning, load_settings
-from memory_core.dense import DenseRetriever
-from memory_core.fusion import FusionRetriever
-from memory_core.retrieval import BM25Retriever
+from memory_core.recall.dense import DenseRetriever
+from memory_core.recall.fusion import FusionRetriever
+from memory_core.recall.lexical import BM25Retriever
 
 TEXTS = [
     "我喜欢喝乌龙茶，不加糖",

@@ -19,7 +19,7 @@ from memory_core import (
     load_settings,
 )
 from memory_core.models import MemoryItem
-from memory_core.retrieval import BM25Retriever
+from memory_core.recall.lexical import BM25Retriever
 
 Factory = Callable[..., MemoryEngine]
 

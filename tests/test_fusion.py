@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from memory_core.fusion import bm25_weight, calibrate_by_language, fuse, minmax, scale_by_max
+from memory_core.recall.fusion import bm25_weight, calibrate_by_language, fuse, minmax, scale_by_max
 
 
 def test_minmax_and_scale_by_max() -> None:

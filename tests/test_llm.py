@@ -29,7 +29,7 @@ from memory_core import (
     load_settings,
 )
 from memory_core.cli import main
-from memory_core.decision import LLMJudge
+from memory_core.decide.decider import LLMJudge
 
 KEY = "sk-test-SECRET-0123456789"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from memory_core import InvalidInputError
-from memory_core.locomo import load_locomo, normalise_evidence
+from memory_core.eval.locomo import load_locomo, normalise_evidence
 
 
 @pytest.mark.parametrize(

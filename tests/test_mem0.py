@@ -27,8 +27,8 @@ from memory_core import (
     build_engine,
     load_settings,
 )
-from memory_core.mem0_config import build_config, json_config
-from memory_core.mem0_store import MEM0_ID, Mem0Store
+from memory_core.providers.mem0_config import build_config, json_config
+from memory_core.providers.mem0_store import MEM0_ID, Mem0Store
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRACTED = json.dumps({"memory": [{"id": "0", "text": "User prefers oolong tea", "attributed_to": "user"}]})

@@ -9,8 +9,8 @@ import pytest
 from conftest import shared_data
 
 from memory_core import decide_by_rules
-from memory_core.evaluation import binary_scores
-from memory_core.recall_rules import is_low_value, message_content
+from memory_core.decide.rules import is_low_value, message_content
+from memory_core.eval.metrics import binary_scores
 
 EXTRA = Path(__file__).parent / "data" / "decisions-extra.jsonl"
 

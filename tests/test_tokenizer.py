@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import threading
 
-from memory_core.tokenizer import STOPWORDS, cjk_bigrams, filter_entities, stem, tokenize, word_terms
+from memory_core.recall.tokenizer import STOPWORDS, cjk_bigrams, filter_entities, stem, tokenize, word_terms
 
 
 def test_chinese_runs_become_overlapping_bigrams() -> None:

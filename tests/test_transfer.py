@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from memory_core.errors import ConflictError, InvalidInputError, NotFoundError
 from memory_core.models import NewItem, Scope
-from memory_core.store import SQLiteStore
-from memory_core.transfer import (
+from memory_core.store.sqlite import SQLiteStore
+from memory_core.store.transfer import (
     CSV_COLUMNS,
     escape_cell,
     export_csv,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from console.chat_handlers import chat_messages
 from memory_core import MemoryEngine, NewItem, Scope, SQLiteStore, Tuning, load_settings
-from memory_core.compare import compare_message
+from memory_core.eval.compare import compare_message
 from memory_core.views import (
     comparison_markdown,
     decision_details,

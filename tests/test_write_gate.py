@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from memory_core import classify_turn, decide_write, import_items
-from memory_core.classify import context_kind
-from memory_core.write_gate import is_recall_question
+from memory_core.write.classify import context_kind
+from memory_core.write.gate import is_recall_question
 
 
 @pytest.mark.parametrize(

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidInputError
+from ..models import NewItem, Scope
+from ..recall.embeddings import Embedder
+from ..recall.fusion import METHODS
+from ..store.sqlite import SQLiteStore
 from .benchmarks import method_rankers
-from .embeddings import Embedder
-from .errors import InvalidInputError
-from .evaluation import mean, percentile, recall_at_k, reciprocal_rank
-from .fusion import METHODS
-from .models import NewItem, Scope
-from .store import SQLiteStore
+from .metrics import mean, percentile, recall_at_k, reciprocal_rank
 
 K = 5
 

@@ -16,9 +16,9 @@ from typing import Protocol
 
 import numpy as np
 
+from ..models import Change, MemoryItem, Scope
 from .embeddings import Embedder, Vectors, language_of
 from .index_cache import LIBRARY_BYTES, CacheSection, IndexCache, item_bytes
-from .models import Change, MemoryItem, Scope
 
 Progress = Callable[[int, int], None]
 BATCH = 32

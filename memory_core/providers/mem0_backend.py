@@ -14,10 +14,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol, TypeVar
 
-from .errors import ConfigurationError, ProviderError
+from ..errors import ConfigurationError, ProviderError
+from ..models import Scope
+from ..settings import Settings
 from .mem0_config import MEM0_ENVIRONMENT, build_config, prepare_environment
-from .models import Scope
-from .settings import Settings
 
 T = TypeVar("T")
 # OSS get_all has no paging: ask for this many at once, and say so if a library ever reaches it.

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, NamedTuple
 
-from .decision import MODES, Decider, RecallDecision
-from .errors import InvalidInputError
-from .evaluation import BinaryScores, binary_scores, percentile
-from .models import Scope
-from .retrieval import Retriever, ScoredMemory
-from .settings import Tuning
+from ..decide.decider import MODES, Decider, RecallDecision
+from ..errors import InvalidInputError
+from ..models import Scope
+from ..recall.lexical import Retriever, ScoredMemory
+from ..settings import Tuning
+from .metrics import BinaryScores, binary_scores, percentile
 
 MAX_MESSAGES = 5000
 COMPARED_FIELDS = ("should_recall", "reason", "query", "decided_by", "categories", "hits")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .chat import ChatModel, LLMCall, call_model
-from .prompts import summary_messages
+from ..chat import ChatModel, LLMCall, call_model
+from ..prompts import summary_messages
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInputError
-from .models import Library, MemoryItem, NewItem, Scope, utc_timestamp, validate_new_item
-from .store import DEFAULT_LIBRARY_NAME, SQLiteStore
+from ..errors import InvalidInputError
+from ..models import Library, MemoryItem, NewItem, Scope, utc_timestamp, validate_new_item
+from .sqlite import DEFAULT_LIBRARY_NAME, SQLiteStore
 
 FORMAT = "memtune.library"
 VERSION = 1

@@ -15,9 +15,9 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from .errors import ProviderError
-from .llm import KEYLESS
-from .settings import LLMConfig, Settings
+from ..errors import ProviderError
+from ..providers.openai_chat import KEYLESS
+from ..settings import LLMConfig, Settings
 
 Kind = Literal["query", "passage"]
 Vectors = npt.NDArray[np.float32]

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from .chat import ChatModel, LLMCall, call_model
-from .errors import InvalidInputError
-from .models import check_text
-from .prompts import judge_messages
-from .recall_rules import HARD_REJECTS, RuleMatch, decide_by_rules
+from ..chat import ChatModel, LLMCall, call_model
+from ..errors import InvalidInputError
+from ..models import check_text
+from ..prompts import judge_messages
+from .rules import HARD_REJECTS, RuleMatch, decide_by_rules
 
 MODES = ("rule", "hybrid", "llm")
 DECIDED_BY = ("rule", "llm", "fallback_rule")

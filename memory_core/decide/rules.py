@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..recall.entities import find_entities, has_fact_entity
 from . import lexicon as lx
-from .entities import find_entities, has_fact_entity
 from .patterns import asks_user_name
 
 CATEGORIES_BY_REASON: dict[str, tuple[str, ...]] = {

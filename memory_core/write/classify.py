@@ -10,8 +10,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .models import NewItem
-from .patterns import is_invalid
+from ..decide.patterns import is_invalid
+from ..models import NewItem
 
 PREFERENCE_MARKERS = (
     "i like", "i love", "i prefer", "my favorite", "remember", "call me", "my name is", "from now on",

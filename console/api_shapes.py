@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .models import Character, ItemEvent, Library, MemoryItem
-from .retrieval import ScoredMemory
+from memory_core.models import Character, ItemEvent, Library, MemoryItem
+from memory_core.recall.lexical import ScoredMemory
 
 
 def library_to_api(library: Library) -> dict[str, Any]:

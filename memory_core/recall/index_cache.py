@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from .errors import InvalidInputError
-from .models import MemoryItem, Scope
+from ..errors import InvalidInputError
+from ..models import MemoryItem, Scope
 
 MEGABYTE = 1024 * 1024
 DEFAULT_BUDGET_BYTES = 512 * MEGABYTE

@@ -12,7 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .embeddings import Embedder
+from ..recall.embeddings import Embedder
 
 
 class EmbeddingServer:

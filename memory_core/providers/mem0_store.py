@@ -15,10 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConflictError, NotFoundError, ProviderError
+from ..errors import ConflictError, NotFoundError, ProviderError
+from ..models import ItemEvent, MemoryItem, NewItem, Scope, utc_timestamp, validate_new_item
+from ..store.sqlite import SQLiteStore
 from .mem0_backend import Mem0Backend
-from .models import ItemEvent, MemoryItem, NewItem, Scope, utc_timestamp, validate_new_item
-from .store import SQLiteStore
 
 MEM0_ID = "_mem0_id"
 OUR_ID = "opentalking_memory_id"

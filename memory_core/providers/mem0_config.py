@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigurationError
-from .settings import Settings
+from ..errors import ConfigurationError
+from ..settings import Settings
 
 # Construction needs an LLM key even when nothing will call the LLM (infer=False never does).
 PLACEHOLDER_KEY = "offline-placeholder-never-used"

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import ProviderError
+from ..errors import ProviderError
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (

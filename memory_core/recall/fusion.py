@@ -23,10 +23,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import InvalidInputError
+from ..models import MemoryItem, Scope
 from .dense import DenseRetriever
-from .errors import InvalidInputError
-from .models import MemoryItem, Scope
-from .retrieval import CATEGORY_BOOST, MAX_LIMIT, BM25Retriever, ScoredMemory, check_search_args
+from .lexical import CATEGORY_BOOST, MAX_LIMIT, BM25Retriever, ScoredMemory, check_search_args
 from .tokenizer import filter_entities
 
 METHODS = ("bm25", "dense", "fusion")

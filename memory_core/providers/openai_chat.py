@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .chat import ChatMessage, Completion, messages_to_dicts
-from .errors import ProviderError
-from .settings import LLMConfig
+from ..chat import ChatMessage, Completion, messages_to_dicts
+from ..errors import ProviderError
+from ..settings import LLMConfig
 
 # Local servers (Ollama, llama.cpp, vLLM) accept any key, but the client insists on having one.
 KEYLESS = "not-needed"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInputError
-from .models import NewItem
+from ..errors import InvalidInputError
+from ..models import NewItem
 
 ITEM_FORMATS = ("dated", "plain")
 _SESSION = re.compile(r"^session_(\d+)$")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..decide.patterns import is_invalid, is_sensitive
+from ..decide.rules import is_low_value, is_named_entity_question
+from ..models import NewItem
 from .classify import classify_turn, context_kind
-from .models import NewItem
-from .patterns import is_invalid, is_sensitive
-from .recall_rules import is_low_value, is_named_entity_question
 
 REJECT_REASONS = (
     "interrupted_or_empty_assistant",

@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from ..decide.patterns import asks_user_name, declares_user_name
+from ..errors import InvalidInputError
+from ..models import Change, MemoryItem, Scope
 from .bm25 import K1, B, BM25Index, IndexHit
-from .errors import InvalidInputError
 from .index_cache import LIBRARY_BYTES, CacheSection, IndexCache, item_bytes
-from .models import Change, MemoryItem, Scope
-from .patterns import asks_user_name, declares_user_name
 from .tokenizer import filter_entities, tokenize
 
 MAX_LIMIT = 1000

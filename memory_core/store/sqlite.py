@@ -12,8 +12,8 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import ConflictError, InvalidInputError, NotFoundError, ProviderError, QuotaError
-from .models import (
+from ..errors import ConflictError, InvalidInputError, NotFoundError, ProviderError, QuotaError
+from ..models import (
     MAX_PERSONA_LENGTH,
     Change,
     Character,

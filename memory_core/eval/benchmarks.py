@@ -15,18 +15,18 @@ from typing import Any
 
 import numpy as np
 
-from .bm25 import ReferenceBM25
-from .dense import DenseRetriever
-from .embeddings import INSTALL_HINT, Embedder
-from .errors import InvalidInputError
-from .evaluation import mean, percentile, recall_at_k, reciprocal_rank
-from .fusion import METHODS, FusionRetriever
+from ..errors import InvalidInputError
+from ..models import NewItem, Scope
+from ..providers.mem0_store import Mem0Store
+from ..recall.bm25 import ReferenceBM25
+from ..recall.dense import DenseRetriever
+from ..recall.embeddings import INSTALL_HINT, Embedder
+from ..recall.fusion import METHODS, FusionRetriever
+from ..recall.lexical import BM25Retriever
+from ..recall.tokenizer import tokenize
+from ..store.sqlite import SQLiteStore
 from .locomo import Conversation, load_locomo
-from .mem0_store import Mem0Store
-from .models import NewItem, Scope
-from .retrieval import BM25Retriever
-from .store import SQLiteStore
-from .tokenizer import tokenize
+from .metrics import mean, percentile, recall_at_k, reciprocal_rank
 
 BACKENDS = ("bm25", "mem0")
 SCORERS = ("index", "rank-bm25")
