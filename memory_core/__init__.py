@@ -2,6 +2,23 @@
 
 Decide whether to recall, recall from a durable store, inject into the prompt, decide what to write,
 write, summarise, and explain every step as data. No API keys or network needed.
+
+The rooms follow a turn (tests/test_layout.py keeps the arrows pointing down):
+
+- ``decide/``: the rule decisions, their lexicon and patterns, the decider and its judges.
+- ``recall/``: tokenizer, entities, BM25 index, lexical/dense/fused retrievers, the local embedder, the
+  index memory budget.
+- ``write/``: the write gate, classification of what is written, session summaries.
+- ``store/``: the SQLite store and its schema migrations, JSON/CSV import and export.
+- ``providers/``: what talks to the outside: chat models over openai, embeddings endpoints, Mem0.
+- ``eval/``: benchmarks, LoCoMo and retrieval sets, metrics, modes compared.
+- the top level: the engine and its stages, sessions and traces, injection, prompts, the offline
+  responder, settings, errors, values (models), the demo, public sandboxes, and text made inert for
+  display.
+
+A turn: ``engine.run_turn`` -> ``decide`` (rules, then a judge if the mode asks) -> ``recall`` (BM25 and
+dense, fused) -> ``injection`` -> the reply (``providers`` or the offline ``responder``) -> ``write``
+(gate, classify) -> ``store`` -> ``write.summary`` every few turns; each stage's result lands in the Trace.
 """
 
 from .chat import ChatMessage, ChatModel, Completion, LLMCall, StreamingChatModel, call_model

