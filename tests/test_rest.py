@@ -426,10 +426,42 @@ def test_recall_hits_carry_score_parts(client: TestClient) -> None:
     parts = {"score", "bm25", "entity_boost", "name_boost", "category_boost", "matched_terms", "matched_entities"}
     assert parts <= set(top) and top["bm25"] > 0 and "prefer" in top["matched_terms"]
 
-    limited = client.post("/memory/recall", json={**SCOPE, "text": "Do you remember it?", "limit": 1})
-    assert len(limited.json()["hits"]) <= 1
     strict = client.post("/memory/recall", json={**SCOPE, "text": "Do you remember my answers?", "min_score": 1e6})
     assert strict.json()["hits"] == []
+
+
+def test_recall_returns_as_many_hits_as_the_limit_asks(make_client: ClientFactory) -> None:
+    client = make_client({"OPENTALKING_MEMORY_RECALL_LIMIT": "3"})
+    create_library(client)
+    for drink in ("oolong tea", "green tea", "black tea", "mint tea", "jasmine tea"):
+        add_item(client, f"I sometimes drink {drink}.")
+
+    def hits(**body: Any) -> list[dict[str, Any]]:
+        response = client.post("/memory/recall", json={**SCOPE, "text": "Do you remember which tea I drink?", **body})
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()["hits"]
+        return found
+
+    assert len(hits(limit=1)) == 1
+    assert len(hits(limit=4)) == 4
+    assert len(hits()) == 3  # the configured OPENTALKING_MEMORY_RECALL_LIMIT
+    assert [hit["rank"] for hit in hits(limit=5)] == [1, 2, 3, 4, 5]
+
+
+def test_recall_searches_only_the_named_library_of_the_profile(client: TestClient) -> None:
+    create_library(client, "home", name="Home")
+    create_library(client, "work", name="Work")
+    add_item(client, "At home I drink oolong tea without sugar.", library_id="home")
+    add_item(client, "At work I drink green tea from the office kettle.", library_id="work")
+
+    def texts(library_id: str) -> list[str]:
+        body = {**SCOPE, "library_id": library_id, "text": "Do you remember which tea I drink?"}
+        response = client.post("/memory/recall", json=body)
+        assert response.status_code == 200, response.text
+        return [hit["item"]["text"] for hit in response.json()["hits"]]
+
+    assert texts("home") == ["At home I drink oolong tea without sugar."]
+    assert texts("work") == ["At work I drink green tea from the office kettle."]
 
 
 def test_recall_without_recall_decision_has_no_hits(client: TestClient) -> None:
