@@ -1,0 +1,83 @@
+"""The store's connection, its transactions and its write limits: what every concern of the store shares."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol, Self
+
+from ..errors import QuotaError
+from ..models import utc_timestamp
+from .rows import _profile_items, _provider_errors
+from .schema import connect, migrate
+
+
+class WriteLimits(Protocol):
+    """Quotas per profile, checked inside the write's transaction (a public sandbox's); None is no limit."""
+
+    def max_items(self, profile_id: str) -> int | None: ...
+
+    def max_text(self, profile_id: str) -> int | None: ...
+
+
+class StoreBase:
+    """One SQLite connection, guarded by a lock, with explicit transactions."""
+
+    def __init__(
+        self, path: str | Path, *, clock: Callable[[], str] = utc_timestamp, limits: WriteLimits | None = None
+    ) -> None:
+        self._path = Path(path)
+        self._clock = clock
+        self.limits = limits
+        self._lock = threading.RLock()
+        with _provider_errors():
+            self._conn = connect(self._path, in_memory=str(path) == ":memory:")
+        try:
+            with _provider_errors():
+                migrate(self._conn, clock)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @property
+    def path(self) -> Path:
+        """The database file (``:memory:`` for an in-memory store)."""
+        return self._path
+
+    def close(self) -> None:
+        """Close the connection; the store cannot be used afterwards."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        # Writes use IMMEDIATE so the write lock is taken up front and a batch never fails half-way.
+        with self._lock, _provider_errors():
+            conn = self._conn
+            conn.execute(f"BEGIN {mode}")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _check_limits(self, conn: sqlite3.Connection, profile_id: str, adding: int, texts: list[str]) -> None:
+        if self.limits is None:
+            return
+        longest = self.limits.max_text(profile_id)
+        if longest is not None and any(len(text) > longest for text in texts):
+            raise QuotaError(f"a memory may hold at most {longest} characters here; nothing was saved")
+        cap = self.limits.max_items(profile_id)
+        if cap is not None and adding and _profile_items(conn, profile_id) + adding > cap:
+            raise QuotaError(f"this sandbox holds at most {cap} memories; delete some first (nothing was saved)")
