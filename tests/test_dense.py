@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from fakes import HashingEmbedder
 
 from memory_core import MemoryEngine, NewItem, ProviderError, Scope, SQLiteStore, Tuning, load_settings
@@ -143,3 +144,14 @@ def test_without_an_embedder_fusion_settings_mean_bm25(store: SQLiteStore, scope
     engine = MemoryEngine(store, BM25Retriever(store), settings=load_settings({}))
     trace = engine.run_turn(engine.open_session(scope, enabled=True), "还记得我喜欢喝什么茶吗")
     assert "bm25 (fusion needs an embedder)" in trace.recall_note and trace.hits[0].method == "bm25"
+
+
+@pytest.mark.parametrize("max_weight", [0.9, 0.3])
+def test_a_turn_fuses_with_the_sessions_max_weight(store: SQLiteStore, scope: Scope, max_weight: float) -> None:
+    seed(store, scope)
+    engine = engine_with(store, HashingEmbedder())  # the retriever's own max_weight is 0.6
+    session = engine.open_session(scope, enabled=True, tuning=Tuning(fusion_max_weight=max_weight))
+    trace = engine.run_turn(session, "Where does my sister Anna live?")
+    top = trace.hits[0]
+    assert top.item.text == "My sister Anna lives in Lisbon" and top.method == "fusion"
+    assert top.weight == pytest.approx(max_weight)  # every query term matches: the weight is the session's cap

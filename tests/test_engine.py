@@ -6,18 +6,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from fakes import ScriptedChatModel, failing
+from fakes import ScriptedChatModel, failing, slow
 
 from memory_core import (
     MemoryEngine,
     NewItem,
     ProviderError,
+    RecallDecider,
     Scope,
     SQLiteStore,
     Tuning,
     build_engine,
     load_settings,
 )
+from memory_core.decide.decider import LLMJudge
 from memory_core.models import MemoryItem
 from memory_core.recall.lexical import BM25Retriever
 
@@ -216,3 +218,25 @@ def test_decision_categories_steer_the_ranking(store: SQLiteStore, scope: Scope)
     assert steered[0].score == steered[0].bm25 + 1.0
     off = retriever.search(scope, "周末爬山", limit=2, min_score=0.0, categories=("user_preference",), category_boost=0)
     assert [h.category_boost for h in off] == [0.0, 0.0]
+
+
+JUDGE_YES = '{"should_recall": true, "query": "tea", "reason": "scripted", "categories": []}'
+
+
+def test_the_judge_is_cut_at_the_sessions_decision_timeout(engine_factory: Factory, scope: Scope) -> None:
+    judge = ScriptedChatModel(slow(0.3, JUDGE_YES))
+    engine = engine_factory(decider=RecallDecider(LLMJudge(judge)))  # the settings' timeout is 2000 ms
+    session = engine.open_session(scope, enabled=True, tuning=Tuning(decision_mode="llm", decision_timeout_ms=50))
+    trace = engine.run_turn(session, "介绍一下这个项目？")
+    assert trace.decision is not None and len(judge.calls) == 1
+    assert (trace.decision.decided_by, trace.decision.fallback_reason) == ("fallback_rule", "timeout after 50 ms")
+
+
+def test_a_generous_session_timeout_waits_for_the_judge(engine_factory: Factory, scope: Scope) -> None:
+    judge = ScriptedChatModel(slow(0.2, JUDGE_YES))
+    settings = load_settings({"OPENTALKING_MEMORY_DECISION_TIMEOUT_MS": "50"})
+    engine = engine_factory(decider=RecallDecider(LLMJudge(judge)), settings=settings)
+    session = engine.open_session(scope, enabled=True, tuning=Tuning(decision_mode="llm", decision_timeout_ms=5000))
+    trace = engine.run_turn(session, "介绍一下这个项目？")
+    assert trace.decision is not None
+    assert (trace.decision.decided_by, trace.decision.should_recall, trace.query) == ("llm", True, "tea")
