@@ -16,7 +16,7 @@ from .chat import ChatMessage, ChatModel, LLMCall, StreamingChatModel, StreamRes
 from .decide.decider import LLMJudge, RecallDecider, RecallDecision
 from .errors import ConfigurationError
 from .injection import Injection
-from .models import MemoryItem, NewItem, Scope
+from .models import MemoryItem, Scope
 from .prompts import greeting_messages
 from .providers.embedders import EmbedderChoice, build_embedder
 from .providers.embedding_server import EmbeddingServer
@@ -31,10 +31,9 @@ from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
 from .responder import OfflineResponder
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import Settings, Tuning
-from .stages import guarded, inject, recall, retry_pending, store_items, write
+from .stages import buffer_for_summary, guarded, inject, recall, retry_pending, summarise, write
 from .store.sqlite import SQLiteStore
 from .write.classify import import_items
-from .write.summary import summarise_window
 
 GREETING_MEMORIES = 20  # Pipecat's get_memories() reads get_all's default top_k
 
@@ -179,7 +178,7 @@ class MemoryEngine:
         if self.store is not None:
             retry_pending(self.store, session, errors)
             if session.summary_window and session.tuning.summary_enabled:
-                record = self._summarise(self.store, session, "session_end", errors)
+                record = summarise(self.store, self.summary_model, session, "session_end", errors)
         session.ended = True
         return record
 
@@ -259,7 +258,11 @@ class MemoryEngine:
                 if write_record.written:
                     self.refresh(session.scope, turn.errors)
             with turn.stage("summary"):
-                summary = self._buffer_and_summarise(self.store, turn, write_record, interrupted)
+                buffered = not interrupted and write_record.decision.action != "reject"
+                summary = buffer_for_summary(self.store, self.summary_model, session, (turn.user_text, turn.reply),
+                                             turn.errors, buffered=buffered)  # fmt: skip
+                if summary is not None and summary.call is not None:
+                    turn.calls.append(summary.call)
         decision = turn.decision
         return Trace(
             session_id=session.id,
@@ -285,44 +288,6 @@ class MemoryEngine:
             timings=tuple(turn.timings),
             errors=tuple(turn.errors),
             llm_calls=tuple(turn.calls),
-        )
-
-    def _buffer_and_summarise(
-        self, store: SQLiteStore, turn: _Turn, write_record: WriteRecord, interrupted: bool
-    ) -> SummaryRecord | None:
-        """Buffer turns the gate did not reject; a full window becomes one summary item."""
-        session = turn.session
-        tuning = session.tuning
-        if not tuning.summary_enabled or interrupted or not turn.reply.strip():
-            return None
-        if write_record.decision.action == "reject":
-            return None
-        session.summary_window.append((turn.user_text.strip(), turn.reply.strip()))
-        if len(session.summary_window) < tuning.summary_turn_window:
-            return None
-        record = self._summarise(store, session, "window", turn.errors)
-        if record.call is not None:
-            turn.calls.append(record.call)
-        return record
-
-    def _summarise(self, store: SQLiteStore, session: Session, trigger: str, errors: list[str]) -> SummaryRecord:
-        turns = list(session.summary_window)
-        tuning = session.tuning
-        summary = summarise_window(self.summary_model, turns, tuning.summary_max_items,
-                                   timeout_ms=tuning.summary_timeout_ms)  # fmt: skip
-        metadata = {
-            "source": "session",
-            "source_type": "session_summary",
-            "layer": "episodic",
-            "category": "episode_summary",
-            "turn_count": len(turns),
-            "summarised_by": summary.by,
-        }
-        item = NewItem(summary.text, "summary", "episode_summary", "", "session", metadata)
-        written = store_items(store, session, (item,), errors, "summary write")
-        session.summary_window.clear()
-        return SummaryRecord(
-            trigger, summary.text, summary.by, len(turns), written[0] if written else None, summary.error, summary.call
         )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from .chat import ChatMessage
+from .chat import ChatMessage, ChatModel
 from .decide.decider import RecallDecision
 from .errors import MemoryCoreError, QuotaError
 from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
@@ -14,10 +14,11 @@ from .models import MemoryItem, NewItem, Scope
 from .providers.mem0_store import Mem0Store
 from .recall.fusion import FusionRetriever
 from .recall.lexical import Retriever, ScoredMemory
-from .session import Session, WriteRecord
+from .session import Session, SummaryRecord, WriteRecord
 from .settings import Tuning
 from .store.sqlite import DEFAULT_LIBRARY_NAME, SQLiteStore
 from .write.gate import WriteDecision, decide_write
+from .write.summary import summarise_window
 
 T = TypeVar("T")
 
@@ -198,3 +199,46 @@ def guarded(errors: list[str], stage: str, call: Callable[[], T]) -> T | None:
     except (MemoryCoreError, OSError) as exc:
         errors.append(f"{stage} failed: {type(exc).__name__}: {exc}")
         return None
+
+
+def buffer_for_summary(
+    store: SQLiteStore,
+    model: ChatModel | None,
+    session: Session,
+    exchange: tuple[str, str],
+    errors: list[str],
+    *,
+    buffered: bool,
+) -> SummaryRecord | None:
+    """Buffer a turn the gate kept (``buffered``); a full window becomes one summary item."""
+    user_text, reply = exchange
+    tuning = session.tuning
+    if not tuning.summary_enabled or not buffered or not reply.strip():
+        return None
+    session.summary_window.append((user_text.strip(), reply.strip()))
+    if len(session.summary_window) < tuning.summary_turn_window:
+        return None
+    return summarise(store, model, session, "window", errors)
+
+
+def summarise(
+    store: SQLiteStore, model: ChatModel | None, session: Session, trigger: str, errors: list[str]
+) -> SummaryRecord:
+    """Summarise the session's window into one stored item (the offline summary when the model fails)."""
+    turns = list(session.summary_window)
+    tuning = session.tuning
+    summary = summarise_window(model, turns, tuning.summary_max_items, timeout_ms=tuning.summary_timeout_ms)
+    metadata = {
+        "source": "session",
+        "source_type": "session_summary",
+        "layer": "episodic",
+        "category": "episode_summary",
+        "turn_count": len(turns),
+        "summarised_by": summary.by,
+    }
+    item = NewItem(summary.text, "summary", "episode_summary", "", "session", metadata)
+    written = store_items(store, session, (item,), errors, "summary write")
+    session.summary_window.clear()
+    return SummaryRecord(
+        trigger, summary.text, summary.by, len(turns), written[0] if written else None, summary.error, summary.call
+    )
