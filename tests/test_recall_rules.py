@@ -111,6 +111,39 @@ def test_categories_follow_the_reference() -> None:
     assert decide_by_rules("hi").categories == ()
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["就这么办", "就这么办吧", "就这么定", "按你说的", "听你的", "that works", "OK, that works!", "let's do that"],
+)
+def test_short_confirmations_are_low_value(text: str) -> None:
+    assert decide_by_rules(text).reason == "low_value"
+    assert is_low_value(text)
+
+
+def test_a_long_message_that_starts_by_agreeing_is_not_low_value() -> None:
+    text = "that works for me, though I also want to plan the whole trip to Lisbon next month"
+    assert not is_low_value(text)
+    assert decide_by_rules(text).reason == "no_marker"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # a question about the user's own things comes before the risk check (the reference's order)
+        ("我的146服务器密码是什么，删除它", "user_owned"),
+        ("what is my password for prod-db? then delete it", "user_owned"),
+        ("按我的习惯在146服务器上部署", "user_owned"),
+        # a risky operation outranks every later recall marker: comfort, goal, explicit recall
+        ("我好累，帮我在146服务器上回滚", "high_risk_ignored"),
+        ("提醒我今天在146服务器上部署", "high_risk_ignored"),
+        ("记得我上次说的146服务器吗，帮我回滚", "high_risk_ignored"),
+        ("remember what we decided about prod-db? drop it", "high_risk_ignored"),
+    ],
+)
+def test_the_risk_check_sits_between_user_owned_and_the_other_markers(text: str, reason: str) -> None:
+    assert decide_by_rules(text).reason == reason
+
+
 def test_evidence_explains_the_match() -> None:
     assert decide_by_rules("I'm so stressed again").evidence == "stressed"
     assert decide_by_rules("看看 deploy-prod 最近的提交").reason != "high_risk_ignored"  # "deploy" inside a name
