@@ -66,6 +66,9 @@ def text_of(message: dict) -> str:
 
 
 SCOPE = ("default", "demo", "demo", True, "rule", "hybrid")
+OFFLINE_TEA_REPLY = "\\[离线回复：未配置对话模型\\] 关于「还记得我喜欢喝什么茶吗」，我记得："
+KNOBS = ("rule", 2000, "hybrid", 1, 0.0, 2000, 1.0, "pipecat", "MEM: ", 1, True, "hybrid", True, 8, 3, 30000, 20000,
+         "fusion", 0.6, 0.6, 200)  # fmt: skip
 
 
 def test_chat_turn_shows_the_decision_and_recalls(client: Client) -> None:
@@ -139,8 +142,34 @@ def test_settings_apply_to_this_session_only(client: Client) -> None:
     assert status == "Applied to this session."
     assert "OPENTALKING_MEMORY_RECALL_LIMIT=2" in env and "search_limit=2" in pipecat
     chat = client.predict("还记得我喜欢喝什么茶吗", False, api_name="/send")[0]
-    assert text_of(chat[-1])
+    assert text_of(chat[-1]).startswith(OFFLINE_TEA_REPLY) and "我喜欢喝乌龙茶，不加糖" in text_of(chat[-1])
     *_, prompt_spans, _, _, _, calls = client.predict("Turn 1: 还记得我喜欢喝什么茶吗", api_name="/inspect")
     assert calls == []  # no chat model is configured: no model calls
     text = "".join(span["token"] for span in prompt_spans)
     assert "MEM: 1." in text  # the Pipecat block with the tuned prefix
+
+
+def prompt_of(visitor: Client) -> tuple[str, list[list[object]]]:
+    """The exact messages of the visitor's first turn, and its hits, as the inspector shows them."""
+    _, _, _, hits, _, spans, *_ = visitor.predict("Turn 1: 还记得我喜欢喝什么茶吗", api_name="/inspect")
+    return "".join(span["token"] for span in spans), hits["data"]
+
+
+def test_one_visitors_settings_leave_another_visitors_session_alone(running: tuple[str, MemoryEngine]) -> None:
+    tuned, other, late = (Client(running[0], verbose=False) for _ in range(3))
+    tuned.predict(*SCOPE, api_name="/start_chat")
+    other.predict(*SCOPE, api_name="/start_chat")
+    assert tuned.predict(*KNOBS, api_name="/apply_settings")[0] == "Applied to this session."
+    late.predict(*SCOPE, api_name="/start_chat")  # a session opened after the change
+    for visitor in (tuned, other, late):
+        visitor.predict("还记得我喜欢喝什么茶吗", False, api_name="/send")
+    prompt, hits = prompt_of(tuned)
+    assert "MEM: 1. 我喜欢喝乌龙茶，不加糖" in prompt and "Relevant user memories" not in prompt
+    assert [row[2] for row in hits] == ["我喜欢喝乌龙茶，不加糖"]  # recall_limit 1
+    for untouched in (other, late):
+        prompt, hits = prompt_of(untouched)
+        assert "MEM: " not in prompt  # the reference style and the default limit, not the tuned visitor's
+        assert "[user]\nRelevant user memories:\n\nPreferences:\n- 我喜欢喝乌龙茶，不加糖\n" in prompt
+        assert hits[0][2] == "我喜欢喝乌龙茶，不加糖" and len(hits) > 1
+    for visitor in (tuned, other, late):
+        visitor.close()
