@@ -131,4 +131,5 @@ def test_decision_serialises(decider: RecallDecider) -> None:
     data = decider.decide("继续上次的话题", mode="rule").to_dict()
     assert data["reason"] == "explicit_recall"
     assert data["decided_by"] == "rule"
-    assert isinstance(data["categories"], list)
+    assert data["categories"] == ["user_preference", "decision_plan", "goal_progress", "entity_relation",
+                                  "feedback_correction", "episode_summary"]  # fmt: skip

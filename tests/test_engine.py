@@ -174,7 +174,11 @@ def test_store_failure_keeps_the_turn_and_retries(tmp_path: Path, scope: Scope) 
         store.broken = True
         trace = engine.run_turn(session, "我的目标是今年跑完一次全马")
         assert trace.write is not None and trace.write.error.startswith("write failed: ProviderError")
-        assert trace.reply  # the user still got an answer
+        # the user still got an answer
+        assert (trace.reply, trace.reply_by) == (
+            "[离线回复：未配置对话模型] 记忆里没有与「我的目标是今年跑完一次全马」相关的内容。",
+            "offline",
+        )
         assert len(session.pending_writes) == 1
         store.broken = False
         engine.run_turn(session, "我喜欢在早上跑步")

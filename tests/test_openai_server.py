@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import threading
@@ -9,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import numpy as np
 import openai
 import pytest
 from openai import OpenAI
@@ -213,7 +215,8 @@ def test_embeddings_come_as_floats_or_base64_as_asked(server: OpenAIServer) -> N
     floats = httpx.post(url, json={"model": "e", "input": "hello", "encoding_format": "float"}).json()
     encoded = httpx.post(url, json={"model": "e", "input": "hello", "encoding_format": "base64"}).json()
     assert floats["data"][0]["embedding"] == bigram_embedding("hello")
-    assert isinstance(encoded["data"][0]["embedding"], str)
+    decoded = np.frombuffer(base64.b64decode(encoded["data"][0]["embedding"]), dtype=np.float32)
+    assert decoded.tolist() == pytest.approx(bigram_embedding("hello"))
 
 
 def test_the_embedder_and_its_size_are_pluggable() -> None:
