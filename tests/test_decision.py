@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
+import threading
+from collections.abc import Sequence
 
 import pytest
-from fakes import ScriptedChatModel, failing, slow
+from fakes import ScriptedChatModel, failing
 
-from memory_core import InvalidInputError, LLMJudge, RecallDecider, parse_verdict
+from memory_core import ChatMessage, InvalidInputError, LLMJudge, RecallDecider, parse_verdict
 from memory_core.decide.decider import JudgeError
 
 YES = json.dumps(
@@ -112,14 +113,22 @@ def test_judge_error_falls_back(judged: tuple[RecallDecider, ScriptedChatModel])
 
 def test_timeout_cuts_and_the_late_answer_is_discarded(judged: tuple[RecallDecider, ScriptedChatModel]) -> None:
     decider, model = judged
-    model.answers = [slow(1.0, YES)]
-    started = time.perf_counter()
+    release, answered = threading.Event(), threading.Event()
+
+    def held_back(messages: Sequence[ChatMessage]) -> str:
+        release.wait(timeout=10)
+        answered.set()
+        return YES
+
+    model.answers = [held_back]
     decision = decider.decide("介绍一下这个项目？", mode="llm", timeout_ms=100)
-    elapsed = time.perf_counter() - started
+    # The decision came back while the judge was still held: the bound cut, nothing waited for the answer.
+    # (How close to the bound it returns is a timing figure, not a unit test's business.)
+    assert not answered.is_set()
+    release.set()
     assert decision.decided_by == "fallback_rule"
     assert decision.fallback_reason == "timeout after 100 ms"
     assert not decision.should_recall
-    assert elapsed < 0.9  # returned at the bound, long before the judge answered
 
 
 def test_unknown_mode_is_an_error(decider: RecallDecider) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -439,11 +438,10 @@ def test_list_rejects_bad_paging(store: SQLiteStore, offset: int, limit: int) ->
         store.list_items(SCOPE, offset=offset, limit=limit)
 
 
-def test_large_batch_is_fast(store: SQLiteStore) -> None:
-    started = time.perf_counter()
+def test_a_large_batch_is_stored_whole(store: SQLiteStore) -> None:
+    # How long it takes is `python -m memory_core bench scale --items 100000` (store_add_ms), not a unit test's.
     stored = store.add_items(SCOPE, [NewItem(text=f"memory number {n}", metadata={"n": n}) for n in range(100_000)])
     assert len(stored) == 100_000
-    assert time.perf_counter() - started < 60
     assert store.get_library(SCOPE).memory_count == 100_000
 
 
