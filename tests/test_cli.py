@@ -58,6 +58,7 @@ def test_decide_rejects_bad_rows(
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.data
 def test_decide_on_the_shared_dev_set() -> None:
     _, lines = run("decide", "--mode", "rule", "--data", str(shared_data("decisions-dev.jsonl")))
     assert lines[-1]["accuracy"] >= 0.85
@@ -99,6 +100,7 @@ def test_bench_locomo_on_a_small_file(tmp_path: Path) -> None:
         assert set(result) >= {"recall@5", "recall@10", "mrr", "p50_ms", "p95_ms"}
 
 
+@pytest.mark.data
 def test_bench_locomo_dev_recall() -> None:
     _, lines = run("bench", "locomo", "--data", str(shared_data("locomo-dev.json")))
     assert lines[-1]["questions"] == 997

