@@ -113,18 +113,18 @@ def _on_open(
         state0, visitor = console.visitor(current, saved)
         profile, character, library = chat.default_scope(engine, visitor)
         name, persona = chat.character_details(engine, visitor, character)
-        fixed = visitor.sandbox is None
+        may_choose = visitor.sandbox is None  # an operator picks any profile; a sandbox visitor has one
         new_state = chat.start_chat(engine, state0, visitor, profile, character, library, True,
                                     state0.tuning.decision_mode, state0.tuning.recall_backend)  # fmt: skip
         return (
             new_state.sandbox,
             *chat_tab["opened"](new_state),
-            gr.Dropdown(choices=chat.profile_choices(engine, visitor), value=profile, interactive=fixed),
+            gr.Dropdown(choices=chat.profile_choices(engine, visitor), value=profile, interactive=may_choose),
             gr.Dropdown(choices=chat.character_choices(engine, visitor), value=character),
             gr.Dropdown(choices=chat.library_choices(engine, profile, character), value=library),
             name,
             persona,
-            gr.Textbox(value=profile, interactive=fixed),
+            gr.Textbox(value=profile, interactive=may_choose),
             character,
             library,
         )
