@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol, Self
 
@@ -58,12 +58,19 @@ class StoreBase:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _writing(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction: IMMEDIATE, so the write lock is taken up front and a batch never fails half-way."""
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A read transaction: one consistent snapshot, no write lock."""
+        return self._transaction("BEGIN DEFERRED")
+
     @contextmanager
-    def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        # Writes use IMMEDIATE so the write lock is taken up front and a batch never fails half-way.
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
         with self._lock, _provider_errors():
             conn = self._conn
-            conn.execute(f"BEGIN {mode}")
+            conn.execute(begin)
             try:
                 yield conn
                 conn.execute("COMMIT")

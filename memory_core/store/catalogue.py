@@ -19,7 +19,7 @@ class CatalogueMixin(StoreBase):
             raise InvalidInputError(f"persona must be text of at most {MAX_PERSONA_LENGTH} characters")
         persona = check_text(persona, what="persona")
         now = self._clock()
-        with self._transaction() as conn:
+        with self._writing() as conn:
             conn.execute(
                 "INSERT INTO characters (owner, id, name, persona, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (owner, id) DO UPDATE SET name = excluded.name, persona = excluded.persona, "
@@ -29,33 +29,33 @@ class CatalogueMixin(StoreBase):
             return _character(conn, owner, character_id)
 
     def get_character(self, character_id: str, *, owner: str = "") -> Character:
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             return _character(conn, owner, check_id(character_id, what="character_id"))
 
     def list_characters(self, *, owner: str = "") -> tuple[Character, ...]:
         """The characters of one owner ('' is the shared catalogue)."""
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             rows = conn.execute(f"{_SELECT_CHARACTERS} WHERE owner = ? ORDER BY name, id", (owner,)).fetchall()
         return tuple(Character(*row) for row in rows)
 
     def delete_character(self, character_id: str, *, owner: str = "") -> None:
         """Remove a character from the catalogue; memories stored for it stay in their libraries."""
         character_id = check_id(character_id, what="character_id")
-        with self._transaction() as conn:
+        with self._writing() as conn:
             gone = conn.execute("DELETE FROM characters WHERE owner = ? AND id = ?", (owner, character_id))
             if gone.rowcount == 0:
                 raise NotFoundError(f"character {character_id!r} not found")
 
     def count_profile_items(self, profile_id: str) -> int:
         """How many items a profile holds across all its libraries and characters."""
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             return _profile_items(conn, check_id(profile_id, what="profile_id"))
 
     def purge_profile(self, profile_id: str) -> int:
         """Delete everything a profile owns, history and vectors included, in one transaction; returns the
         number of items deleted. For swept sandboxes: nothing of theirs is left behind."""
         profile_id = check_id(profile_id, what="profile_id")
-        with self._transaction() as conn:
+        with self._writing() as conn:
             count = _profile_items(conn, profile_id)
             for table in ("item_vectors", "items", "item_events", "libraries"):
                 conn.execute(f"DELETE FROM {table} WHERE profile_id = ?", (profile_id,))
@@ -65,20 +65,20 @@ class CatalogueMixin(StoreBase):
     def meta_with_prefix(self, prefix: str) -> dict[str, str]:
         """Every meta entry whose key starts with ``prefix``."""
         pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             rows = conn.execute("SELECT key, value FROM meta WHERE key LIKE ? ESCAPE '\\'", (pattern,)).fetchall()
         return {str(key): str(value) for key, value in rows}
 
     def delete_meta(self, key: str) -> None:
-        with self._transaction() as conn:
+        with self._writing() as conn:
             conn.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     def get_meta(self, key: str) -> str | None:
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._transaction() as conn:
+        with self._writing() as conn:
             conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
                          (key, value, value))  # fmt: skip

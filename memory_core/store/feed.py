@@ -13,21 +13,21 @@ class FeedMixin(StoreBase):
     def change_cursor(self, scope: Scope) -> int:
         """The library's latest event number (0 if it has none)."""
         scope = _checked(scope)
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             return _cursor(conn, scope)
 
     def changes_since(self, scope: Scope, seq: int) -> tuple[Change, ...]:
         """The library's events after ``seq``, oldest first."""
         scope = _checked(scope)
         query = f"SELECT seq, item_id, event FROM item_events WHERE {_IN_LIBRARY} AND seq > ? ORDER BY seq"
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             rows = conn.execute(query, (*_key(scope), int(seq))).fetchall()
         return tuple(Change(*row) for row in rows)
 
     def snapshot(self, scope: Scope) -> tuple[int, tuple[MemoryItem, ...]]:
         """The change cursor and every current item, read together so no change falls between them."""
         scope = _checked(scope)
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             cursor = _cursor(conn, scope)
             rows = conn.execute(f"{_SELECT_ITEMS} {_ORDER}", _key(scope)).fetchall()
         return cursor, tuple(map(_item_from_row, rows))

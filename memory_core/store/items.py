@@ -59,7 +59,7 @@ class ItemsMixin(StoreBase):
             raise InvalidInputError(f"on_conflict {on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
         library_name = None if create_library_name is None else _library_name(create_library_name)
         batch = _prepare_batch(items)
-        with self._transaction() as conn:
+        with self._writing() as conn:
             now = self._clock()
             if library_name is None:
                 _require_library(conn, scope)
@@ -79,7 +79,7 @@ class ItemsMixin(StoreBase):
     def get_item(self, scope: Scope, item_id: str) -> MemoryItem:
         """One item of the scope's library."""
         scope, item_id = _checked(scope), check_id(item_id, what="item id")
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             return _item(conn, scope, item_id)
 
     def edit_item(
@@ -98,7 +98,7 @@ class ItemsMixin(StoreBase):
         scope, item_id = _checked(scope), check_id(item_id, what="item id")
         given = zip(_EDITABLE, (text, type, category, confidence, metadata), strict=True)
         changes = {name: value for name, value in given if value is not None}
-        with self._transaction() as conn:
+        with self._writing() as conn:
             before = _item(conn, scope, item_id)
             after = _edited(before, changes)
             if _content(after) == _content(before):
@@ -112,7 +112,7 @@ class ItemsMixin(StoreBase):
     def delete_item(self, scope: Scope, item_id: str, *, source: str = "api") -> None:
         """Delete one item; NotFoundError if it is not in the scope's library."""
         scope, item_id = _checked(scope), check_id(item_id, what="item id")
-        with self._transaction() as conn:
+        with self._writing() as conn:
             _delete(conn, scope, [_item(conn, scope, item_id)], self._clock(), source)
 
     def delete_items(self, scope: Scope, item_ids: Iterable[str], *, source: str = "api") -> int:
@@ -121,7 +121,7 @@ class ItemsMixin(StoreBase):
         if isinstance(item_ids, str):
             raise InvalidInputError("item_ids must be a collection of ids, not one string")
         wanted = [check_text(item_id, what="item id") for item_id in dict.fromkeys(item_ids)]
-        with self._transaction() as conn:
+        with self._writing() as conn:
             doomed = list(_items_by_id(conn, scope, wanted).values())
             _delete(conn, scope, doomed, self._clock(), source)
         return len(doomed)
@@ -132,7 +132,7 @@ class ItemsMixin(StoreBase):
         if not 0 <= offset <= MAX_OFFSET or not 1 <= limit <= MAX_PAGE_LIMIT:
             raise InvalidInputError(f"offset must be 0 to {MAX_OFFSET} and limit between 1 and {MAX_PAGE_LIMIT}")
         where, params = _where(filter)
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             total = conn.execute(f"SELECT COUNT(*) FROM items WHERE {_IN_LIBRARY}{where}", params(scope)).fetchone()
             query = f"{_SELECT_ITEMS}{where} {_ORDER} LIMIT ? OFFSET ?"
             rows = conn.execute(query, (*params(scope), limit, offset)).fetchall()
@@ -150,7 +150,7 @@ class ItemsMixin(StoreBase):
         while True:
             resume = " AND (created_at, id) < (?, ?)" if after else ""
             query = f"{_SELECT_ITEMS}{where}{resume} {_ORDER} LIMIT ?"
-            with self._transaction("DEFERRED") as conn:
+            with self._reading() as conn:
                 rows = conn.execute(query, (*params, *after, _BATCH)).fetchall()
             yield from map(_item_from_row, rows)
             if len(rows) < _BATCH:
@@ -160,7 +160,7 @@ class ItemsMixin(StoreBase):
     def history(self, scope: Scope, item_id: str) -> tuple[ItemEvent, ...]:
         """An item's events, oldest first; still available after the item was deleted."""
         scope, item_id = _checked(scope), check_id(item_id, what="item id")
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             rows = conn.execute(_SELECT_EVENTS, (*_key(scope), item_id)).fetchall()
         if not rows:
             raise NotFoundError("memory item not found")
@@ -170,5 +170,5 @@ class ItemsMixin(StoreBase):
         """The listed items that exist, keyed by id."""
         scope = _checked(scope)
         wanted = [check_text(item_id, what="item id") for item_id in dict.fromkeys(ids)]
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             return _items_by_id(conn, scope, wanted)

@@ -16,7 +16,7 @@ class VectorsMixin(StoreBase):
         """Stored vectors of the library for one model: item id -> (text hash, float32 bytes)."""
         scope = _checked(scope)
         query = f"SELECT item_id, text_hash, vector FROM item_vectors WHERE {_IN_LIBRARY} AND model = ?"
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             rows = conn.execute(query, (*_key(scope), model)).fetchall()
         return {row[0]: (row[1], bytes(row[2])) for row in rows}
 
@@ -29,7 +29,7 @@ class VectorsMixin(StoreBase):
             f"SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM items WHERE {_IN_LIBRARY} AND id = ?)"
         )
         key = _key(scope)
-        with self._transaction() as conn:
+        with self._writing() as conn:
             before = conn.total_changes
             conn.executemany(insert, [(*key, item_id, model, dims, digest, blob, *key, item_id)
                                       for item_id, digest, blob in rows])  # fmt: skip
@@ -39,5 +39,5 @@ class VectorsMixin(StoreBase):
         """How many items of the library have vectors, per embedding model."""
         scope = _checked(scope)
         query = f"SELECT model, COUNT(*) FROM item_vectors WHERE {_IN_LIBRARY} GROUP BY model"
-        with self._transaction("DEFERRED") as conn:
+        with self._reading() as conn:
             return {row[0]: int(row[1]) for row in conn.execute(query, _key(scope)).fetchall()}
