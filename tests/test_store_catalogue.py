@@ -210,3 +210,9 @@ def test_editing_an_item_at_the_item_cap_is_allowed(tmp_path: Path) -> None:
             store.edit_item(SCOPE, item.id, text="x" * 41)
         with pytest.raises(QuotaError, match="at most 1 memories"):
             store.add_items(SCOPE, [NewItem(text="another")])
+
+
+def test_profiles_are_listed_once_each_in_order(store: SQLiteStore) -> None:
+    for scope in (Scope("bob", "luna", "main"), Scope("alice", "mia", "work"), Scope("bob", "mia", "home")):
+        store.ensure_library(scope)
+    assert store.list_profiles() == ("alice", "bob")

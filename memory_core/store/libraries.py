@@ -72,3 +72,9 @@ class LibrariesMixin(StoreBase):
             conn.execute(f"DELETE FROM items WHERE {_IN_LIBRARY}", _key(scope))
             conn.execute(f"DELETE FROM libraries WHERE {_IS_LIBRARY}", _key(scope))
         return len(doomed)
+
+    def list_profiles(self) -> tuple[str, ...]:
+        """Every profile that owns at least one library."""
+        with self._reading() as conn:
+            rows = conn.execute("SELECT DISTINCT profile_id FROM libraries ORDER BY profile_id").fetchall()
+        return tuple(row[0] for row in rows)
