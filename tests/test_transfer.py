@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ def test_export_document_shape(store: SQLiteStore) -> None:
         "alice",
         "luna",
     )
+    stored = store.get_library(SOURCE)
+    assert (library["created_at"], library["updated_at"]) == (stored.created_at, stored.updated_at)
     assert document["items"] == item_dicts(store, SOURCE)
     assert json.loads(json.dumps(document)) == document
 
@@ -122,25 +125,28 @@ def _document(**changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ([], "JSON object"),
-        (_document(format="other"), "format"),
-        (_document(version=2), "version 2"),
+        ([], "a library file must hold a JSON object"),
+        (_document(format="other"), "format must be 'memtune.library', got 'other'"),
+        (_document(version=2), "version 2 is not supported (expected 1)"),
         (_document(version=True), "version True"),
         (_document(library="Copied"), "library must be an object"),
-        (_document(library={"name": 7}), "library name"),
+        (_document(library={"name": 7}), "library name must be a string"),
         (_document(items={"text": "x"}), "items must be a list"),
         (_document(items=[{"text": "ok"}, "text"]), "item 1 must be an object"),
         (_document(items=[{"text": "ok"}, {"text": " "}]), "item 1 text is empty"),
         (_document(items=[{"text": "ok"}, {"text": "x", "colour": "red"}]), "item 1 has unknown fields: colour"),
-        (_document(items=[{"text": "ok"}, {"text": "x", "type": "opinion"}]), "item 1 type"),
-        (_document(items=[{"text": "ok"}, {"text": "x", "metadata": [1]}]), "item 1 metadata"),
-        (_document(items=[{"text": "ok"}, {"text": "x", "id": "a b"}]), "item 1 id"),
-        (_document(items=[{"text": "x", "id": "d"}, {"text": "y", "id": "d"}]), "more than once"),
-        (_document(items=[{"text": "ok"}, {"text": "x", "created_at": "soon"}]), "item 1 created_at"),
+        (_document(items=[{"text": "ok"}, {"text": "x", "type": "opinion"}]), "item 1 type 'opinion' is not one of"),
+        (_document(items=[{"text": "ok"}, {"text": "x", "metadata": [1]}]), "item 1 metadata must be an object"),
+        (_document(items=[{"text": "ok"}, {"text": "x", "id": "a b"}]), "item 1 id 'a b' contains whitespace"),
+        (_document(items=[{"text": "x", "id": "d"}, {"text": "y", "id": "d"}]), "item 1 id 'd' appears more than once"),
+        (
+            _document(items=[{"text": "ok"}, {"text": "x", "created_at": "soon"}]),
+            "item 1 created_at 'soon' is not an ISO-8601 timestamp",
+        ),
     ],
 )
 def test_invalid_documents_write_nothing(store: SQLiteStore, document: Any, message: str) -> None:
-    with pytest.raises(InvalidInputError, match=message):
+    with pytest.raises(InvalidInputError, match="^" + re.escape(message)):
         import_library(store, TARGET, document)
     with pytest.raises(NotFoundError):
         store.get_library(TARGET)
@@ -286,21 +292,22 @@ def test_csv_round_trip_of_any_category_is_lossless(tmp_path_factory: pytest.Tem
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "no 'text' column"),
-        ("id,type\nx,fact\n", "no 'text' column"),
-        ("text,colour\nhi,red\n", "unknown CSV columns: 'colour'"),
-        ("text,text\nhi,ho\n", "twice"),
-        ("text,type\nok,note\nhi\n", "row 3 has 1 cells"),
+        ("", "the CSV header has no 'text' column"),
+        ("id,type\nx,fact\n", "the CSV header has no 'text' column"),
+        ("text,colour,size\nhi,red,2\n", "unknown CSV columns: 'colour', 'size'"),
+        ("text,text\nhi,ho\n", "the CSV header names a column twice"),
+        ("text,type\nok,note\nhi\n", "row 3 has 1 cells but the header has 2"),
         ("text,metadata\nok,{}\nhi,{broken\n", "row 3 metadata is not valid JSON"),
         ("text,metadata\nhi,[1]\n", "row 2 metadata must be an object"),
         ("text,type\nok,note\n   ,fact\n", "row 3 text is empty"),
-        ("text,confidence\nhi,sure\n", "row 2 confidence"),
+        ("text,confidence\nhi,sure\n", "row 2 confidence 'sure' is not one of"),
         ('text\nok\n"never closed\n', "row 3 is not valid CSV"),
-        ('text\nbad"quote\n"x"y\n', "not valid CSV"),
+        ('text\nbad"quote\n"x"y\n', "row 3 is not valid CSV"),
+        ('"te"xt\nhi\n', "row 1 is not valid CSV"),
     ],
 )
 def test_invalid_csv_writes_nothing(store: SQLiteStore, text: str, message: str) -> None:
-    with pytest.raises(InvalidInputError, match=message):
+    with pytest.raises(InvalidInputError, match="^" + re.escape(message)):
         import_csv(store, TARGET, text)
     with pytest.raises(NotFoundError):
         store.get_library(TARGET)
@@ -351,3 +358,47 @@ def test_file_errors(store: SQLiteStore, tmp_path: Path) -> None:
         write_library_file(store, SOURCE, tmp_path / "memories.xlsx")
     with pytest.raises(NotFoundError):
         store.get_library(TARGET)
+
+
+def test_empty_csv_cells_take_the_defaults(store: SQLiteStore) -> None:
+    import_csv(store, TARGET, "text,type,confidence,metadata\nhi,,,\n")
+    (item,) = store.iter_items(TARGET)
+    default = NewItem(text="hi")
+    assert (item.text, item.type, item.confidence, dict(item.metadata)) == ("hi", default.type, default.confidence, {})
+
+
+def test_csv_metadata_keeps_non_ascii_text_readable(store: SQLiteStore) -> None:
+    assert '{""中文键"": ""值""}' in export_csv(store, SOURCE)
+
+
+def test_a_json_file_is_indented_and_keeps_chinese_readable(store: SQLiteStore, tmp_path: Path) -> None:
+    path = tmp_path / "luna.json"
+    write_library_file(store, SOURCE, path)
+    text = path.read_bytes().decode("utf-8")
+    assert text.startswith('{\n  "format": "memtune.library"') and text.endswith("}\n")
+    assert "喜欢喝绿茶" in text
+
+
+def test_a_file_is_written_into_folders_it_creates(store: SQLiteStore, tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "c" / "luna.csv"
+    assert write_library_file(store, SOURCE, path) == len(TRICKY) and path.exists()
+
+
+def test_a_file_that_cannot_be_written_says_why(store: SQLiteStore, tmp_path: Path) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder", encoding="utf-8")
+    with pytest.raises(InvalidInputError, match=f"^cannot write {re.escape(str(blocker))}/out.json: .*[a-z]"):
+        write_library_file(store, SOURCE, blocker / "out.json")
+    with pytest.raises(InvalidInputError, match=r"^cannot read .*missing\.json: No such file or directory$"):
+        read_library_file(store, TARGET, tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_a_file_import_passes_its_conflict_mode_on(store: SQLiteStore, tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"luna{suffix}"
+    write_library_file(store, SOURCE, path)
+    read_library_file(store, TARGET, path)
+    with pytest.raises(ConflictError):
+        read_library_file(store, TARGET, path)
+    report = read_library_file(store, TARGET, path, on_conflict="skip")
+    assert (report.imported, report.skipped) == (0, len(TRICKY))
