@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import gc
 import math
+import random
+import tracemalloc
 from collections import Counter
 
 import pytest
@@ -204,3 +207,30 @@ def test_memory_bytes_grows_with_content() -> None:
     small = build({"a": ["x"]})
     large = build({f"k{i}": [f"t{i}", f"u{i}", "common"] for i in range(500)})
     assert 0 < small.memory_bytes() < large.memory_bytes()
+
+
+def test_the_pure_score_uses_the_k1_and_b_it_is_given() -> None:
+    docs = [["a", "a", "a", "b"], ["a", "c"], ["c", "d", "e", "f", "g", "h"]]
+    df = Counter(term for doc in docs for term in set(doc))
+    avgdl = sum(map(len, docs)) / len(docs)
+    for k1, b in ((0.5, 0.75), (1.5, 0.1), (3.0, 1.0)):
+        expected = ReferenceBM25(docs, k1=k1, b=b).get_scores(["a", "c"])
+        scores = [bm25_score(["a", "c"], doc, doc_freq=df, n_docs=3, avgdl=avgdl, k1=k1, b=b) for doc in docs]
+        assert scores == pytest.approx(expected)
+
+
+def test_the_index_size_estimate_tracks_what_the_index_allocates() -> None:
+    rng = random.Random(7)
+    vocab = [f"term{n}" for n in range(3000)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        index = BM25Index()
+        for n in range(3000):
+            entities = frozenset({f"10.0.0.{n % 250}"}) if n % 3 == 0 else frozenset()
+            index.add(f"doc-{n}", rng.sample(vocab, 12), order=order(n % 60, f"doc-{n}"), entities=entities)
+        gc.collect()
+        measured, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 0.75 < index.memory_bytes() / measured < 1.33

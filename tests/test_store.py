@@ -568,3 +568,30 @@ def _run_threads(work: Callable[[int], None]) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_a_conflict_names_ten_ids_and_counts_the_rest(store: SQLiteStore) -> None:
+    ids = [f"id{n:02d}" for n in range(12)]
+    store.add_items(SCOPE, [NewItem(text=i, id=i) for i in ids])
+    with pytest.raises(ConflictError, match=f"^items already exist: {', '.join(sorted(ids)[:10])} and 2 more$"):
+        store.add_items(SCOPE, [NewItem(text=i, id=i) for i in ids])
+    with pytest.raises(ConflictError, match=f"^items already exist: {', '.join(ids[:10])}$"):
+        store.add_items(SCOPE, [NewItem(text=i, id=i) for i in ids[:10]])
+
+
+def test_history_events_carry_the_clocks_time(store: SQLiteStore) -> None:
+    (item,) = store.add_items(SCOPE, [NewItem(text="a")])
+    (event,) = store.history(SCOPE, item.id)
+    assert event.at == item.created_at and event.at.startswith("2024-01-01T00:00:")
+
+
+def test_bad_filters_are_named_in_the_error(store: SQLiteStore) -> None:
+    for criteria, named in (({"type": 7}, "type filter"), ({"category": 7}, "category filter"),
+                            ({"text_contains": 7}, "text filter")):  # fmt: skip
+        with pytest.raises(InvalidInputError, match=f"^{named} must be a string"):
+            store.list_items(SCOPE, ItemFilter(**criteria))  # type: ignore[arg-type]
+
+
+def test_a_text_filter_matches_a_backslash_literally(store: SQLiteStore) -> None:
+    add_texts(store, ["C:\\temp holds it", "C:temp holds it"])
+    assert [i.text for i in store.iter_items(SCOPE, ItemFilter(text_contains="c:\\t"))] == ["C:\\temp holds it"]

@@ -123,3 +123,15 @@ def test_context_kind() -> None:
     assert context_kind("好，以后就按这个方案来") == "confirmation"
     assert context_kind("that's not right, my sister lives in Porto") == "correction"
     assert context_kind("今天天气不错") == ""
+
+
+def test_an_import_keeps_a_turn_from_eight_characters_on() -> None:
+    turns = [("user", "七个字的一句话"), ("user", "八个字的一句话呢"), ("user", "短"), ("user", "周末去了一趟杭州西湖")]
+    items = import_items(turns, source="wechat")
+    assert [i.text for i in items] == [
+        "八个字的一句话呢",
+        "周末去了一趟杭州西湖",
+    ]  # a short turn does not end the import
+    assert (
+        items[0].metadata["category"] == "entity_relation" and items[0].metadata["decision_reason"] == "import_context"
+    )
