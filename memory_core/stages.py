@@ -15,8 +15,8 @@ from .providers.mem0_store import Mem0Store
 from .recall.fusion import FusionRetriever
 from .recall.lexical import Retriever, ScoredMemory
 from .session import Session, SummaryRecord, WriteRecord
-from .settings import Tuning
 from .store.sqlite import DEFAULT_LIBRARY_NAME, SQLiteStore
+from .tuning import Tuning
 from .write.gate import WriteDecision, decide_write
 from .write.summary import summarise_window
 

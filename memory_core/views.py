@@ -16,7 +16,7 @@ from .eval.compare import BatchReport, ModeOutcome
 from .markup import inert, inert_code
 from .recall.lexical import ScoredMemory
 from .session import Trace, WriteRecord
-from .settings import Tuning
+from .tuning import Tuning
 
 HIT_COLUMNS = ["rank", "id", "text", "category", "method", "bm25", "entity_boost", "name_boost", "bm25_norm",
                "cosine", "dense_norm", "bm25_weight", "category_boost", "score"]  # fmt: skip

@@ -18,7 +18,7 @@ from ..decide.decider import MODES, Decider, RecallDecision
 from ..errors import InvalidInputError
 from ..models import Scope
 from ..recall.lexical import Retriever, ScoredMemory
-from ..settings import Tuning
+from ..tuning import Tuning
 from .metrics import BinaryScores, binary_scores, percentile
 
 MAX_MESSAGES = 5000
