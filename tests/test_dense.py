@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 from fakes import HashingEmbedder
 
-from memory_core import MemoryEngine, NewItem, ProviderError, Scope, SQLiteStore, Tuning, load_settings
+from memory_core import (
+    InvalidInputError,
+    MemoryEngine,
+    NewItem,
+    ProviderError,
+    Scope,
+    SQLiteStore,
+    Tuning,
+    load_settings,
+)
 from memory_core.recall.dense import DenseRetriever
-from memory_core.recall.fusion import FusionRetriever
+from memory_core.recall.fusion import CATEGORY_SCALE, FusionRetriever
 from memory_core.recall.index_cache import IndexCache
 from memory_core.recall.lexical import BM25Retriever
 
@@ -189,3 +198,68 @@ def test_a_deleted_item_lowers_the_bm25_charge(store: SQLiteStore, scope: Scope)
     fresh = IndexCache()
     BM25Retriever(store, cache=fresh).search(scope, "tea", limit=5)
     assert fresh.bytes_used <= cache.bytes_used < before  # dead postings stay until compaction, the text goes
+
+
+def fusion_of(store: SQLiteStore) -> FusionRetriever:
+    return FusionRetriever(BM25Retriever(store), DenseRetriever(store, HashingEmbedder()))
+
+
+def test_fusion_defaults_are_the_references() -> None:
+    fusion = FusionRetriever(BM25Retriever.__new__(BM25Retriever), DenseRetriever.__new__(DenseRetriever))
+    assert (fusion.max_weight, fusion.candidates) == (0.6, 200)
+
+
+def test_fusion_in_bm25_mode_passes_every_search_argument_on(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    store.add_items(scope, [NewItem("I drink green tea at noon", category="user_preference"), NewItem("tea sets")])
+    fusion, bm25 = fusion_of(store), BM25Retriever(store)
+    for args in ({"limit": 1}, {"limit": 5, "min_score": 0.5}, {"limit": 5, "categories": ["user_preference"]},
+                 {"limit": 5, "categories": ["user_preference"], "category_boost": 0.0}):  # fmt: skip
+        assert fusion.search(scope, "tea", method="bm25", **args) == bm25.search(scope, "tea", **args)  # type: ignore[arg-type]
+
+
+def test_a_fused_hit_names_its_parts_and_ranks_from_one(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    hits = fusion_of(store).search(scope, "Where does my sister Anna live?", limit=4, min_score=-1.0)
+    assert [h.rank for h in hits] == [1, 2, 3, 4]
+    view = DenseRetriever(store, HashingEmbedder()).view(scope, "Where does my sister Anna live?")
+    cosine = {item.id: float(c) for item, c in zip(view.items, view.cosine, strict=True)}
+    for hit in hits:
+        assert hit.dense == pytest.approx(cosine[hit.item.id]) and hit.category_boost == 0.0
+    dense_only = [h for h in hits if h.bm25 == 0.0]
+    assert dense_only and all((h.entity_boost, h.name_boost, h.bm25_norm) == (0.0, 0.0, 0.0) for h in dense_only)
+    assert all(h.matched_terms == () and h.matched_entities == () for h in dense_only)
+
+
+def test_a_category_boost_lifts_its_category_by_its_share(store: SQLiteStore, scope: Scope) -> None:
+    store.ensure_library(scope)
+    store.add_items(scope, [NewItem("green tea in the morning", category="user_preference"),
+                            NewItem("green tea in the evening", category="episode_summary")])  # fmt: skip
+    fusion = fusion_of(store)
+    plain = {h.item.category: h.score for h in fusion.search(scope, "green tea", limit=2)}
+    boosted = fusion.search(scope, "green tea", limit=2, categories=["user_preference"], category_boost=2.0)
+    by_category = {h.item.category: h for h in boosted}
+    assert by_category["user_preference"].category_boost == pytest.approx(2.0 * CATEGORY_SCALE)
+    assert by_category["user_preference"].score == pytest.approx(plain["user_preference"] + 2.0 * CATEGORY_SCALE)
+    assert by_category["episode_summary"].score == pytest.approx(plain["episode_summary"])
+    off = fusion.search(scope, "green tea", limit=2, categories=["user_preference"], category_boost=0.0)
+    assert {h.item.category: h.score for h in off} == pytest.approx(plain)
+
+
+def test_without_a_query_entity_nothing_is_filtered_out(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    assert len(fusion_of(store).search(scope, "sister Anna", limit=4, min_score=-1.0)) == 4
+
+
+def test_ties_at_the_cut_stay_in_the_race_newest_first(store: SQLiteStore, scope: Scope) -> None:
+    store.ensure_library(scope)
+    dated = [NewItem("zebra", id=f"z{n}", created_at=f"2024-01-0{n}T00:00:00Z") for n in range(1, 5)]
+    items = store.add_items(scope, dated)
+    hits = fusion_of(store).search(scope, "zebra", limit=2)
+    assert [h.item.id for h in hits] == [items[3].id, items[2].id]
+
+
+def test_an_unknown_method_is_named_with_the_choices(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    with pytest.raises(InvalidInputError, match=r"^method must be one of bm25, dense, fusion, got 'magic'$"):
+        fusion_of(store).search(scope, "tea", method="magic")
