@@ -15,6 +15,7 @@ from .decide.decider import MODES
 from .engine import build_decider, build_engine, open_store
 from .errors import InvalidInputError, MemoryCoreError
 from .eval.benchmarks import BACKENDS, SCORERS, run_locomo, run_scale, run_write
+from .eval.conversation import run_conversation_bench
 from .eval.locomo import ITEM_FORMATS
 from .eval.metrics import binary_scores, percentile
 from .eval.retrieval_bench import run_retrieval
@@ -200,6 +201,9 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     elif args.bench == "retrieval":
         embedder = _bench_embedder(settings, args.method)
         result = run_retrieval(args.data, method=args.method, embedder=embedder, max_weight=weight, **common)
+    elif args.bench == "conversation":
+        result = run_conversation_bench(args.data, settings, mode=args.mode, method=args.method,
+                                        on_conversation=lambda row: _emit(out, row))  # fmt: skip
     elif args.bench == "write":
         result = run_write(args.items, embedder=_bench_embedder(settings, args.method))
     else:
@@ -259,6 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval = kinds.add_parser("retrieval", help="recall@5, hit@1, MRR on a bilingual retrieval set")
     retrieval.add_argument("--data", required=True)
     retrieval.add_argument("--method", choices=METHODS, default="fusion")
+    conversation = kinds.add_parser("conversation", help="write, recall and injection scores on multi-session chats")
+    conversation.add_argument("--data", required=True)
+    conversation.add_argument("--mode", choices=MODES, default=None, help="decision mode (default: the settings')")
+    conversation.add_argument("--method", choices=METHODS, default=None, help="retrieval (default: the settings')")
     write = kinds.add_parser("write", help="latency of writing one memory (with its embedding) at a time")
     write.add_argument("--items", type=int, default=200)
     write.add_argument("--method", choices=METHODS, default="fusion")
