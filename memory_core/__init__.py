@@ -68,8 +68,8 @@ from .store.transfer import (
     write_library_file,
 )
 from .tuning import Tuning
-from .write.classify import Classification, classify_turn, import_items
-from .write.gate import WriteDecision, decide_write
+from .write.classify import Classification, classify_turn
+from .write.gate import WriteDecision, decide_write, import_items
 from .write.summary import SummaryText, fallback_summary, summarise_window
 
 __all__ = [

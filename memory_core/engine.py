@@ -34,7 +34,7 @@ from .settings import Settings
 from .stages import buffer_for_summary, guarded, inject, recall, retry_pending, summarise, write
 from .store.sqlite import SQLiteStore
 from .tuning import Tuning
-from .write.classify import import_items
+from .write.gate import import_items
 
 GREETING_MEMORIES = 20  # Pipecat's get_memories() reads get_all's default top_k
 

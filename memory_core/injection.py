@@ -18,6 +18,8 @@ from .tuning import PIPECAT_SYSTEM_PROMPT
 
 _Section = tuple[str, Callable[[MemoryItem], bool]]
 SECTIONS: tuple[_Section, ...] = (
+    ("About the user:", lambda m: m.category == "user_identity"),
+    ("Health:", lambda m: m.category == "user_health"),
     ("Preferences:", lambda m: m.category == "user_preference" or (not m.category and m.type == "preference")),
     ("Important people/entities:", lambda m: m.category == "entity_relation"),
     ("Goals and progress:", lambda m: m.category == "goal_progress"),

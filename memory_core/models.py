@@ -22,6 +22,8 @@ CATEGORIES: tuple[str, ...] = (
     "feedback_correction",
     "episode_summary",
     "mem0_candidate",
+    "user_identity",  # Memtune's own: who the user is (name, age, work, home)
+    "user_health",  # Memtune's own: allergies, conditions, diet
 )
 EVENTS: tuple[str, ...] = ("add", "update", "delete")
 

@@ -6,7 +6,7 @@ import pytest
 
 from memory_core import classify_turn, decide_write, import_items
 from memory_core.write.classify import context_kind
-from memory_core.write.gate import is_recall_question
+from memory_core.write.gate import WriteDecision, is_recall_question
 
 
 @pytest.mark.parametrize(
@@ -61,7 +61,7 @@ def test_declarations_are_written(text: str) -> None:
 
 def test_written_turns_are_classified() -> None:
     decision = decide_write("我最近在准备雅思考试", "加油")
-    assert (decision.category, decision.confidence) == ("entity_relation", "high")
+    assert (decision.category, decision.confidence) == ("goal_progress", "high")
     assert decide_write("I prefer short answers without emoji", "ok").category == "user_preference"
     assert decide_write("不对，我不是程序员，是设计师", "抱歉").context == "correction"
 
@@ -75,16 +75,16 @@ def test_recall_question_needs_a_question() -> None:
 @pytest.mark.parametrize(
     ("text", "category", "confidence", "item_type"),
     [
-        ("不是女朋友，是前女友", "feedback_correction", "high", "fact"),
+        ("不是女朋友，是前女友", "entity_relation", "high", "fact"),  # a corrected relation is still a relation
         ("我女朋友叫小雨", "entity_relation", "high", "fact"),
         ("我家猫叫豆豆", "entity_relation", "high", "fact"),
         ("今天背完了100个单词", "goal_progress", "high", "fact"),
         ("我在准备雅思口语", "goal_progress", "high", "fact"),
         ("那就每天晚上九点提醒我复习", "decision_plan", "high", "fact"),
         ("我喜欢简洁一点的回答", "user_preference", "high", "preference"),
-        ("最近想早点睡，调整一下状态", "goal_progress", "medium", "fact"),
+        ("最近想早点睡，调整一下状态", "decision_plan", "high", "fact"),
         ("今天心情不太好", "episode_summary", "low", "fact"),
-        ("周末去了一趟杭州西湖边走了走", "entity_relation", "medium", "fact"),
+        ("周末去了一趟杭州西湖边走了走", "entity_relation", "medium", "fact"),  # only an import files an outing
         ("my sister is called Anna", "entity_relation", "high", "fact"),
         ("I finished the 10k race today", "goal_progress", "high", "fact"),
         ("I love spicy food", "user_preference", "high", "preference"),
@@ -108,13 +108,13 @@ def test_import_items_keeps_durable_user_turns() -> None:
         ("user", "周末去了一趟杭州西湖边走了走"),
     ]
     items = import_items(turns, source="wechat")
-    assert [i.text for i in items] == ["我喜欢简洁一点的回答", "周末去了一趟杭州西湖边走了走"]
+    assert [i.text for i in items] == ["我喜欢简洁一点的回答"]  # the outing is gone by the next week
     assert items[0].metadata == {
         "role": "user",
         "source": "wechat",
         "category": "user_preference",
         "confidence": "high",
-        "decision_reason": "preference_marker",
+        "decision_reason": "preference_statement",
         "source_type": "import",
     }
 
@@ -125,13 +125,102 @@ def test_context_kind() -> None:
     assert context_kind("今天天气不错") == ""
 
 
-def test_an_import_keeps_a_turn_from_eight_characters_on() -> None:
-    turns = [("user", "七个字的一句话"), ("user", "八个字的一句话呢"), ("user", "短"), ("user", "周末去了一趟杭州西湖")]
-    items = import_items(turns, source="wechat")
-    assert [i.text for i in items] == [
-        "八个字的一句话呢",
-        "周末去了一趟杭州西湖",
-    ]  # a short turn does not end the import
-    assert (
-        items[0].metadata["category"] == "entity_relation" and items[0].metadata["decision_reason"] == "import_context"
-    )
+def test_an_import_uses_the_write_gate() -> None:
+    said = ["What's the capital of Australia?", "我叫小张，在成都当老师", "帮我写一首诗", "thanks!",
+            "My name is Daniel and I work as a nurse."]  # fmt: skip
+    items = import_items([*(("user", text) for text in said), ("assistant", "Nice to meet you")], source="wechat")
+    assert [(i.text, i.category) for i in items] == [
+        ("我叫小张，在成都当老师", "user_identity"),
+        ("My name is Daniel and I work as a nurse.", "user_identity"),
+    ]
+
+
+# The write gate: statements about the user that last are written; everything else is not.
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My name is Daniel and I work as a nurse.",
+        "I'm allergic to peanuts, badly.",
+        "My brother Tom moved to Oslo last spring.",
+        "We adopted a rescue greyhound called Juno.",
+        "I'd rather you kept answers short.",
+        "I'm saving up for a trip to Peru next year.",
+        "Actually my sister lives in Lyon now, not Paris.",
+        "She's a paramedic, like her dad.",
+        "我叫小张，在成都当老师。",
+        "我对青霉素过敏。",
+        "我女儿今年上三年级了。",
+        "我打算明年去读研究生。",
+        "其实不是上海，是苏州，我记错了。",
+        "我家猫叫团子，三岁了。",
+        "我在一家 fintech 公司做 product designer。",
+        "Hi! 我是 Kevin，在上海做 UI designer。",
+    ],
+)
+def test_lasting_statements_about_the_user_are_written(text: str) -> None:
+    assert decide_write(text, "ok").action == "write"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("What year did the Berlin Wall fall?", "question"),
+        ("What's the capital of Australia", "question"),
+        ("Can you tell me a joke?", "command"),
+        ("Translate 'good morning' into Spanish.", "command"),
+        ("Are you still there?", "small_talk"),
+        ("Thanks, that helps a lot!", "small_talk"),
+        ("Anyway, gotta go. Bye!", "small_talk"),
+        ("Ugh, so tired today.", "transient"),
+        ("If I were a bird I'd be a crow.", "not_durable"),
+        ("杭州有什么好玩的地方？", "question"),
+        ("帮我写一首关于秋天的诗。", "command"),
+        ("给我女儿编一个睡前故事", "command"),
+        ("谢谢啦，拜拜", "small_talk"),
+        ("今天加班到十点，累死了。", "transient"),
+        ("Figma 和 Sketch 哪个更好用？", "question"),
+    ],
+)
+def test_questions_commands_and_small_talk_are_not_written(text: str, reason: str) -> None:
+    assert decide_write(text, "ok") == WriteDecision("reject", reason)
+
+
+@pytest.mark.parametrize("text", ["我喜欢喝什么茶？", "我叫什么？", "What do I do for work", "what's my dog called"])
+def test_a_question_about_the_user_is_never_written(text: str) -> None:
+    assert decide_write(text, "ok").action == "reject"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("My name is Daniel and I work as a nurse.", "user_identity"),
+        ("我叫小张", "user_identity"),
+        ("I'm lactose intolerant.", "user_health"),
+        ("我妹妹住在里斯本", "entity_relation"),
+        ("I love spicy Sichuan food.", "user_preference"),
+        ("I plan to move to Berlin next year.", "decision_plan"),
+    ],
+)
+def test_realtime_writes_are_classified_with_a_confidence(text: str, category: str) -> None:
+    decision = decide_write(text, "ok")
+    assert (decision.category, decision.confidence) == (category, "high")
+    assert decision.items[0].metadata["category"] == category
+
+
+class AlwaysDurable:
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def durable_probability(self, text: str) -> float | None:
+        self.asked.append(text)
+        return 0.9
+
+
+def test_a_scorer_is_asked_only_where_the_rules_find_nothing_lasting() -> None:
+    scorer = AlwaysDurable()
+    assert decide_write("The garden is lovely in June.", "ok", scorer=scorer).action == "write"
+    assert decide_write("What's the capital of Peru?", "ok", scorer=scorer).reason == "question"
+    assert decide_write("I'm allergic to cats.", "ok", scorer=scorer).action == "write"
+    assert scorer.asked == ["The garden is lovely in June."]

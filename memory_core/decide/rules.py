@@ -17,7 +17,9 @@ from . import lexicon as lx
 from .patterns import asks_user_name
 
 CATEGORIES_BY_REASON: dict[str, tuple[str, ...]] = {
-    "user_owned": ("user_preference", "entity_relation", "goal_progress", "decision_plan"),
+    "user_owned": (
+        "user_preference", "entity_relation", "goal_progress", "decision_plan", "user_identity", "user_health",
+    ),
     "comfort_context": ("user_preference", "feedback_correction", "entity_relation"),
     "goal_context": ("goal_progress", "decision_plan", "user_preference"),
     "preference_context": ("user_preference", "feedback_correction", "decision_plan"),

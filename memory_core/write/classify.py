@@ -7,11 +7,9 @@ preference under "Preferences:" instead of "Other memories:".
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..decide.patterns import is_invalid
-from ..models import NewItem
+from .durable import content_kind
 
 PREFERENCE_MARKERS = (
     "i like", "i love", "i prefer", "my favorite", "remember", "call me", "my name is", "from now on",
@@ -87,11 +85,31 @@ def classify_turn(text: str, *, import_mode: bool = True) -> Classification:
     """Category, confidence and type of one user sentence; the first matching rule wins."""
     marker = has_preference_marker(text)
     category, confidence, reason = _category(text, marker, import_mode=import_mode)
-    item_type = "preference" if category == "user_preference" or marker else "fact"
+    item_type = "preference" if category == "user_preference" else "fact"
     return Classification(category, confidence, reason, item_type)
 
 
+# What each kind of lasting statement is filed under; identity and health have their own headings.
+CATEGORY_OF_KIND = {
+    "identity": "user_identity",
+    "work": "user_identity",
+    "health": "user_health",
+    "family": "entity_relation",
+    "plan": "decision_plan",
+    "preference": "user_preference",
+}
+# Feedback on how the character talks is interaction feedback, whatever else the sentence mentions.
+_STYLE_FEEDBACK = re.compile(
+    r"你刚才太|你刚刚太|别总|不要总|这个称呼|说教|\byou(?:'re| are) (?:too|so)\b", re.IGNORECASE
+)
+
+
 def _category(text: str, marker: bool, *, import_mode: bool) -> tuple[str, str, str]:
+    kind = "" if _STYLE_FEEDBACK.search(text) else content_kind(text)
+    if kind == "plan" and (goal := _goal(text)):
+        return goal
+    if kind:
+        return CATEGORY_OF_KIND[kind], "high", f"{kind}_statement"
     for category, confidence, reason, pattern in _RULES:
         if pattern.search(text):
             return category, confidence, reason
@@ -106,6 +124,12 @@ def _category(text: str, marker: bool, *, import_mode: bool) -> tuple[str, str, 
     return "", "unknown", "unclassified"
 
 
+def _goal(text: str) -> tuple[str, str, str] | None:
+    """A plan that is a goal being worked on (exams, training) is filed under goals, as the reference does."""
+    goals = ((c, conf, reason) for c, conf, reason, pattern in _RULES if c == "goal_progress" and pattern.search(text))
+    return next(goals, None)
+
+
 def context_kind(user_text: str) -> str:
     """Why a smart write should see the recent context: a correction, a confirmation, or not at all."""
     if CORRECTION.search(user_text):
@@ -113,25 +137,3 @@ def context_kind(user_text: str) -> str:
     if CONFIRMATION.search(user_text):
         return "confirmation"
     return ""
-
-
-def import_items(turns: Sequence[tuple[str, str]], *, source: str) -> tuple[NewItem, ...]:
-    """The items an import of chat turns stores: user turns that are valid and durable enough."""
-    items = []
-    for role, content in turns:
-        text = content.strip()
-        if role != "user" or is_invalid(text):
-            continue
-        if not (has_preference_marker(text) or len(text) >= 8):
-            continue
-        c = classify_turn(text, import_mode=True)
-        metadata = {
-            "role": "user",
-            "source": source,
-            "category": c.category,
-            "confidence": c.confidence,
-            "decision_reason": c.reason,
-            "source_type": "import",
-        }
-        items.append(NewItem(text, c.type, c.category, c.confidence, source, metadata))
-    return tuple(items)

@@ -1,19 +1,28 @@
-"""What to write after a reply (spec §5): the reference's rule gate, minus its declaration bug.
+"""What to write after a reply (spec §5): the reference's reject rules, then a gate for what lasts.
 
 The reference's `recall_question` rule matched "我的名字是小张" and "我的目标是…" because nouns such as
 名字/目标 counted as question words, so declarations were never written. Here a recall question has
 to ask something: an interrogative word in the same clause, or a short message ending as a question.
+
+The reference then wrote every other turn, so questions about the world, small talk and one-off
+commands filled the library and outranked the answers. Here a turn is written only when one of its
+sentences is a statement about the user that lasts (`durable`); where the rules find none, a
+`WriteScorer` (a learned judge) may still keep it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..decide.patterns import is_invalid, is_sensitive
 from ..decide.rules import is_low_value, is_named_entity_question
 from ..models import NewItem
 from .classify import classify_turn, context_kind
+from .durable import durable_kind, is_transient
+from .utterance import sentences, speech_act
 
 REJECT_REASONS = (
     "interrupted_or_empty_assistant",
@@ -22,6 +31,11 @@ REJECT_REASONS = (
     "sensitive",
     "memory_check_question",
     "recall_question",
+    "question",
+    "command",
+    "small_talk",
+    "transient",
+    "not_durable",
 )
 
 _MEMORY_CHECK = re.compile(
@@ -48,6 +62,12 @@ _OWNED_QUESTION_EN = re.compile(
 )
 
 
+class WriteScorer(Protocol):
+    """A second opinion for statements the rules cannot place: the probability that the turn lasts."""
+
+    def durable_probability(self, text: str) -> float | None: ...
+
+
 @dataclass(frozen=True)
 class WriteDecision:
     """Write or reject, why, and (when writing) the items with their classification."""
@@ -69,9 +89,7 @@ def is_recall_question(text: str) -> bool:
     return bool(_OWNED_QUESTION_EN.search(text))
 
 
-def _reject_reason(user_text: str, assistant_text: str, interrupted: bool) -> str:
-    if interrupted or not assistant_text.strip():
-        return "interrupted_or_empty_assistant"
+def _reject_reason(user_text: str) -> str:
     if is_low_value(user_text):
         return "low_value"
     if is_invalid(user_text):
@@ -85,10 +103,40 @@ def _reject_reason(user_text: str, assistant_text: str, interrupted: bool) -> st
     return ""
 
 
-def decide_write(user_text: str, assistant_text: str, *, interrupted: bool = False) -> WriteDecision:
+def lasting_sentence(text: str) -> tuple[str, str]:
+    """The first sentence that states something lasting about the user, and its kind; else ("", why not)."""
+    acts = [(sentence, speech_act(sentence)) for sentence in sentences(text)]
+    statements = [sentence for sentence, act in acts if act == "statement"]
+    if not statements:
+        return "", acts[0][1] if acts else "not_durable"
+    for sentence in statements:
+        if kind := durable_kind(sentence):
+            return sentence, kind
+    return "", "transient" if any(map(is_transient, statements)) else "not_durable"
+
+
+def reject_reason(user_text: str, scorer: WriteScorer | None = None) -> str:
+    """Why a user's message is not written ("" when it is): the reference's rejects, then what lasts."""
+    return _reject_reason(user_text) or gate_reason(user_text, scorer)
+
+
+def gate_reason(text: str, scorer: WriteScorer | None = None) -> str:
+    """Why a turn that passed the reject rules is not written ("" when it is)."""
+    sentence, why = lasting_sentence(text)
+    if sentence:
+        return ""
+    probability = scorer.durable_probability(text) if scorer is not None and why == "not_durable" else None
+    return "" if probability is not None and probability >= 0.5 else why
+
+
+def decide_write(
+    user_text: str, assistant_text: str, *, interrupted: bool = False, scorer: WriteScorer | None = None
+) -> WriteDecision:
     """Decide what a completed turn writes; accepted turns become one classified `chat_turn` item."""
     text = (user_text or "").strip()
-    if reason := _reject_reason(text, assistant_text or "", interrupted):
+    if interrupted or not (assistant_text or "").strip():
+        return WriteDecision("reject", "interrupted_or_empty_assistant")
+    if reason := reject_reason(text, scorer):
         return WriteDecision("reject", reason)
     c = classify_turn(text, import_mode=False)
     confidence = c.confidence if c.category else "unknown"
@@ -102,3 +150,19 @@ def decide_write(user_text: str, assistant_text: str, *, interrupted: bool = Fal
     }
     item = NewItem(text, "chat_turn", c.category, confidence, "session", metadata)
     return WriteDecision("write", c.reason, c.category, confidence, (item,), context_kind(text))
+
+
+def import_items(
+    turns: Sequence[tuple[str, str]], *, source: str, scorer: WriteScorer | None = None
+) -> tuple[NewItem, ...]:
+    """The items an import of chat turns stores: the user turns the write gate keeps, classified."""
+    items = []
+    for role, content in turns:
+        text = content.strip()
+        if role != "user" or reject_reason(text, scorer):
+            continue
+        c = classify_turn(text, import_mode=True)
+        metadata = {"role": "user", "source": source, "category": c.category, "confidence": c.confidence,
+                    "decision_reason": c.reason, "source_type": "import"}  # fmt: skip
+        items.append(NewItem(text, c.type, c.category, c.confidence, source, metadata))
+    return tuple(items)
