@@ -171,6 +171,8 @@ def end_session(engine: MemoryEngine, state: ConsoleState) -> ConsoleState:
     text = "Session ended. "
     if record is None:
         text += "Nothing was waiting in the summary window."
+    elif record.note:
+        text += inert(record.note)
     else:
         text += f"Summary stored ({record.by}): {inert(record.text)}"
     state.chat.append({"role": "assistant", "content": text, "metadata": {"title": "📝 Session summary"}})

@@ -61,6 +61,7 @@ class SummaryRecord:
     item: MemoryItem | None = None
     error: str = ""
     call: LLMCall | None = None
+    note: str = ""  # why nothing was written, when nothing was
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,9 @@ def guarded(errors: list[str], stage: str, call: Callable[[], T]) -> T | None:
         return None
 
 
+NOTHING_TO_SUMMARISE = "nothing lasting in the window: no summary written"
+
+
 def buffer_for_summary(
     store: SQLiteStore,
     model: ChatModel | None,
@@ -236,9 +239,13 @@ def summarise(
         "turn_count": len(turns),
         "summarised_by": summary.by,
     }
+    session.summary_window.clear()
+    if not summary.text:
+        return SummaryRecord(
+            trigger, "", summary.by, len(turns), None, summary.error, summary.call, NOTHING_TO_SUMMARISE
+        )
     item = NewItem(summary.text, "summary", "episode_summary", "", "session", metadata)
     written = store_items(store, session, (item,), errors, "summary write")
-    session.summary_window.clear()
     return SummaryRecord(
         trigger, summary.text, summary.by, len(turns), written[0] if written else None, summary.error, summary.call
     )

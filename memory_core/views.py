@@ -137,8 +137,10 @@ def write_summary(write: WriteRecord | None) -> str:
 def summary_state(trace: Trace) -> str:
     """The summary window: how many turns wait, and any summary this turn wrote."""
     text = f"{trace.summary_pending} of {trace.summary_window_size} turns in the summary window."
-    if trace.summary is not None:
-        summary = trace.summary
+    summary = trace.summary
+    if summary is not None and summary.note:
+        text += f"\n\n**No summary** ({inert(summary.trigger)}): {inert(summary.note)}"
+    elif summary is not None:
         text += f"\n\n**Summary written** ({inert(summary.by)}, {inert(summary.trigger)}): {inert(summary.text)}"
     return text
 

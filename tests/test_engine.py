@@ -22,6 +22,7 @@ from memory_core import (
 from memory_core.decide.decider import LLMJudge
 from memory_core.models import MemoryItem
 from memory_core.recall.lexical import BM25Retriever
+from memory_core.stages import NOTHING_TO_SUMMARISE
 
 Factory = Callable[..., MemoryEngine]
 
@@ -144,7 +145,7 @@ def test_summary_window_and_session_end_flush(engine_factory: Factory, store: SQ
     traces = [engine.run_turn(session, line) for line in lines]
     window = traces[2].summary
     assert window is not None and window.trigger == "window" and window.by == "fallback"
-    assert window.text == "我喜欢喝乌龙茶；我在准备雅思考试"
+    assert window.text == "我喜欢喝乌龙茶\n我在准备雅思考试"
     assert window.item is not None and window.item.type == "summary"
     assert window.item.metadata["turn_count"] == 3
     assert traces[4].summary_pending == 1  # "你好" is low value and not buffered
@@ -153,6 +154,18 @@ def test_summary_window_and_session_end_flush(engine_factory: Factory, store: SQ
     assert flushed.text == "周末想去爬山放松一下"
     summaries = [i for i in store.iter_items(scope) if i.type == "summary"]
     assert len(summaries) == 2
+    assert session.summary_window == []
+
+
+def test_a_window_with_nothing_lasting_writes_no_summary_and_says_so(
+    engine_factory: Factory, store: SQLiteStore, scope: Scope
+) -> None:
+    engine = engine_factory()
+    session = engine.open_session(scope, enabled=True)
+    session.summary_window.extend([("What's the capital of Peru?", "Lima"), ("thanks!", "any time")])
+    record = engine.end_session(session)
+    assert record is not None and (record.item, record.note) == (None, NOTHING_TO_SUMMARISE)
+    assert [i for i in store.iter_items(scope) if i.type == "summary"] == []
     assert session.summary_window == []
 
 

@@ -178,7 +178,7 @@ def test_summary_failure_writes_the_fallback_summary(server: OpenAIServer, engin
     trace = engine.run_turn(session, "My sister Anna lives in Lisbon")
     summary = trace.summary
     assert summary is not None and summary.by == "fallback" and "InternalServerError" in summary.error
-    assert summary.item is not None and summary.item.text == "I prefer tea over coffee；My sister Anna lives in Lisbon"
+    assert summary.item is not None and summary.item.text == "I prefer tea over coffee\nMy sister Anna lives in Lisbon"
     assert [c.purpose for c in trace.llm_calls][-1] == "summary"
 
 

@@ -9,9 +9,21 @@ from memory_core import fallback_summary, summarise_window
 TURNS = [("我喜欢喝乌龙茶", "记住了"), ("我在准备雅思", "加油"), ("我妹妹叫安娜", "好名字"), ("周末去爬山", "好")]
 
 
-def test_fallback_is_the_first_n_user_utterances() -> None:
-    assert fallback_summary(TURNS, 3) == "我喜欢喝乌龙茶；我在准备雅思；我妹妹叫安娜"
+def test_the_offline_summary_lists_the_first_n_facts() -> None:
+    assert fallback_summary(TURNS, 3) == "我喜欢喝乌龙茶\n我在准备雅思\n我妹妹叫安娜"
     assert summarise_window(None, TURNS, 2).by == "fallback"
+
+
+def test_the_offline_summary_holds_no_question_greeting_or_repeat() -> None:
+    turns = [("hi", "hello"), ("What's the capital of Peru?", "Lima"), ("I'm allergic to shellfish.", "noted"),
+             ("我喜欢喝什么茶？", "乌龙"), ("I'm allergic to shellfish!", "yes"), ("Can you tell me a joke?", "..."),
+             ("My sister Anna lives in Lisbon.", "nice")]  # fmt: skip
+    assert fallback_summary(turns, 3) == "I'm allergic to shellfish.\nMy sister Anna lives in Lisbon."
+
+
+def test_a_window_with_nothing_lasting_has_no_summary() -> None:
+    turns = [("What's the capital of Peru?", "Lima"), ("thanks!", "any time")]
+    assert fallback_summary(turns, 3) == "" and summarise_window(None, turns, 3).text == ""
 
 
 def test_model_summary_is_cut_to_max_items() -> None:

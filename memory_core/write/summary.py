@@ -1,17 +1,21 @@
 """Session summaries (spec §6): a window of turns condensed into one lasting memory.
 
-Without a chat model, or when it fails, times out or answers nothing, the reference's fallback is
-used: the first N user utterances joined with "；". The window is never dropped: a session's end
-flushes it, and a failed summary still writes the fallback.
+Without a chat model, or when it fails, times out or answers nothing, an offline summary is used. The
+reference's joined the first N user utterances with "；", questions and greetings included; here the
+window holds only turns the write gate kept, and the offline summary lists those facts, each once, at
+most N of them. A window with nothing lasting in it writes no summary. The window is never dropped: a
+session's end flushes it, and a failed summary still writes the offline one.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..chat import ChatModel, LLMCall, call_model
 from ..prompts import summary_messages
+from .gate import reject_reason
 
 
 @dataclass(frozen=True)
@@ -23,9 +27,16 @@ class SummaryText:
 
 
 def fallback_summary(turns: Sequence[tuple[str, str]], max_items: int) -> str:
-    """The reference's offline summary: the first N user utterances joined with "；"."""
-    users = [u.strip() for u, _ in turns if u.strip()]
-    return "；".join(users[:max_items])
+    """The offline summary: the facts the user stated in the window, one per line, each once, at most N."""
+    facts: dict[str, str] = {}
+    for user_text, _ in turns:
+        if (text := user_text.strip()) and not reject_reason(text):
+            facts.setdefault(_folded(text), text)
+    return "\n".join(list(facts.values())[:max_items])
+
+
+def _folded(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
 def summary_points(answer: str, max_items: int) -> str:
