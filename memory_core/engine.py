@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from .chat import ChatMessage, ChatModel, LLMCall, StreamingChatModel, StreamResult, call_model, stream_model
 from .decide.decider import LLMJudge, RecallDecider, RecallDecision
@@ -31,9 +32,20 @@ from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
 from .responder import OfflineResponder
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import Settings
-from .stages import buffer_for_summary, guarded, inject, recall, retry_pending, summarise, write
+from .stages import (
+    buffer_for_summary,
+    fresh_items,
+    guarded,
+    inject,
+    recall,
+    retry_pending,
+    similar_memories,
+    summarise,
+    write,
+)
 from .store.sqlite import SQLiteStore
 from .tuning import Tuning
+from .write.dedupe import DuplicateFinder
 from .write.gate import import_items
 
 GREETING_MEMORIES = 20  # Pipecat's get_memories() reads get_all's default top_k
@@ -188,9 +200,14 @@ class MemoryEngine:
         items = import_items(turns, source=source or "import")
         if self.store is None or not items:
             return ()
-        written = self.store.add_items(scope, items, source="import")
+        items = fresh_items(self.store, scope, items, self._finder(), self.settings.tuning().dedupe_threshold)
+        written = self.store.add_items(scope, items, source="import") if items else ()
         self.refresh(scope, [])
         return written
+
+    def _finder(self) -> DuplicateFinder | None:
+        retriever = self.retriever
+        return None if retriever is None else partial(similar_memories, retriever)
 
     def refresh(self, scope: Scope, errors: list[str], progress: Callable[[int, int], None] | None = None) -> int:
         """Embed what a library's new or changed memories need now, not at the next search."""
@@ -255,7 +272,8 @@ class MemoryEngine:
         summary: SummaryRecord | None = None
         if turn.active and self.store is not None:
             with turn.stage("write"):
-                write_record = write(self.store, session, turn.user_text, turn.reply, interrupted, turn.errors)
+                write_record = write(self.store, session, turn.user_text, turn.reply, interrupted, turn.errors,
+                                     self._finder())  # fmt: skip
                 if write_record.written:
                     self.refresh(session.scope, turn.errors)
             with turn.stage("summary"):

@@ -17,6 +17,7 @@ from .recall.lexical import Retriever, ScoredMemory
 from .session import Session, SummaryRecord, WriteRecord
 from .store.sqlite import DEFAULT_LIBRARY_NAME, SQLiteStore
 from .tuning import Tuning
+from .write.dedupe import Duplicate, DuplicateFinder, find_duplicate, text_key
 from .write.gate import WriteDecision, decide_write
 from .write.summary import summarise_window
 
@@ -106,13 +107,22 @@ def inject(session: Session, user_text: str, hits: Sequence[ScoredMemory]) -> In
 
 
 def write(
-    store: SQLiteStore, session: Session, user_text: str, reply: str, interrupted: bool, errors: list[str]
+    store: SQLiteStore,
+    session: Session,
+    user_text: str,
+    reply: str,
+    interrupted: bool,
+    errors: list[str],
+    finder: DuplicateFinder | None = None,
 ) -> WriteRecord:
     retry_pending(store, session, errors)
     decision = decide_write(user_text, reply, interrupted=interrupted)
     if decision.action != "write":
         return WriteRecord(decision, "none")
     tuning = session.tuning
+    duplicate = find_repeat(finder, session.scope, decision.items[0].text, tuning.dedupe_threshold, errors)
+    if duplicate is not None:
+        return seen_again(store, session, decision, duplicate, errors)
     if isinstance(store, Mem0Store) and tuning.smart_write_enabled and tuning.write_mode in ("mem0", "hybrid"):
         smart = smart_write(store, session, user_text, reply, decision, errors)
         if smart is not None:
@@ -129,6 +139,49 @@ def write(
     if written is None:
         return WriteRecord(decision, "direct_write", error=errors[-1], note="kept in the session, retried later")
     return WriteRecord(decision, "direct_write", written)
+
+
+def similar_memories(retriever: Retriever, scope: Scope, text: str) -> list[tuple[MemoryItem, float | None]]:
+    """Candidates for dedupe: the best lexical matches, and with an embedder the nearest passages."""
+    lexical = retriever.search(scope, text, limit=10, min_score=0.0, method="bm25")
+    nearest = retriever.dense.nearest_passages(scope, text) if isinstance(retriever, FusionRetriever) else []
+    return [*((hit.item, None) for hit in lexical), *nearest]
+
+
+def find_repeat(
+    finder: DuplicateFinder | None, scope: Scope, text: str, threshold: float, errors: list[str]
+) -> Duplicate | None:
+    """The stored memory this text repeats, if any (a failing search is recorded and means none)."""
+    if finder is None:
+        return None
+    candidates = guarded(errors, "dedupe", lambda: finder(scope, text))
+    return find_duplicate(text, candidates or (), threshold=threshold)
+
+
+def seen_again(
+    store: SQLiteStore, session: Session, decision: WriteDecision, duplicate: Duplicate, errors: list[str]
+) -> WriteRecord:
+    """A repeat touches the stored memory (NOOP, `seen` + 1) instead of adding a copy."""
+    seen = guarded(errors, "dedupe", lambda: store.mark_seen(session.scope, duplicate.item.id, source="session"))
+    if seen is None:
+        return WriteRecord(decision, "none", error=errors[-1], note="a repeat, but the stored memory was not touched")
+    note = f"already stored ({duplicate.how}, similarity {duplicate.similarity:g}): seen {seen.metadata['seen']} times"
+    return WriteRecord(decision, "seen", (seen,), note=note)
+
+
+def fresh_items(
+    store: SQLiteStore, scope: Scope, items: Sequence[NewItem], finder: DuplicateFinder | None, threshold: float
+) -> tuple[NewItem, ...]:
+    """An import's items minus repeats: of each other, and of stored memories (which are seen again instead)."""
+    fresh: dict[str, NewItem] = {}
+    for item in items:
+        key = text_key(item.text)
+        duplicate = find_repeat(finder, scope, item.text, threshold, []) if key not in fresh else None
+        if duplicate is not None:
+            store.mark_seen(scope, duplicate.item.id, source="import")
+        elif key not in fresh:
+            fresh[key] = item
+    return tuple(fresh.values())
 
 
 def smart_messages(session: Session, user_text: str, reply: str, context: str) -> list[dict[str, str]]:

@@ -50,6 +50,7 @@ class Tuning:
     fusion_candidates: int = 200
     fusion_min_score: float = 0.6
     mem0_threshold: float = 0.1
+    dedupe_threshold: float = 0.985
 
     def with_changes(self, **changes: Any) -> Tuning:
         """A copy with some knobs changed, each validated like its environment variable."""
@@ -95,4 +96,5 @@ TUNING_VARIABLES: dict[str, tuple[str, Parser]] = {
     "fusion_candidates": ("MEMTUNE_FUSION_CANDIDATES", int_between(10, 5000)),
     "fusion_min_score": ("MEMTUNE_FUSION_MIN_SCORE", float_between(0.0, 1.0)),
     "mem0_threshold": ("MEMTUNE_MEM0_THRESHOLD", float_between(0.0, 1.0)),
+    "dedupe_threshold": ("MEMTUNE_DEDUPE_THRESHOLD", float_between(0.5, 1.0)),
 }

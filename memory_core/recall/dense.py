@@ -99,6 +99,20 @@ class DenseRetriever:
 
     def view(self, scope: Scope, query: str) -> DenseView:
         """Cosine of the query to every memory of the library (after catching up with the store)."""
+        matrix, items, langs = self._snapshot(scope)
+        query_vector = self.embedder.embed([query], kind="query")[0]
+        cosine = matrix @ query_vector if len(items) else np.zeros(0, dtype=np.float32)
+        return DenseView(items, cosine, langs)
+
+    def nearest_passages(self, scope: Scope, text: str, limit: int = 3) -> list[tuple[MemoryItem, float]]:
+        """The memories whose embeddings are nearest to ``text`` embedded as a memory (not as a query)."""
+        matrix, items, _ = self._snapshot(scope)
+        if not items:
+            return []
+        cosine = matrix @ self.embedder.embed([text], kind="passage")[0]
+        return [(items[n], float(cosine[n])) for n in np.argsort(-cosine)[:limit]]
+
+    def _snapshot(self, scope: Scope) -> tuple[np.ndarray, tuple[MemoryItem, ...], tuple[str, ...]]:
         library = self._library(scope)
         with library.lock:
             self._sync(scope, library, None)
@@ -106,10 +120,7 @@ class DenseRetriever:
                 library.matrix = _stack(library, self.embedder.dims)
                 items = tuple(library.items[key] for key in library.keys)
                 library.snapshot = (items, tuple(language_of(item.text) for item in items))
-            matrix, (items, langs) = library.matrix, library.snapshot
-        query_vector = self.embedder.embed([query], kind="query")[0]
-        cosine = matrix @ query_vector if len(items) else np.zeros(0, dtype=np.float32)
-        return DenseView(items, cosine, langs)
+            return library.matrix, *library.snapshot
 
     def _library(self, scope: Scope) -> _Library:
         return self._libraries.get(scope, _Library)

@@ -17,6 +17,7 @@ from .rows import (
     _ORDER,
     _SELECT_EVENTS,
     _SELECT_ITEMS,
+    _UPDATE_METADATA,
     ALL_ITEMS,
     MAX_OFFSET,
     MAX_PAGE_LIMIT,
@@ -32,7 +33,9 @@ from .rows import (
     _items_by_id,
     _key,
     _library_name,
+    _metadata_json,
     _prepare_batch,
+    _record,
     _require_library,
     _sample,
     _stored,
@@ -107,6 +110,19 @@ class ItemsMixin(StoreBase):
             now = self._clock()
             after = replace(after, updated_at=now)
             _write_batch(conn, scope, [], [(before, after)], source, now)
+        return after
+
+    def mark_seen(self, scope: Scope, item_id: str, *, source: str = "session") -> MemoryItem:
+        """A memory said again: its `seen` count goes up and `last_seen_at` moves on; the history records a
+        `seen` event. Its text, its position in the list and its embedding are untouched."""
+        scope, item_id = _checked(scope), check_id(item_id, what="item id")
+        with self._writing() as conn:
+            before = _item(conn, scope, item_id)
+            now = self._clock()
+            seen = int(before.metadata.get("seen", 1)) + 1
+            after = replace(before, metadata={**before.metadata, "seen": seen, "last_seen_at": now})
+            conn.execute(_UPDATE_METADATA, (_metadata_json(after.metadata), *_key(scope), item_id))
+            _record(conn, scope, "seen", now, source, [(before, after)])
         return after
 
     def delete_item(self, scope: Scope, item_id: str, *, source: str = "api") -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from typing import Any
@@ -58,6 +58,7 @@ _SELECT_EVENTS = f"""
     SELECT seq, item_id, library_id, event, at, source, before_json, after_json
     FROM item_events WHERE {_IN_LIBRARY} AND item_id = ? ORDER BY seq
 """
+_UPDATE_METADATA = f"UPDATE items SET metadata_json = ? WHERE {_IN_LIBRARY} AND id = ?"
 _INSERT_EVENT = """
     INSERT INTO item_events (profile_id, character_id, library_id, item_id, event, at, source, before_json, after_json)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -162,8 +163,12 @@ def _stored(scope: Scope, new: NewItem, source: str, now: str, old: MemoryItem |
 
 def _item_values(item: MemoryItem) -> list[Any]:
     values = [getattr(item, name) for name in _ITEM_FIELDS]
-    values[_METADATA] = json.dumps(dict(item.metadata), ensure_ascii=False)
+    values[_METADATA] = _metadata_json(item.metadata)
     return values
+
+
+def _metadata_json(metadata: Mapping[str, Any]) -> str:
+    return json.dumps(dict(metadata), ensure_ascii=False)
 
 
 def _item_from_row(row: Sequence[Any]) -> MemoryItem:
