@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from .tuning import Tuning
 from .write.dedupe import Duplicate, DuplicateFinder, find_duplicate, text_key
 from .write.gate import WriteDecision, decide_write
 from .write.summary import summarise_window
+from .write.supersede import canonical_relation, superseded_by
 
 T = TypeVar("T")
 
@@ -47,6 +49,9 @@ def recall(
     return hits_local, (f"hybrid without Mem0: {note} over the library" if backend == "hybrid" else note)
 
 
+SUPERSEDED_SLACK = 5  # extra hits searched for, so that leaving superseded ones out still fills the limit
+
+
 def local_recall(
     retriever: Retriever, scope: Scope, decision: RecallDecision, tuning: Tuning, errors: list[str]
 ) -> tuple[tuple[ScoredMemory, ...], str]:
@@ -59,14 +64,20 @@ def local_recall(
     # Dense and fused scores live on 0..1, where the BM25 threshold means nothing: they have their own.
     threshold = tuning.recall_min_score if method == "bm25" else tuning.fusion_min_score
     search = partial(
-        retriever.search, scope, decision.query, limit=tuning.recall_limit, min_score=threshold,
+        retriever.search, scope, decision.query, limit=tuning.recall_limit + SUPERSEDED_SLACK, min_score=threshold,
         categories=decision.categories, category_boost=tuning.category_boost, **options,
     )  # fmt: skip
     hits = guarded(errors, "recall", search)
     if hits is None and method != "bm25":  # the embedder failed: BM25 still answers
         hits = guarded(errors, "recall", partial(search, method="bm25", min_score=tuning.recall_min_score))
         note = f"bm25 ({method} failed, see errors)"
-    return hits or (), note
+    return current(hits or (), tuning), note
+
+
+def current(hits: Sequence[ScoredMemory], tuning: Tuning) -> tuple[ScoredMemory, ...]:
+    """The hits minus superseded memories (unless the session shows them), re-ranked, at most the limit."""
+    kept = [h for h in hits if tuning.show_superseded or not h.item.metadata.get("superseded_by")]
+    return tuple(replace(h, rank=rank) for rank, h in enumerate(kept[: tuning.recall_limit], 1))
 
 
 def mem0_search(store: Mem0Store, scope: Scope, decision: RecallDecision, tuning: Tuning) -> tuple[ScoredMemory, ...]:
@@ -74,10 +85,11 @@ def mem0_search(store: Mem0Store, scope: Scope, decision: RecallDecision, tuning
 
     `mem0_threshold` is Mem0's own: it applies to the semantic score, not to the score Mem0 returns.
     """
-    rows = store.backend.search(scope, decision.query, top_k=tuning.recall_limit, threshold=tuning.mem0_threshold,
-                                timeout_ms=tuning.recall_timeout_ms)  # fmt: skip
+    rows = store.backend.search(scope, decision.query, top_k=tuning.recall_limit + SUPERSEDED_SLACK,
+                                threshold=tuning.mem0_threshold, timeout_ms=tuning.recall_timeout_ms)  # fmt: skip
     items = store.by_mem0_rows(scope, rows)
-    return tuple(_mem0_hit(item, row, rank) for rank, (item, row) in enumerate(zip(items, rows, strict=True), 1))
+    hits = [_mem0_hit(item, row, rank) for rank, (item, row) in enumerate(zip(items, rows, strict=True), 1)]
+    return current(hits, tuning)
 
 
 def _mem0_hit(item: MemoryItem, row: dict[str, Any], rank: int) -> ScoredMemory:
@@ -120,9 +132,12 @@ def write(
     if decision.action != "write":
         return WriteRecord(decision, "none")
     tuning = session.tuning
-    duplicate = find_repeat(finder, session.scope, decision.items[0].text, tuning.dedupe_threshold, errors)
+    text = decision.items[0].text
+    nearby = nearby_memories(finder, session.scope, text, errors)
+    duplicate = find_duplicate(text, nearby, threshold=tuning.dedupe_threshold)
     if duplicate is not None:
         return seen_again(store, session, decision, duplicate, errors)
+    decision = with_supersession(decision, [item for item, _ in nearby])
     if isinstance(store, Mem0Store) and tuning.smart_write_enabled and tuning.write_mode in ("mem0", "hybrid"):
         smart = smart_write(store, session, user_text, reply, decision, errors)
         if smart is not None:
@@ -148,14 +163,30 @@ def similar_memories(retriever: Retriever, scope: Scope, text: str) -> list[tupl
     return [*((hit.item, None) for hit in lexical), *nearest]
 
 
-def find_repeat(
-    finder: DuplicateFinder | None, scope: Scope, text: str, threshold: float, errors: list[str]
-) -> Duplicate | None:
-    """The stored memory this text repeats, if any (a failing search is recorded and means none)."""
+def nearby_memories(
+    finder: DuplicateFinder | None, scope: Scope, text: str, errors: list[str]
+) -> Sequence[tuple[MemoryItem, float | None]]:
+    """The stored memories a new one may repeat or replace (a failing search is recorded and means none)."""
     if finder is None:
-        return None
-    candidates = guarded(errors, "dedupe", lambda: finder(scope, text))
-    return find_duplicate(text, candidates or (), threshold=threshold)
+        return ()
+    return guarded(errors, "dedupe", lambda: finder(scope, text)) or ()
+
+
+def with_supersession(decision: WriteDecision, nearby: Sequence[MemoryItem]) -> WriteDecision:
+    """The decision's item names the memories it replaces; a relation correction adds the reference's
+    canonical fact ("小雨是用户的前女友。"), which replaces them too."""
+    item = decision.items[0]
+    replaced = superseded_by(item.text, nearby)
+    if not replaced:
+        return decision
+    ids = [old.id for old in replaced]
+    items = [NewItem(item.text, item.type, item.category, item.confidence, item.source,
+                     {**item.metadata, "supersedes": ids})]  # fmt: skip
+    if canonical := canonical_relation(item.text, replaced):
+        meta = {**item.metadata, "supersedes": ids, "category": "entity_relation", "confidence": "high",
+                "decision_reason": "relation_correction_context"}  # fmt: skip
+        items.append(NewItem(canonical, "fact", "entity_relation", "high", item.source, meta))
+    return replace(decision, items=tuple(items))
 
 
 def seen_again(
@@ -176,7 +207,8 @@ def fresh_items(
     fresh: dict[str, NewItem] = {}
     for item in items:
         key = text_key(item.text)
-        duplicate = find_repeat(finder, scope, item.text, threshold, []) if key not in fresh else None
+        nearby = nearby_memories(finder, scope, item.text, []) if key not in fresh else ()
+        duplicate = find_duplicate(item.text, nearby, threshold=threshold)
         if duplicate is not None:
             store.mark_seen(scope, duplicate.item.id, source="import")
         elif key not in fresh:
@@ -216,7 +248,9 @@ def store_items(
     store: SQLiteStore, session: Session, items: tuple[NewItem, ...], errors: list[str], stage: str
 ) -> tuple[MemoryItem, ...] | None:
     """Write for a session; on failure the items wait in the session instead of being lost."""
-    add = partial(store.add_items, session.scope, items, source="session", create_library_name=DEFAULT_LIBRARY_NAME)
+    supersedes = items[0].metadata.get("supersedes", ()) if items else ()
+    add = partial(store.add_items, session.scope, items, source="session", create_library_name=DEFAULT_LIBRARY_NAME,
+                  supersedes=supersedes)  # fmt: skip
 
     def add_within_quota() -> tuple[MemoryItem, ...]:
         try:

@@ -51,6 +51,7 @@ class Tuning:
     fusion_min_score: float = 0.6
     mem0_threshold: float = 0.1
     dedupe_threshold: float = 0.985
+    show_superseded: bool = False
 
     def with_changes(self, **changes: Any) -> Tuning:
         """A copy with some knobs changed, each validated like its environment variable."""
@@ -97,4 +98,5 @@ TUNING_VARIABLES: dict[str, tuple[str, Parser]] = {
     "fusion_min_score": ("MEMTUNE_FUSION_MIN_SCORE", float_between(0.0, 1.0)),
     "mem0_threshold": ("MEMTUNE_MEM0_THRESHOLD", float_between(0.0, 1.0)),
     "dedupe_threshold": ("MEMTUNE_DEDUPE_THRESHOLD", float_between(0.5, 1.0)),
+    "show_superseded": ("MEMTUNE_SHOW_SUPERSEDED", parse_bool),
 }

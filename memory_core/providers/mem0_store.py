@@ -69,6 +69,7 @@ class Mem0Store(SQLiteStore):
         source: str = "api",
         on_conflict: str = "error",
         create_library_name: str | None = None,
+        supersedes: Sequence[str] = (),
     ) -> tuple[MemoryItem, ...]:
         checked = [
             replace(validate_new_item(item, what=f"item {n}"), id=item.id or uuid.uuid4().hex)
@@ -85,9 +86,8 @@ class Mem0Store(SQLiteStore):
         try:
             for item in checked:
                 written.append(self._to_mem0(scope, item, existing.get(item.id or "")))
-            return super().add_items(
-                scope, written, source=source, on_conflict=on_conflict, create_library_name=create_library_name
-            )
+            return super().add_items(scope, written, source=source, on_conflict=on_conflict,
+                                     create_library_name=create_library_name, supersedes=supersedes)  # fmt: skip
         except Exception:
             for item in written:
                 if item.id not in existing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -55,8 +56,12 @@ class ItemsMixin(StoreBase):
         source: str = "api",
         on_conflict: str = "error",
         create_library_name: str | None = None,
+        supersedes: Sequence[str] = (),
     ) -> tuple[MemoryItem, ...]:
-        """Store a batch atomically; returns the items stored (added or replaced), in batch order."""
+        """Store a batch atomically; returns the items stored (added or replaced), in batch order.
+
+        ``supersedes`` lists current items the batch's first item replaces: in the same transaction they are
+        marked superseded by it (they stay, with their history, and recall leaves them out by default)."""
         scope = _checked(scope)
         if on_conflict not in ON_CONFLICT:
             raise InvalidInputError(f"on_conflict {on_conflict!r} is not one of {', '.join(ON_CONFLICT)}")
@@ -76,6 +81,8 @@ class ItemsMixin(StoreBase):
             replaced = [(old, _stored(scope, batch[old.id], source, now, old)) for old in outdated]
             self._check_limits(conn, scope.profile_id, len(fresh), [item.text for item in batch.values()])
             _write_batch(conn, scope, fresh, replaced, source, now)
+            if supersedes and fresh:
+                self._mark_superseded(conn, scope, list(supersedes), fresh[0].id, source, now)
         stored = {item.id: item for item in fresh} | {after.id: after for _, after in replaced}
         return tuple(stored[key] for key in batch if key in stored)
 
@@ -124,6 +131,14 @@ class ItemsMixin(StoreBase):
             conn.execute(_UPDATE_METADATA, (_metadata_json(after.metadata), *_key(scope), item_id))
             _record(conn, scope, "seen", now, source, [(before, after)])
         return after
+
+    def _mark_superseded(
+        self, conn: sqlite3.Connection, scope: Scope, old_ids: list[str], new_id: str, source: str, now: str
+    ) -> None:
+        for before in _items_by_id(conn, scope, old_ids).values():
+            after = replace(before, metadata={**before.metadata, "superseded_by": new_id, "superseded_at": now})
+            conn.execute(_UPDATE_METADATA, (_metadata_json(after.metadata), *_key(scope), before.id))
+            _record(conn, scope, "superseded", now, source, [(before, after)])
 
     def delete_item(self, scope: Scope, item_id: str, *, source: str = "api") -> None:
         """Delete one item; NotFoundError if it is not in the scope's library."""
