@@ -16,6 +16,7 @@ from .engine import build_decider, build_engine, open_store
 from .errors import InvalidInputError, MemoryCoreError
 from .eval.benchmarks import BACKENDS, SCORERS, run_locomo, run_scale, run_write
 from .eval.conversation import run_conversation_bench
+from .eval.gate_bench import run_gate
 from .eval.locomo import ITEM_FORMATS
 from .eval.metrics import binary_scores, percentile
 from .eval.retrieval_bench import run_retrieval
@@ -204,6 +205,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     elif args.bench == "conversation":
         result = run_conversation_bench(args.data, settings, mode=args.mode, method=args.method,
                                         on_conversation=lambda row: _emit(out, row))  # fmt: skip
+    elif args.bench == "gate":
+        result = run_gate(args.data)
     elif args.bench == "write":
         result = run_write(args.items, embedder=_bench_embedder(settings, args.method))
     else:
@@ -267,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     conversation.add_argument("--data", required=True)
     conversation.add_argument("--mode", choices=MODES, default=None, help="decision mode (default: the settings')")
     conversation.add_argument("--method", choices=METHODS, default=None, help="retrieval (default: the settings')")
+    gate = kinds.add_parser(
+        "gate", help="the write gate's precision and recall over labelled turns (.jsonl or conversations)"
+    )
+    gate.add_argument("--data", required=True)
     write = kinds.add_parser("write", help="latency of writing one memory (with its embedding) at a time")
     write.add_argument("--items", type=int, default=200)
     write.add_argument("--method", choices=METHODS, default="fusion")
