@@ -13,24 +13,21 @@ from memory_core import load_settings
 from memory_core.cli import main
 from memory_core.errors import InvalidInputError
 from memory_core.eval.conversation import (
-    Conversation,
     ConversationOutcome,
     Counts,
-    Probe,
     ProbeOutcome,
-    Turn,
     bench_engine,
     bench_tuning,
     count_probe,
     count_writes,
     counts_report,
     is_answered,
-    load_conversations,
     metrics,
     run_conversation,
     score,
     supersession,
 )
+from memory_core.eval.conversation_file import Conversation, Probe, Turn, load_conversations
 
 SMALL = Path(__file__).parent / "data" / "conversations-small.json"
 METRICS = ("write_precision", "write_recall", "probe_decision_accuracy", "answer_hit_at_k", "injection_precision",
