@@ -18,15 +18,16 @@ from memory_core import (
     NewItem,
     Scope,
     SQLiteStore,
+    audit_library,
     read_library_file,
     write_library_file,
 )
 from memory_core.markup import inert, inert_code
+from memory_core.views import ITEM_COLUMNS, audit_markdown, item_rows
 
 from .downloads import download_path
 
 LIBRARY_COLUMNS = ["id", "name", "memory_count", "created_at", "updated_at"]
-ITEM_COLUMNS = ["id", "text", "type", "category", "confidence", "source", "updated_at"]
 HISTORY_COLUMNS = ["seq", "event", "at", "source", "text before", "text after"]
 MAX_TURNS_FILE = 5_000
 
@@ -85,9 +86,15 @@ def items_page(
     result = store_of(engine).list_items(
         scope_of(engine, profile, character, library), found, offset=(number - 1) * size, limit=size
     )
-    rows = [[i.id, i.text, i.type, i.category, i.confidence, i.source, i.updated_at] for i in result.items]
     pages = max(1, -(-result.total // size))
-    return pd.DataFrame(rows, columns=ITEM_COLUMNS), f"Page {number} of {pages} · {result.total} matching memories"
+    table = pd.DataFrame(item_rows(result.items), columns=ITEM_COLUMNS)
+    return table, f"Page {number} of {pages} · {result.total} matching memories"
+
+
+def library_audit(engine: MemoryEngine, profile: str, character: str, library: str) -> str:
+    """The write audit of the whole library (not just the page): questions, repeats, superseded, summaries."""
+    scope = scope_of(engine, profile, character, library)
+    return audit_markdown(audit_library(store_of(engine).iter_items(scope)), scope.library_id)
 
 
 def item_details(

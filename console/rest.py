@@ -30,6 +30,7 @@ from memory_core import (
     Scope,
     ScoredMemory,
     SQLiteStore,
+    audit_library,
     export_csv,
     export_library,
 )
@@ -96,6 +97,7 @@ def build_router(engine: MemoryEngine) -> APIRouter:
     _add_item_routes(router, engine)
     _add_item_detail_routes(router, engine)
     _add_transfer_routes(router, engine)
+    _add_audit_routes(router, engine)
     _add_recall_routes(router, engine)
     return router
 
@@ -331,6 +333,17 @@ def _add_transfer_routes(router: APIRouter, engine: MemoryEngine) -> None:
         if file_format == "csv":
             return _csv_response(scope.library_id, export_csv(store, scope))
         return export_library(store, scope)
+
+
+def _add_audit_routes(router: APIRouter, engine: MemoryEngine) -> None:
+    @router.get("/libraries/{library_id}/audit", summary="Audit a library", responses=_errors(400, 404, 503))
+    def audit(library_id: LibraryId, character_id: CharacterId, profile_id: ProfileId = "default") -> dict[str, Any]:
+        """Counts and shares of the library's questions, stored repeats, memories seen again, superseded ones,
+        the assistant's words and summaries, with a one-line verdict ("clean" under 5% questions, repeats
+        and assistant-origin together)."""
+        store, scope = _store(engine), _library_scope(engine, profile_id, character_id, library_id)
+        store.get_library(scope)
+        return audit_library(store.iter_items(scope)).to_dict()
 
 
 def _add_recall_routes(router: APIRouter, engine: MemoryEngine) -> None:

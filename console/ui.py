@@ -13,7 +13,7 @@ from memory_core.decide.decider import MODES
 from memory_core.eval.compare import CONFUSION_COLUMNS, METRIC_COLUMNS
 from memory_core.markup import inert, inert_code
 from memory_core.sandbox import Sandboxes
-from memory_core.views import HIT_COLUMNS, env_snippet, pipecat_snippet
+from memory_core.views import HIT_COLUMNS, ITEM_COLUMNS, env_snippet, pipecat_snippet
 
 from . import chat_handlers as chat
 from . import compare_handlers as compare
@@ -273,8 +273,9 @@ def _libraries_tab(console: Console, state: gr.State) -> dict[str, Any]:
         search = gr.Textbox(label="Text contains", elem_id="item-search")
         page = gr.Number(1, label="Page", precision=0, minimum=1)
         page_size = gr.Number(20, label="Per page", precision=0, minimum=1, maximum=500)
-    items = gr.Dataframe(headers=lib.ITEM_COLUMNS, label="Memories", interactive=False, elem_id="items", wrap=True)
+    items = gr.Dataframe(headers=ITEM_COLUMNS, label="Memories", interactive=False, elem_id="items", wrap=True)
     page_info = gr.Markdown(elem_id="page-info")
+    audit = gr.Markdown(elem_id="lib-audit")
     with gr.Accordion("Selected memory (pick a row; leave the id empty to add a new one)", open=True):
         with gr.Row():
             item_id = gr.Textbox(label="Id", elem_id="item-id")
@@ -303,11 +304,12 @@ def _libraries_tab(console: Console, state: gr.State) -> dict[str, Any]:
 
     where = [profile, character, library]
     filters = [item_type, category, search, page, page_size]
-    refreshed = [state, libraries, items, page_info]
+    refreshed = [state, libraries, items, page_info, audit]
 
     def listing(profile_id: str, character_id: str, library_id: str, *wanted: Any) -> tuple[Any, ...]:
         return (lib.libraries_table(engine, profile_id, character_id),
-                *lib.items_page(engine, profile_id, character_id, library_id, *wanted))  # fmt: skip
+                *lib.items_page(engine, profile_id, character_id, library_id, *wanted),
+                lib.library_audit(engine, profile_id, character_id, library_id))  # fmt: skip
 
     @friendly
     def refresh_all(current: ConsoleState | None, profile_id: str, *rest: Any) -> tuple[Any, ...]:
@@ -346,7 +348,7 @@ def _libraries_tab(console: Console, state: gr.State) -> dict[str, Any]:
         state0, visitor = console.visitor(current)
         return state0, lib.export_file(engine, visitor.profile(profile_id), *rest)
 
-    acting = [state, status, libraries, items, page_info]
+    acting = [state, status, libraries, items, page_info, audit]
     refresh_event: dict[str, Any] = {"fn": refresh_all, "inputs": [state, *where, *filters], "outputs": refreshed}
     refresh.click(**refresh_event, api_name="list_items")
     for trigger in (search.submit, page.submit, item_type.change):

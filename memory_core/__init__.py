@@ -68,6 +68,7 @@ from .store.transfer import (
     write_library_file,
 )
 from .tuning import Tuning
+from .write.audit import LibraryAudit, audit_library
 from .write.classify import Classification, classify_turn
 from .write.gate import WriteDecision, decide_write, import_items
 from .write.summary import SummaryText, fallback_summary, summarise_window
@@ -96,6 +97,7 @@ __all__ = [
     "LLMConfig",
     "LLMJudge",
     "Library",
+    "LibraryAudit",
     "MemoryCoreError",
     "MemoryEngine",
     "MemoryItem",
@@ -123,6 +125,7 @@ __all__ = [
     "Tuning",
     "WriteDecision",
     "WriteRecord",
+    "audit_library",
     "build_chat_model",
     "build_decider",
     "build_engine",

@@ -28,6 +28,7 @@ class Session:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     history: list[ChatMessage] = field(default_factory=list)
     summary_window: list[tuple[str, str]] = field(default_factory=list)
+    summary_turns: list[int] = field(default_factory=list)  # the turn number of each exchange in the window
     pending_writes: list[tuple[NewItem, ...]] = field(default_factory=list)
     turns: int = 0
     ended: bool = False

@@ -142,14 +142,14 @@ def write(
         smart = smart_write(store, session, user_text, reply, decision, errors)
         if smart is not None:
             return smart
-        items = tuple(_with_write_action(i, "direct_write") for i in decision.items)
+        items = attributed(decision.items, session, "direct_write")
         written = store_items(store, session, items, errors, "write")
         note = "smart write failed: the turn was written raw instead"
         return WriteRecord(decision, "direct_write", written or (), note=note, error=errors[-1] if errors else "")
     if tuning.write_mode == "mem0":
         note = "write mode 'mem0' needs a provider with smart writes; the embedded store has none, nothing written"
         return WriteRecord(decision, "none", note=note)
-    items = tuple(_with_write_action(i, "direct_write") for i in decision.items)
+    items = attributed(decision.items, session, "direct_write")
     written = store_items(store, session, items, errors, "write")
     if written is None:
         return WriteRecord(decision, "direct_write", error=errors[-1], note="kept in the session, retried later")
@@ -233,7 +233,7 @@ def smart_write(
     """Mem0 extracts what to keep (infer=True); None when it failed, so the caller writes the turn raw."""
     metadata = {"source": "session", "source_type": "conversation_turn", "category": "mem0_candidate",
                 "confidence": "unknown", "decision_reason": decision.reason, "write_action": "mem0_infer",
-                "type": "chat_turn"}  # fmt: skip
+                "type": "chat_turn", **turn_origin(session)}  # fmt: skip
     messages = smart_messages(session, user_text, reply, decision.context)
     rows = guarded(errors, "smart write", lambda: store.backend.add_smart(session.scope, messages, metadata))
     if rows is None:
@@ -273,10 +273,15 @@ def retry_pending(store: SQLiteStore, session: Session, errors: list[str]) -> No
             return
 
 
-def _with_write_action(item: NewItem, action: str) -> NewItem:
-    return NewItem(
-        item.text, item.type, item.category, item.confidence, item.source, {**item.metadata, "write_action": action}
-    )
+def turn_origin(session: Session) -> dict[str, Any]:
+    """What produced a chat turn's memory: the session, the turn's index in it, and who said it."""
+    return {"session_id": session.id, "turn": session.turns, "role": "user"}
+
+
+def attributed(items: Sequence[NewItem], session: Session, action: str) -> tuple[NewItem, ...]:
+    """The turn's items with their origin and the write action that stores them."""
+    origin = {**turn_origin(session), "write_action": action}
+    return tuple(replace(item, metadata={**item.metadata, **origin}) for item in items)
 
 
 def guarded(errors: list[str], stage: str, call: Callable[[], T]) -> T | None:
@@ -306,6 +311,7 @@ def buffer_for_summary(
     if not tuning.summary_enabled or not buffered or not reply.strip():
         return None
     session.summary_window.append((user_text.strip(), reply.strip()))
+    session.summary_turns.append(session.turns)
     if len(session.summary_window) < tuning.summary_turn_window:
         return None
     return summarise(store, model, session, "window", errors)
@@ -325,8 +331,10 @@ def summarise(
         "category": "episode_summary",
         "turn_count": len(turns),
         "summarised_by": summary.by,
+        **window_origin(session),
     }
     session.summary_window.clear()
+    session.summary_turns.clear()
     if not summary.text:
         return SummaryRecord(
             trigger, "", summary.by, len(turns), None, summary.error, summary.call, NOTHING_TO_SUMMARISE
@@ -336,3 +344,9 @@ def summarise(
     return SummaryRecord(
         trigger, summary.text, summary.by, len(turns), written[0] if written else None, summary.error, summary.call
     )
+
+
+def window_origin(session: Session) -> dict[str, Any]:
+    """What a summary covers: its session and the first and last turn of the window."""
+    turns = session.summary_turns or [session.turns]  # a window filled by hand has no turn numbers
+    return {"session_id": session.id, "turn_from": min(turns), "turn_to": max(turns)}

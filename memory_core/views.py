@@ -14,12 +14,15 @@ from .chat import ChatMessage
 from .decide.decider import RecallDecision
 from .eval.compare import BatchReport, ModeOutcome
 from .markup import inert, inert_code
+from .models import MemoryItem
 from .recall.lexical import ScoredMemory
 from .session import Trace, WriteRecord
 from .tuning import Tuning
+from .write.audit import LibraryAudit, seen_count
 
 HIT_COLUMNS = ["rank", "id", "text", "category", "method", "bm25", "entity_boost", "name_boost", "bm25_norm",
                "cosine", "dense_norm", "bm25_weight", "category_boost", "score"]  # fmt: skip
+ITEM_COLUMNS = ["id", "text", "status", "type", "category", "confidence", "source", "updated_at"]
 
 
 def decision_title(decision: RecallDecision | None, hits: int) -> str:
@@ -117,7 +120,7 @@ def timing_rows(trace: Trace) -> list[list[object]]:
 
 
 def write_summary(write: WriteRecord | None) -> str:
-    """What the write gate decided and what reached the store."""
+    """What the write gate decided and what reached the store: written, or seen again; what it supersedes."""
     if write is None:
         return "No write: memory is off for this session."
     decision = write.decision
@@ -125,13 +128,49 @@ def write_summary(write: WriteRecord | None) -> str:
     if decision.action == "reject":
         return f"**Not written** · {reason}"
     category = inert_code(decision.category or "-")
-    lines = [f"**Written** ({inert(write.write_action)}) · {reason} · category {category}"]
-    lines += [f"- {inert(item.text)} ({inert_code(item.id)})" for item in write.written]
+    seen = write.write_action == "seen"
+    heading = "**Seen again**, not stored twice" if seen else f"**Written** ({inert(write.write_action)})"
+    lines = [f"{heading} · {reason} · category {category}"]
+    lines += [written_line(item) for item in write.written]
     if write.note:
         lines.append(f"_{inert(write.note)}_")
     if write.error:
         lines.append(f"**Error:** {inert(write.error)}")
     return "\n".join(lines)
+
+
+def written_line(item: MemoryItem) -> str:
+    """One stored item of a write: its text and id, and the older memories it supersedes."""
+    line = f"- {inert(item.text)} ({inert_code(item.id)})"
+    supersedes = item.metadata.get("supersedes")
+    if isinstance(supersedes, list | tuple) and supersedes:
+        line += " · supersedes " + ", ".join(inert_code(str(old)) for old in supersedes)
+    return line
+
+
+def item_status(item: MemoryItem) -> str:
+    """superseded (by the newer item), seen ×N for a repeat, else current."""
+    newer = item.metadata.get("superseded_by")
+    if newer:
+        return f"superseded by {newer}"
+    seen = seen_count(item)
+    return f"seen ×{seen}" if seen > 1 else "current"
+
+
+def item_rows(items: Sequence[MemoryItem]) -> list[list[object]]:
+    """One row per item, in ITEM_COLUMNS order."""
+    return [[i.id, i.text, item_status(i), i.type, i.category, i.confidence, i.source, i.updated_at] for i in items]
+
+
+def audit_markdown(audit: LibraryAudit, library_id: str) -> str:
+    """The write audit of a library: its verdict, then each count with its share."""
+    if not audit.total:
+        return f"**Write audit** of {inert_code(library_id)}: {inert(audit.verdict)}."
+    parts = [f"{name.replace('_', ' ')} {count} ({audit.share(count):.0%})" for name, count in audit.counts.items()]
+    return (
+        f"**Write audit** of {inert_code(library_id)}: **{inert(audit.verdict)}**\n\n"
+        f"{audit.total} {'memory' if audit.total == 1 else 'memories'} · {inert(' · '.join(parts))}"
+    )
 
 
 def summary_state(trace: Trace) -> str:

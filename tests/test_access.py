@@ -89,7 +89,7 @@ def test_the_token_is_a_login_password_and_a_bearer_token(private: tuple[str, Pa
     assert httpx.get(f"{url}memory/libraries?character_id=demo", headers={"Authorization": f"Bearer {TOKEN}"},
                      timeout=5).status_code == 200  # fmt: skip
     client = Client(url, auth=("anyone", TOKEN), verbose=False)
-    _, items, _ = client.predict(*DEMO, *FILTERS, api_name="/list_items")
+    _, items, *_ = client.predict(*DEMO, *FILTERS, api_name="/list_items")
     assert any("乌龙茶" in row[1] for row in items["data"])
     client.close()
 
@@ -128,7 +128,7 @@ def sandboxes(database: Path) -> set[str]:
 
 
 def texts(client: Client) -> list[str]:
-    _, items, _ = client.predict(*DEMO, *FILTERS, api_name="/list_items")
+    _, items, *_ = client.predict(*DEMO, *FILTERS, api_name="/list_items")
     return [row[1] for row in items["data"]]
 
 

@@ -103,11 +103,12 @@ def test_item_edit_through_the_libraries_tab(client: Client, running: tuple[str,
     assert engine.store is not None
     item = next(i for i in engine.store.iter_items(demo_scope()) if i.text.startswith("My dog"))
     filters = ("", "", "", 1, 20)
-    status, _, items, page = client.predict(
+    status, _, items, page, audit = client.predict(
         "default", "demo", "demo", item.id, "My dog is called Biscuit, a four-year-old beagle", "fact",
         "entity_relation", "high", *filters, api_name="/save_item",
     )  # fmt: skip
     assert status == f"Saved `{item.id}`." and "matching memories" in page
+    assert audit.startswith("**Write audit** of `demo`:") and "memories · questions" in audit
     edited = engine.store.get_item(demo_scope(), item.id)
     assert edited.text.endswith("four-year-old beagle")
     assert [e.event for e in engine.store.history(demo_scope(), item.id)] == ["add", "update"]

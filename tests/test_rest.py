@@ -172,6 +172,7 @@ def test_delete_item_and_its_404(client: TestClient) -> None:
         ("POST", "/memory/recall", {**SCOPE, "library_id": "nope", "text": "Do you remember what I prefer?"}),
         ("GET", "/memory/libraries/nope/export", None),
         ("GET", "/memory/libraries/nope/export?format=csv", None),
+        ("GET", "/memory/libraries/nope/audit", None),
         ("POST", "/memory/libraries/nope/items", {"text": "Nowhere to go."}),
         ("POST", "/memory/libraries/nope/items/bulk-delete", {"ids": ["x"]}),
         ("PATCH", "/memory/libraries/nope", {"name": "New"}),
@@ -473,6 +474,32 @@ def test_recall_without_recall_decision_has_no_hits(client: TestClient) -> None:
         assert client.post("/memory/recall", json={**SCOPE, "text": "x", **bad}).status_code == 422
 
 
+def test_audit_counts_what_the_library_stored(client: TestClient) -> None:
+    create_library(client)
+    add_item(client, "I like tea.")
+    add_item(client, "i like tea!")
+    add_item(client, "What's the capital of Peru?")
+    add_item(client, "Happy to help!", metadata={"role": "assistant"})
+    response = client.get("/memory/libraries/default/audit", params=SCOPE)
+    assert response.status_code == 200, response.text
+    audit = response.json()
+    assert (audit["total"], audit["flagged"], audit["flagged_share"]) == (4, 4, 1.0)
+    assert audit["counts"] == {"questions": 1, "repeats_stored": 2, "seen_again": 0, "superseded": 0,
+                               "assistant_origin": 1, "summaries": 0}  # fmt: skip
+    assert audit["shares"]["repeats_stored"] == 0.5
+    assert audit["verdict"].startswith("not clean: repeats stored 50%, questions 25%, assistant-origin 25%")
+    other = client.get("/memory/libraries/default/audit", params={"profile_id": "bob", **CHARACTER})
+    assert other.status_code == 404  # another profile's library of the same name does not exist
+
+
+def test_audit_of_an_empty_library_and_blank_character(client: TestClient) -> None:
+    create_library(client, "empty")
+    empty = client.get("/memory/libraries/empty/audit", params=SCOPE).json()
+    assert (empty["total"], empty["verdict"]) == (0, "empty: nothing stored")
+    blank = client.get("/memory/libraries/empty/audit", params={"character_id": " "})
+    assert blank.status_code == 400
+
+
 # Auth, provider none, errors, OpenAPI
 
 
@@ -488,8 +515,11 @@ def test_bearer_token_required_when_set(make_client: ClientFactory) -> None:
     assert basic.status_code == 401
     assert client.post("/memory/decide", json={"text": "hi"}).status_code == 401
 
+    assert client.get("/memory/libraries/default/audit", params=CHARACTER).status_code == 401
+
     auth = {"Authorization": "Bearer s3cret"}
     assert client.get("/memory/libraries", params=CHARACTER, headers=auth).status_code == 200
+    assert client.get("/memory/libraries/nope/audit", params=CHARACTER, headers=auth).status_code == 404
     assert client.post("/memory/decide", json={"text": "hi"}, headers=auth).status_code == 200
 
 
@@ -505,6 +535,7 @@ def test_no_token_configured_means_open(client: TestClient) -> None:
         ("GET", "/memory/libraries/default/items", None),
         ("POST", "/memory/libraries/default/import", {**SCOPE, "turns": []}),
         ("GET", "/memory/libraries/default/export", None),
+        ("GET", "/memory/libraries/default/audit", None),
         ("POST", "/memory/recall", {**SCOPE, "text": "Do you remember?"}),
     ],
 )
@@ -556,6 +587,7 @@ def test_openapi_lists_the_routes(client: TestClient) -> None:
         "/memory/libraries/{library_id}/items/{item_id}/history": {"get"},
         "/memory/libraries/{library_id}/import": {"post"},
         "/memory/libraries/{library_id}/export": {"get"},
+        "/memory/libraries/{library_id}/audit": {"get"},
         "/memory/decide": {"post"},
         "/memory/recall": {"post"},
     }
