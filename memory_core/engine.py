@@ -37,6 +37,7 @@ from .stages import (
     fresh_items,
     guarded,
     inject,
+    mark_superseded,
     recall,
     retry_pending,
     similar_memories,
@@ -202,6 +203,7 @@ class MemoryEngine:
             return ()
         items = fresh_items(self.store, scope, items, self._finder(), self.settings.tuning().dedupe_threshold)
         written = self.store.add_items(scope, items, source="import") if items else ()
+        mark_superseded(self.store, scope, written)
         self.refresh(scope, [])
         return written
 

@@ -212,8 +212,16 @@ def fresh_items(
         if duplicate is not None:
             store.mark_seen(scope, duplicate.item.id, source="import")
         elif key not in fresh:
-            fresh[key] = item
+            replaced = [old.id for old in superseded_by(item.text, [found for found, _ in nearby])]
+            fresh[key] = replace(item, metadata={**item.metadata, "supersedes": replaced}) if replaced else item
     return tuple(fresh.values())
+
+
+def mark_superseded(store: SQLiteStore, scope: Scope, written: Sequence[MemoryItem]) -> None:
+    """After an import: each written item that replaces older memories marks them superseded."""
+    for item in written:
+        if replaced := item.metadata.get("supersedes"):
+            store.supersede(scope, replaced, item.id, source="import")
 
 
 def smart_messages(session: Session, user_text: str, reply: str, context: str) -> list[dict[str, str]]:

@@ -354,3 +354,21 @@ def test_cli_copies_a_library_into_mem0(server: OpenAIServer, tmp_path: Path, mo
         out = io.StringIO()
         assert main(["mem0", direction, *scope_args], out=out) == 0
         assert json.loads(out.getvalue())["copied"] == copied
+
+
+def test_mem0_writes_pass_the_same_gate_dedupe_and_supersession(server: OpenAIServer, engine: MemoryEngine) -> None:
+    session = engine.open_session(SCOPE, enabled=True, tuning=Tuning(smart_write_enabled=False, summary_enabled=False))
+    asked = engine.run_turn(session, "What's the capital of Peru?")
+    assert asked.write is not None and (asked.write.decision.reason, asked.write.written) == ("question", ())
+    first = engine.run_turn(session, "My sister Anna moved to Paris last year.")
+    again = engine.run_turn(session, "my sister anna moved to paris last year")
+    assert again.write is not None and again.write.write_action == "seen"
+    correction = engine.run_turn(session, "Actually Anna lives in Lyon, not Paris.")
+    assert first.write is not None and correction.write is not None
+    (old,), (new,) = first.write.written, correction.write.written
+    store = store_of(engine)
+    assert store.get_item(SCOPE, old.id).metadata["superseded_by"] == new.id
+    assert len(store.backend.list_all(SCOPE)) == 2  # both stay in Mem0; only the catalogue marks the old one
+    recalled = engine.run_turn(session, "Where does my sister Anna live?")
+    assert recalled.recall_note.startswith("mem0") and old.id not in {h.item.id for h in recalled.hits}
+    assert not any(is_extraction(r.body) for r in server.chat_requests)

@@ -107,3 +107,13 @@ def test_a_relation_correction_writes_the_canonical_item(
     assert (canonical.type, canonical.category, canonical.confidence) == ("fact", "entity_relation", "high")
     assert canonical.metadata["decision_reason"] == "relation_correction_context"
     assert current_texts(store, scope) == sorted(texts)
+
+
+def test_an_import_supersedes_what_it_corrects(engine_factory: Factory, store: SQLiteStore, scope: Scope) -> None:
+    engine = engine_factory()
+    store.ensure_library(scope)
+    (old,) = engine.import_turns(scope, [("user", "My sister Anna moved to Paris last year.")], source="wechat")
+    (new,) = engine.import_turns(scope, [("user", "Actually Anna lives in Lyon now, not Paris.")], source="wechat")
+    assert new.metadata["supersedes"] == [old.id]
+    assert store.get_item(scope, old.id).metadata["superseded_by"] == new.id
+    assert [(e.event, e.source) for e in store.history(scope, old.id)] == [("add", "import"), ("superseded", "import")]

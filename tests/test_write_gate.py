@@ -224,3 +224,8 @@ def test_a_scorer_is_asked_only_where_the_rules_find_nothing_lasting() -> None:
     assert decide_write("What's the capital of Peru?", "ok", scorer=scorer).reason == "question"
     assert decide_write("I'm allergic to cats.", "ok", scorer=scorer).action == "write"
     assert scorer.asked == ["The garden is lovely in June."]
+
+
+def test_a_negative_request_is_not_a_question() -> None:
+    assert decide_write("Please don't call me buddy, I hate it.", "ok").action == "write"
+    assert decide_write("Don't you think so?", "ok").reason == "question"

@@ -132,6 +132,13 @@ class ItemsMixin(StoreBase):
             _record(conn, scope, "seen", now, source, [(before, after)])
         return after
 
+    def supersede(self, scope: Scope, old_ids: Sequence[str], new_id: str, *, source: str = "api") -> None:
+        """Mark current items superseded by ``new_id`` (which must exist); unknown ids are ignored."""
+        scope, new_id = _checked(scope), check_id(new_id, what="item id")
+        with self._writing() as conn:
+            _item(conn, scope, new_id)
+            self._mark_superseded(conn, scope, list(old_ids), new_id, source, self._clock())
+
     def _mark_superseded(
         self, conn: sqlite3.Connection, scope: Scope, old_ids: list[str], new_id: str, source: str, now: str
     ) -> None:

@@ -24,7 +24,7 @@ _OPENERS = re.compile(
 
 _EN_QUESTION_START = re.compile(
     r"^(?:what|what's|whats|when|where|which|who|whom|whose|why|how|is|are|am|was|were|do|does|did|can|could|"
-    r"should|would|will|shall|may|might|have|has|had|isn't|aren't|don't|doesn't|didn't|won't|wouldn't|can't)\b",
+    r"should|would|will|shall|may|might|have|has|had)\b",  # "Don't call me buddy" is a request, not a question
     re.IGNORECASE,
 )
 _EN_QUESTION_TAIL = re.compile(r"\b(?:again|right|or not|any idea|anyone)\s*$", re.IGNORECASE)
