@@ -263,3 +263,17 @@ def test_an_unknown_method_is_named_with_the_choices(store: SQLiteStore, scope: 
     seed(store, scope)
     with pytest.raises(InvalidInputError, match=r"^method must be one of bm25, dense, fusion, got 'magic'$"):
         fusion_of(store).search(scope, "tea", method="magic")
+
+
+def test_the_nearest_passages_are_ranked_and_embedded_as_memories(store: SQLiteStore, scope: Scope) -> None:
+    seed(store, scope)
+    embedder = HashingEmbedder()
+    dense = DenseRetriever(store, embedder)
+    nearest = dense.nearest_passages(scope, "My sister Anna lives in Lisbon")
+    assert len(nearest) == 3 and nearest[0][0].text == "My sister Anna lives in Lisbon"
+    assert nearest[0][1] == pytest.approx(1.0) and [c for _, c in nearest] == sorted(
+        (c for _, c in nearest), reverse=True
+    )
+    assert embedder.embedded[-1] == "My sister Anna lives in Lisbon"  # embedded as a passage, not a query
+    assert len(dense.nearest_passages(scope, "tea", limit=10)) == 4
+    assert dense.nearest_passages(Scope.of("nobody", "tutor", "default"), "tea") == []

@@ -74,14 +74,16 @@ def test_a_persona_may_be_exactly_the_maximum_but_not_longer(store: SQLiteStore)
 
 
 def test_a_persona_that_is_not_text_is_refused(store: SQLiteStore) -> None:
-    with pytest.raises(InvalidInputError, match="persona"):
+    with pytest.raises(InvalidInputError, match=r"^persona must be text of at most"):
         store.save_character("luna", "Luna", 42)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match=r"^persona is not valid Unicode text"):
+        store.save_character("luna", "Luna", "\ud800")
 
 
 def test_a_bad_character_id_is_named_in_the_error(store: SQLiteStore) -> None:
     for call in (lambda: store.save_character("", "x", ""), lambda: store.get_character(""),
                  lambda: store.delete_character("")):  # fmt: skip
-        with pytest.raises(InvalidInputError, match="character_id"):
+        with pytest.raises(InvalidInputError, match=r"^character_id is required$"):
             call()
 
 
@@ -90,7 +92,7 @@ def test_deleting_a_character_removes_only_that_owners_entry(store: SQLiteStore)
     store.save_character("luna", "Luna", "alice's own", owner="alice")
     store.delete_character("luna", owner="alice")
     assert store.get_character("luna").persona == "shared"
-    with pytest.raises(NotFoundError, match="character 'luna' not found"):
+    with pytest.raises(NotFoundError, match=r"^character 'luna' not found$"):
         store.delete_character("luna", owner="alice")
 
 
@@ -140,13 +142,15 @@ def test_purging_a_profile_leaves_nothing_of_it_and_everything_else(store: SQLit
 def test_a_purged_profiles_history_is_gone_too(store: SQLiteStore) -> None:
     (item,) = store.add_items(SCOPE, [NewItem(text="one")])
     store.purge_profile("alice")
-    with pytest.raises(NotFoundError, match="memory item not found"):
+    with pytest.raises(NotFoundError, match=r"^memory item not found$"):
         store.history(SCOPE, item.id)
+    with pytest.raises(NotFoundError, match=r"^memory item not found$"):
+        store.get_item(SCOPE, item.id)
 
 
 def test_profile_calls_name_a_bad_profile_id(store: SQLiteStore) -> None:
     for call in (store.count_profile_items, store.purge_profile):
-        with pytest.raises(InvalidInputError, match="profile_id"):
+        with pytest.raises(InvalidInputError, match=r"^profile_id is required$"):
             call("")
 
 
@@ -154,16 +158,16 @@ def test_profile_calls_name_a_bad_profile_id(store: SQLiteStore) -> None:
 
 
 def test_every_item_call_names_a_bad_item_id(store: SQLiteStore) -> None:
-    calls = (store.get_item, store.edit_item, store.delete_item, store.history)
+    calls = (store.get_item, store.edit_item, store.delete_item, store.history, store.mark_seen)
     for call in calls:
-        with pytest.raises(InvalidInputError, match="item id"):
+        with pytest.raises(InvalidInputError, match=r"^item id is required$"):
             call(SCOPE, "")
-    with pytest.raises(InvalidInputError, match="item id must be a string"):
+    with pytest.raises(InvalidInputError, match=r"^item id must be a string"):
         store.delete_items(SCOPE, [42])  # type: ignore[list-item]
 
 
 def test_one_string_of_ids_is_refused_with_a_reason(store: SQLiteStore) -> None:
-    with pytest.raises(InvalidInputError, match="item_ids must be a collection of ids, not one string"):
+    with pytest.raises(InvalidInputError, match=r"^item_ids must be a collection of ids, not one string$"):
         store.delete_items(SCOPE, "abc")
 
 
@@ -216,3 +220,18 @@ def test_profiles_are_listed_once_each_in_order(store: SQLiteStore) -> None:
     for scope in (Scope("bob", "luna", "main"), Scope("alice", "mia", "work"), Scope("bob", "mia", "home")):
         store.ensure_library(scope)
     assert store.list_profiles() == ("alice", "bob")
+
+
+def test_a_memory_seen_again_in_a_session_says_so_in_its_history(store: SQLiteStore) -> None:
+    (item,) = store.add_items(SCOPE, [NewItem(text="likes tea")])
+    store.mark_seen(SCOPE, item.id)
+    assert [(e.event, e.source) for e in store.history(SCOPE, item.id)] == [("add", "api"), ("seen", "session")]
+
+
+def test_superseding_needs_the_newer_item_and_ignores_unknown_old_ones(store: SQLiteStore) -> None:
+    old, new = store.add_items(SCOPE, [NewItem(text="lives in Paris"), NewItem(text="lives in Lyon")])
+    with pytest.raises(NotFoundError):
+        store.supersede(SCOPE, [old.id], "missing")
+    store.supersede(SCOPE, [old.id, "unknown"], new.id)
+    assert store.get_item(SCOPE, old.id).metadata["superseded_by"] == new.id
+    assert [(e.event, e.source) for e in store.history(SCOPE, old.id)] == [("add", "api"), ("superseded", "api")]

@@ -229,3 +229,21 @@ def test_a_scorer_is_asked_only_where_the_rules_find_nothing_lasting() -> None:
 def test_a_negative_request_is_not_a_question() -> None:
     assert decide_write("Please don't call me buddy, I hate it.", "ok").action == "write"
     assert decide_write("Don't you think so?", "ok").reason == "question"
+
+
+def test_an_import_asks_the_scorer_too() -> None:
+    scorer = AlwaysDurable()
+    items = import_items([("user", "The garden is lovely in June.")], source="wechat", scorer=scorer)
+    assert [i.text for i in items] == ["The garden is lovely in June."] and scorer.asked == [items[0].text]
+    assert import_items([("user", "The garden is lovely in June.")], source="wechat") == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "small_talk"),
+    [("Hi there, Mia", True), ("hello my old friend", True), ("hi, I'm Priya and I'm a nurse", False),
+     ("谢谢你呀朋友", True), ("你好，我是王芳，成都的老师", False), ("Hey! My name is Tom", False)],
+)  # fmt: skip
+def test_a_greeting_is_small_talk_only_with_little_around_it(text: str, small_talk: bool) -> None:
+    from memory_core.write.utterance import is_small_talk
+
+    assert is_small_talk(text) is small_talk

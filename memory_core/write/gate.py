@@ -161,7 +161,7 @@ def import_items(
         text = content.strip()
         if role != "user" or reject_reason(text, scorer):
             continue
-        c = classify_turn(text, import_mode=True)
+        c = classify_turn(text)  # import mode: the reference's fallback category for what the gate keeps
         metadata = {"role": "user", "source": source, "category": c.category, "confidence": c.confidence,
                     "decision_reason": c.reason, "source_type": "import"}  # fmt: skip
         items.append(NewItem(text, c.type, c.category, c.confidence, source, metadata))
