@@ -1,7 +1,7 @@
-"""Structure checks for the hand-written fresh evaluation cases in tests/data.
+"""Structure checks for the hand-written fresh conversations in tests/data (conversations-fresh.json).
 
-The write-gate turns (write-gate-fresh.jsonl) and the multi-session conversations (conversations-fresh.json)
-are written independently of the shared dev data; these checks only keep their shape sound, so that a
+They are written independently of the shared dev data (the single turns' checks are in
+test_labelled_turn_files.py); these checks only keep their shape sound, so that a
 malformed edit (a duplicate id, an unknown kind, a keyword missing from its turn, a dangling turn id)
 fails CI instead of silently skewing a measurement.
 """
@@ -15,40 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from labelled_turns import kinds, lang_fits
 
 DATA = Path(__file__).parent / "data"
-WRITE_GATE = DATA / "write-gate-fresh.jsonl"
 CONVERSATIONS = DATA / "conversations-fresh.json"
 
-LANGS = {"en", "zh", "mix"}
-WRITE_KINDS = {"identity", "family", "pet", "health", "preference", "plan", "work", "correction", "other"}
-SKIP_KINDS = {"general_question", "self_question", "command", "smalltalk", "low_value", "other"}
 TURN_ID = re.compile(r"^s([1-9][0-9]*)t([1-9][0-9]*)$")
-CJK = re.compile(r"[\u3400-\u9fff]")
-LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
-
-
-def _kinds(should_write: bool) -> set[str]:
-    return WRITE_KINDS if should_write else SKIP_KINDS
-
-
-def _lang_fits(lang: str, text: str) -> bool:
-    has_cjk = bool(CJK.search(text))
-    if lang == "en":
-        return not has_cjk
-    if lang == "zh":
-        return has_cjk and not LATIN_WORD.search(text)
-    return has_cjk and bool(LATIN_WORD.search(text))
-
-
-def _load_rows() -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(WRITE_GATE.read_text(encoding="utf-8").splitlines(), 1):
-        assert line.strip(), f"blank line {number}"
-        row = json.loads(line)
-        assert isinstance(row, dict), f"line {number} is not an object"
-        rows.append(row)
-    return rows
 
 
 def _load_conversations() -> list[dict[str, Any]]:
@@ -59,52 +31,7 @@ def _load_conversations() -> list[dict[str, Any]]:
     return conversations
 
 
-ROWS = _load_rows()
 CONVS = _load_conversations()
-
-
-# --- write-gate-fresh.jsonl -------------------------------------------------------------------------------
-
-
-def test_write_gate_rows_have_the_documented_fields() -> None:
-    for row in ROWS:
-        assert set(row) == {"id", "text", "lang", "should_write", "kind"}, row
-        assert isinstance(row["text"], str), row
-        assert row["text"] == row["text"].strip(), row
-        assert row["text"], row
-        assert isinstance(row["should_write"], bool), row
-        assert row["lang"] in LANGS, row
-        assert row["kind"] in _kinds(row["should_write"]), row
-
-
-def test_write_gate_ids_are_unique_and_sequential() -> None:
-    ids = [row["id"] for row in ROWS]
-    assert ids == [f"w{i:04d}" for i in range(1, len(ids) + 1)]
-
-
-def test_write_gate_texts_are_unique() -> None:
-    counts = Counter(row["text"].casefold() for row in ROWS)
-    assert [text for text, n in counts.items() if n > 1] == []
-
-
-def test_write_gate_text_matches_its_language() -> None:
-    wrong = [row["id"] for row in ROWS if not _lang_fits(row["lang"], row["text"])]
-    assert wrong == []
-
-
-def test_write_gate_size_and_balance() -> None:
-    n = len(ROWS)
-    assert n >= 400
-    positive = sum(row["should_write"] for row in ROWS) / n
-    assert 0.40 <= positive <= 0.50
-    langs = Counter(row["lang"] for row in ROWS)
-    assert 0.35 <= langs["en"] / n <= 0.45
-    assert 0.35 <= langs["zh"] / n <= 0.45
-    assert 0.15 <= langs["mix"] / n <= 0.25
-    for lang in LANGS:
-        kinds = {row["kind"] for row in ROWS if row["lang"] == lang}
-        assert WRITE_KINDS - {"other"} <= kinds, lang
-        assert SKIP_KINDS - {"other"} <= kinds, lang
 
 
 # --- conversations-fresh.json -----------------------------------------------------------------------------
@@ -143,11 +70,11 @@ def test_sessions_and_turns(conv: dict[str, Any]) -> None:
             assert turn["id"] == f"s{s}t{t}", turn
             assert isinstance(turn["text"], str) and turn["text"].strip(), turn
             assert isinstance(turn["should_write"], bool), turn
-            assert turn["kind"] in _kinds(turn["should_write"]), turn
+            assert turn["kind"] in kinds(turn["should_write"]), turn
             assert isinstance(turn["fact"], str), turn
             assert bool(turn["fact"].strip()) == turn["should_write"], turn
             if conv["lang"] != "mix":
-                assert _lang_fits(conv["lang"], turn["text"]), turn
+                assert lang_fits(conv["lang"], turn["text"]), turn
     assert any(turn["should_write"] for turn in _turns(conv).values())
     assert not all(turn["should_write"] for turn in _turns(conv).values())
 
