@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from percentiles import percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 CHARACTER = "bench"
@@ -55,14 +56,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (0 for no values)."""
-    if not values:
-        return 0.0
-    ranked = sorted(values)
-    return ranked[min(len(ranked) - 1, max(0, round(q / 100 * len(ranked) + 0.5) - 1))]
 
 
 def rss_kb(pid: int) -> int:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import tempfile
@@ -42,6 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/timeouts.py` from a checkout, where memory_core is not installed
     sys.path.insert(0, str(ROOT))
+
+from percentiles import percentile  # noqa: E402
 
 from memory_core import MemoryEngine, Scope, Session, Trace, Tuning, build_engine, load_settings  # noqa: E402
 
@@ -248,14 +249,6 @@ def run(fast: Rig, slow: Rig, args: argparse.Namespace) -> tuple[Cases, int]:
             if round_ >= args.warmup:
                 cases[name].append(sample)
     return cases, unsettled
-
-
-def percentile(values: list[float], q: int) -> float:
-    """Nearest-rank percentile: the smallest value with at least q% of them at or below it (0 for none)."""
-    if not values:
-        return 0.0
-    ranked = sorted(values)
-    return ranked[max(0, math.ceil(q * len(ranked) / 100) - 1)]  # p95 of 20 is the 19th, not the maximum
 
 
 def stats(values: list[float]) -> dict[str, float]:
