@@ -247,3 +247,9 @@ def test_a_greeting_is_small_talk_only_with_little_around_it(text: str, small_ta
     from memory_core.write.utterance import is_small_talk
 
     assert is_small_talk(text) is small_talk
+
+
+@pytest.mark.parametrize("text", ["I switched teams, I'm on the platform team now.", "行程改成下个月了。"])
+def test_a_correction_of_something_unnamed_is_still_classified(text: str) -> None:
+    decision = decide_write(text, "ok")
+    assert decision.action == "write" and decision.confidence == "high" and decision.category

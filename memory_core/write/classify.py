@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .durable import content_kind
+from .durable import content_kind, is_correction
 
 PREFERENCE_MARKERS = (
     "i like", "i love", "i prefer", "my favorite", "remember", "call me", "my name is", "from now on",
@@ -110,6 +110,8 @@ def _category(text: str, marker: bool, *, import_mode: bool) -> tuple[str, str, 
         return goal
     if kind:
         return CATEGORY_OF_KIND[kind], "high", f"{kind}_statement"
+    if is_correction(text):  # "I switched teams", "the trip got pushed to November": what changed is unnamed
+        return "feedback_correction", "high", "correction"
     for category, confidence, reason, pattern in _RULES:
         if pattern.search(text):
             return category, confidence, reason
