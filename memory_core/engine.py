@@ -15,6 +15,7 @@ from functools import partial
 
 from .chat import ChatMessage, ChatModel, LLMCall, StreamingChatModel, StreamResult, call_model, stream_model
 from .decide.decider import LLMJudge, RecallDecider, RecallDecision
+from .decide.local_judge import LocalJudge
 from .errors import ConfigurationError
 from .injection import Injection
 from .models import MemoryItem, Scope
@@ -25,7 +26,7 @@ from .providers.mem0_backend import build_backend
 from .providers.mem0_store import Mem0Store
 from .providers.openai_chat import build_chat_model
 from .recall.dense import DenseRetriever
-from .recall.embeddings import Embedder
+from .recall.embeddings import Embedder, QueryCache
 from .recall.fusion import FusionRetriever
 from .recall.index_cache import IndexCache
 from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
@@ -349,10 +350,11 @@ def open_store(settings: Settings, embedder: Embedder | None = None) -> SQLiteSt
     return Mem0Store(settings.database_path, backend, on_close=closers)
 
 
-def build_decider(settings: Settings) -> RecallDecider:
-    """Rule decisions, with the LLM judge when an endpoint is configured (MEMTUNE_JUDGE_*, else OPENTALKING_LLM_*)."""
+def build_decider(settings: Settings, embedder: Embedder | None = None) -> RecallDecider:
+    """Rule decisions, with the LLM judge when an endpoint is configured (MEMTUNE_JUDGE_*, else OPENTALKING_LLM_*)
+    and the local judge when its embedder (the local e5) is in use."""
     judge_model = build_chat_model(settings.judge_llm)
-    return RecallDecider(LLMJudge(judge_model) if judge_model is not None else None)
+    return RecallDecider(LLMJudge(judge_model) if judge_model is not None else None, LocalJudge.shipped(embedder))
 
 
 def build_retriever(
@@ -376,13 +378,15 @@ def build_retriever(
 def build_engine(settings: Settings) -> MemoryEngine:
     """Wire the engine from settings: the store, its retriever, the decider, and any configured models."""
     choice = build_embedder(settings)
+    if choice.embedder is not None:  # one query vector per message, for the decision and dense recall alike
+        choice = EmbedderChoice(QueryCache(choice.embedder), choice.reason)
     store = open_store(settings, choice.embedder)
     retriever, retrieval_note = build_retriever(settings, store, choice) if store is not None else (None, "no store")
     engine = MemoryEngine(
         store,
         retriever,
         settings=settings,
-        decider=build_decider(settings),
+        decider=build_decider(settings, choice.embedder),
         chat_model=build_chat_model(settings.reply_llm),
         summary_model=build_chat_model(settings.summary_llm),
     )

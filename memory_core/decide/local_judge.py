@@ -1,0 +1,139 @@
+"""The local judge: whether to recall, from the message's meaning, with no LLM and no network.
+
+A logistic regression over the message's multilingual e5 query embedding (the vector dense recall
+computes for the same message) and a few rule features, trained on the project's own labelled turns
+(`data/judge-train.jsonl`; the shared dev data is for validation only). Its answer is a probability
+with the nearest labelled examples as evidence. The parameters ship as `data/judge.npz`, built by
+`python -m memory_core judge train`, and a test rebuilds them to check the shipped file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ..recall.embeddings import Embedder
+from .patterns import asks_user_name
+
+DATA = Path(__file__).parent / "data"
+TRAINING_FILE = DATA / "judge-train.jsonl"
+PARAMETERS_FILE = DATA / "judge.npz"
+EVIDENCE = 3
+_L2 = 1.0
+_STEPS = 400
+_RATE = 0.5
+
+Floats = npt.NDArray[np.float64]
+_WORDS = re.compile(r"[a-z']+")
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    should_recall: bool
+    similarity: float
+
+
+@dataclass(frozen=True)
+class LocalVerdict:
+    """The probability that recalling helps, and the labelled examples nearest the message."""
+
+    probability: float
+    evidence: tuple[Example, ...]
+
+    @property
+    def should_recall(self) -> bool:
+        return self.probability >= 0.5
+
+
+def rule_features(text: str) -> Floats:
+    """What the rules see, as numbers: a question mark, first person, a question about the user's name.
+
+    Not the rules' own verdict: the judge decides the messages the rules leave open (`no_marker`), where
+    that verdict is always "no", so it would teach the judge nothing but to agree with them."""
+    words = _WORDS.findall(text.casefold())
+    first_person = bool({"i", "my", "me", "i'm", "i've", "mine"} & set(words)) or "我" in text
+    return np.array([float("?" in text or "？" in text), float(first_person), float(asks_user_name(text))])
+
+
+def features(vectors: npt.NDArray[np.floating], texts: Sequence[str]) -> Floats:
+    return np.hstack([np.asarray(vectors, dtype=np.float64), np.stack([rule_features(t) for t in texts])])
+
+
+@dataclass(frozen=True)
+class Parameters:
+    model: str
+    weights: Floats
+    bias: float
+    vectors: npt.NDArray[np.float16]  # the training examples' embeddings, for evidence
+    texts: tuple[str, ...]
+    labels: npt.NDArray[np.bool_]
+
+    def save(self, path: Path) -> None:
+        np.savez_compressed(path, model=np.array(self.model), weights=self.weights, bias=np.array(self.bias),
+                            vectors=self.vectors, texts=np.array(json.dumps(self.texts, ensure_ascii=False)),
+                            labels=self.labels)  # fmt: skip
+
+    @classmethod
+    def load(cls, path: Path) -> Parameters:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(str(data["model"]), data["weights"], float(data["bias"]), data["vectors"],
+                       tuple(json.loads(str(data["texts"]))), data["labels"])  # fmt: skip
+
+
+def training_rows(path: Path = TRAINING_FILE) -> list[tuple[str, bool]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(row["text"], bool(row["should_recall"])) for row in rows]
+
+
+def train(rows: Sequence[tuple[str, bool]], embedder: Embedder) -> Parameters:
+    """Full-batch gradient descent on the L2-regularised log loss: deterministic for the same rows."""
+    texts = [text for text, _ in rows]
+    labels = np.array([label for _, label in rows], dtype=bool)
+    vectors = embedder.embed(texts, kind="query")
+    x = features(vectors, texts)
+    weights, bias = np.zeros(x.shape[1]), 0.0
+    for _ in range(_STEPS):
+        error = _sigmoid(x @ weights + bias) - labels
+        weights -= _RATE * (x.T @ error / len(rows) + _L2 * weights / len(rows))
+        bias -= _RATE * float(error.mean())
+    return Parameters(embedder.name, weights, bias, vectors.astype(np.float16), tuple(texts), labels)
+
+
+def _sigmoid(z: Floats) -> Floats:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+class LocalJudge:
+    """Scores a message from its embedding; the embedder must be the one the parameters were trained with."""
+
+    def __init__(self, embedder: Embedder, parameters: Parameters) -> None:
+        if parameters.model != embedder.name:
+            raise ValueError(f"the judge was trained on {parameters.model} vectors, not {embedder.name}")
+        self.embedder = embedder
+        self.parameters = parameters
+
+    @classmethod
+    def shipped(cls, embedder: Embedder | None, path: Path = PARAMETERS_FILE) -> LocalJudge | None:
+        """The shipped judge for this embedder, or None (no embedder, no file, or another model's vectors)."""
+        if embedder is None or not path.exists():
+            return None
+        parameters = Parameters.load(path)
+        return cls(embedder, parameters) if parameters.model == embedder.name else None
+
+    def judge(self, text: str) -> LocalVerdict:
+        vector = self.embedder.embed([text], kind="query")
+        z = float(features(vector, [text])[0] @ self.parameters.weights + self.parameters.bias)
+        return LocalVerdict(round(float(_sigmoid(np.array([z]))[0]), 4), self._nearest(vector[0]))
+
+    def _nearest(self, vector: npt.NDArray[np.floating]) -> tuple[Example, ...]:
+        p = self.parameters
+        similarity = p.vectors.astype(np.float32) @ np.asarray(vector, dtype=np.float32)
+        order = np.argsort(-similarity)[:EVIDENCE]
+        return tuple(Example(p.texts[n], bool(p.labels[n]), round(float(similarity[n]), 4)) for n in order)
