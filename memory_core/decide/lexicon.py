@@ -163,6 +163,48 @@ EXPLICIT_EN_CONTEXTUAL = (
 )
 FIRST_PERSON_EN = r"\b(?:i|i'm|im|i've|i'd|my|me|mine|we|we've|our|us)\b"
 
+# -- first-person questions: the user asks about their own facts -----------------------------------
+
+# "How do I like my tea?" asks for a stored habit; "how do I boil an egg" for a procedure.
+HOW_DO_I_HABIT_EN = ("like", "prefer", "take", "usually", "normally", "always", "tend to", "get to work")
+# Markers of a general-advice question, whoever it is about: "how can I improve my sleep in general".
+GENERAL_ADVICE_EN = (
+    r"\bhow\s+to\b", r"\bin general\b", r"\bgenerally\b", r"\bin theory\b", r"\bbest way\b",
+    r"\btips?\s+(?:for|on|to)\b", r"\bis it\s+(?:ok|okay|safe|bad|normal|healthy|possible|legal)\b",
+)
+# What the user may or should do is advice, not a stored fact ("Can I freeze cooked rice?").
+MODAL_I_EN = (
+    r"\b(?:can|could|should|shall|may|might|must)\s+i\b", r"\bi\s+(?:should|could|can|must|ought to)\b",
+    r"\b(?:do|would)\s+i\s+need\b", r"\bi\s+(?:need|have)\s+to\b",
+)
+# "Where do I find the settings", "when do I plant tulips": present-tense procedures, not the user's facts.
+PROCEDURE_VERBS_EN = (
+    "find", "buy", "get", "put", "plant", "apply", "register", "sign up", "submit", "install", "download",
+    "turn", "set", "change", "reset", "renew", "report", "contact", "call", "ask", "send", "cook", "boil", "make",
+    "fix", "use", "say", "write", "spell", "pronounce", "convert", "calculate",
+)
+# 我 as the object of a request ("帮我", "告诉我", "给我"): the question is not about the user.
+ZH_OBJECT_ME_BEFORE = "帮给教让叫陪跟和同诉请替为带问找送"
+# Asking prefixes whose "我" is the asker, not the topic: "我想知道光速是多少".
+ZH_ASKING_PREFIX = r"我(?:想|很|挺|就|只是)?(?:知道|问一下|问问|问|请教一下|请教|了解一下|了解|好奇)|请问"
+# Question words after a subject "我" in the same clause; the lookaheads drop their indefinite uses
+# ("什么都不想干", "哪儿也不去", "好几个"). "为什么" and "凭什么" ask why, which memory rarely answers.
+ZH_QUESTION_AFTER_ME = (
+    r"(?<![为凭])什么(?![都也])", r"啥(?![都也])", r"哪(?![里儿]?[都也有])", r"谁(?![都也])",
+    r"多少(?!有点|有些|也|会)", r"几(?:点|岁|号|年级|楼|层|口人|月|周|位)", r"(?:周|星期|礼拜)几", r"几[^？?]*[？?]",
+    r"多(?:大|久|高|重|远|长)",
+    r"吗", r"呢(?=\s*[?？])", r"来着", r"是不是", r"有没有", r"怎么样", r"如何(?=[?？]?$)",
+)
+# Tag and check questions about the message itself, not stored facts: "我这样说对吗", "…，好吗".
+ZH_TAG_QUESTION = r"(?:对|好|行|可以|懂|明白|清楚|合适|正常)吗\s*[?？]?\s*$"
+# How-to with the user as grammatical subject: "我该怎么煮面", "我如何才能早起".
+ZH_HOW_TO = r"我(?:该|应该|要|能|可以|想|得)?(?:怎么|怎样|如何)(?!称呼)"
+# Advice about what the user may do, like English "can I": "我可以吃冰淇淋吗", "我能不能…".
+ZH_ADVICE = r"我(?:可以|能不能|能|应该|该不该|该|需要|需不需要|要不要)"
+ZH_HYPOTHETICAL = r"如果我|假如我|假设我|要是我|万一我"
+# Exclamations built on 我: "我的天，这是什么".
+ZH_INTERJECTION = r"我的(?:天|妈呀|妈耶|老天|神)"
+
 # -- named entities ----------------------------------------------------------------------------------
 
 NAMED_ENTITY_SUFFIXES = ("是谁", "是谁呀", "是谁啊", "是什么人", "跟我什么关系", "和我什么关系")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..recall.entities import find_entities, has_fact_entity
 from . import lexicon as lx
-from .patterns import asks_user_name
+from .patterns import GENERAL_ADVICE_EN, ZH_INTERJECTION, asks_about_user, asks_user_name
 
 CATEGORIES_BY_REASON: dict[str, tuple[str, ...]] = {
     "user_owned": (
@@ -189,14 +189,14 @@ def _search(pattern: re.Pattern[str], text: str) -> str:
 def _user_owned(content: str) -> str:
     if hit := asks_user_name(content) and "name question":
         return hit
-    if hit := _search(_ZH_POSSESSIVE, content):
+    if hit := _search(_ZH_POSSESSIVE, ZH_INTERJECTION.sub("", content)):
         return hit
     if hit := _search(_ZH_RECALL_PARTICLE, content):
         return hit
     if (hit := _search(_ZH_KIN, content)) and _REQUEST_ZH.search(content):
         return hit
     if _is_english(content) and _QUESTION_EN.search(content):
-        if _HYPOTHETICAL.search(content) or _HOW_TO.search(content):
+        if _HYPOTHETICAL.search(content) or _HOW_TO.search(content) or GENERAL_ADVICE_EN.search(content):
             return ""
         return _search(_EN_OWNED, content)
     return ""
@@ -288,6 +288,9 @@ _RULES: tuple[tuple[str, bool, Callable[[str], str]], ...] = (
     ("fact_entity", True, _fact_entity),
     ("explicit_recall", True, _explicit),
     ("named_entity_question", True, _named_entity_question),
+    # Any other question about the user's own facts: after the risk check and the more specific markers,
+    # so that it widens recall without taking their reasons.
+    ("user_owned", True, asks_about_user),
 )
 
 
