@@ -9,10 +9,11 @@ import pytest
 from conftest import shared_data
 
 from memory_core import decide_by_rules
-from memory_core.decide.rules import is_low_value, message_content
+from memory_core.decide.rules import CATEGORIES_BY_REASON, is_low_value, message_content
 from memory_core.eval.metrics import binary_scores
 
 EXTRA = Path(__file__).parent / "data" / "decisions-extra.jsonl"
+FRESH2 = Path(__file__).parent / "data" / "decisions-fresh2.jsonl"
 
 
 @pytest.mark.parametrize(
@@ -99,6 +100,96 @@ def test_not_recalled(text: str) -> None:
     assert not decide_by_rules(text).should_recall
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # English wh-, auxiliary-led and request frames about the user, with or without a question mark
+        "What food do I like?",
+        "What do I do for work?",
+        "What team am I on at work?",
+        "Where do I work now?",
+        "how many kids do I have",
+        "How old am I",
+        "am I allergic to anything",
+        "which school did I go to",
+        "How do I like my tea?",  # "how do I" with a habit verb asks for a stored habit
+        "how did I do on the driving test",
+        "so who gave me this watch?",
+        "Tell me about my sister",
+        "remind me what time my flight is",
+        "do you know where I parked",
+        # Chinese: a subject 我 and a question word in the same clause
+        "我对什么过敏？",
+        "我在学什么语言？",
+        "我在哪实习？",
+        "我住在哪个区",
+        "我平时几点睡觉",
+        "我每周几去游泳",
+        "我有没有说过我怕狗",
+        "我家住哪",
+        # mixed
+        "我的 laptop 是什么牌子",
+        "我在哪家 company 上班来着",
+        "what's my 微信 name",
+    ],
+)
+def test_first_person_questions_are_user_owned(text: str) -> None:
+    match = decide_by_rules(text)
+    assert (match.reason, match.should_recall) == ("user_owned", True)
+    assert match.categories == CATEGORIES_BY_REASON["user_owned"]
+    assert match.evidence
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # how-to, procedures and advice: memory would not change the answer
+        "how do I boil an egg",
+        "how can I improve my sleep in general",
+        "how long should I boil an egg",
+        "Can I freeze cooked rice?",
+        "where do I find the settings menu",
+        "how do I say thank you in Japanese",
+        "what's the best way to store my bike in winter",
+        "Why do I get hiccups?",
+        "我该怎么煮面",
+        "我要怎么才能早起",
+        "我可以问你一个问题吗",
+        "我想知道光速是多少",  # the 我 is the asker, not the topic
+        # statements of a preference or fact: written, not recalled
+        "I really love spicy Sichuan food.",
+        "I work at a bakery now",
+        "我在一家设计公司上班",
+        "我有几本书要还",  # 几 as "a few", not "how many"
+        "我什么都不想干",
+        # tags, questions to the character, exclamations
+        "Mondays, am I right?",
+        "what can you tell me about Rome",
+        "我这样说对吗",
+        "我去吃饭了，你呢？",
+        "我的天，这是什么",
+    ],
+)
+def test_first_person_guards(text: str) -> None:
+    assert not decide_by_rules(text).should_recall
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # the risk check and the more specific markers come before the first-person question class
+        ("delete the old backups on 10.0.0.5, what do I lose?", "high_risk_ignored"),
+        ("在146服务器上回滚之前，我要备份什么？", "high_risk_ignored"),
+        ("what do I keep on web-07? wipe it", "high_risk_ignored"),
+        ("考试又没过，我是不是很没用", "comfort_context"),
+        ("我这个月的跑步目标完成了吗", "goal_context"),
+        ("What does Tom do for work, remind me?", "explicit_recall"),
+    ],
+)
+def test_first_person_questions_keep_the_earlier_rules_first(text: str, reason: str) -> None:
+    assert decide_by_rules(text).reason == reason
+
+
 def test_categories_follow_the_reference() -> None:
     assert decide_by_rules("继续上次的话题").categories == (
         "user_preference",
@@ -170,6 +261,14 @@ def test_own_bilingual_set() -> None:
     accuracy = _accuracy(rows)
     assert accuracy["all"] >= 0.95
     assert min(accuracy["en"], accuracy["zh"]) >= 0.9
+
+
+def test_fresh_set_written_before_the_first_person_rules() -> None:
+    """60 turns written before the first-person question class, as its generalisation check (0.77 before)."""
+    rows = [json.loads(line) for line in FRESH2.read_text(encoding="utf-8").splitlines() if line.strip()]
+    accuracy = _accuracy(rows)
+    assert accuracy["all"] >= 0.9
+    assert min(accuracy["en"], accuracy["zh"], accuracy["mix"]) >= 0.85
 
 
 @pytest.mark.data
