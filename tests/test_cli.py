@@ -33,15 +33,18 @@ def test_decide_prints_rows_in_order_and_a_summary() -> None:
     assert summary["n"] == 160 and set(summary["accuracy_by_lang"]) == {"en", "zh"}
 
 
-def test_decide_hybrid_without_an_llm_reports_the_fallback(tmp_path: Path) -> None:
+def test_decide_hybrid_without_an_llm_asks_the_local_judge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "rows.jsonl"
     data.write_text('{"text": "介绍一下这个项目？"}\n{"text": "继续上次的话题"}\n', encoding="utf-8")
     code, lines = run("decide", "--mode", "hybrid", "--data", str(data))
     assert code == 0
     assert [(r["id"], r["decided_by"], r["fallback_reason"]) for r in lines] == [
-        (1, "fallback_rule", "llm_unavailable"),
+        (1, "local_judge", ""),
         (2, "rule", ""),
     ]  # no labels, so no summary line
+    monkeypatch.setenv("MEMTUNE_EMBEDDER", "none")  # no local e5, so no local judge: the rules, and why
+    code, lines = run("decide", "--mode", "hybrid", "--data", str(data))
+    assert (lines[0]["decided_by"], lines[0]["fallback_reason"]) == ("fallback_rule", "llm_unavailable")
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,7 @@ def test_item_edit_through_the_libraries_tab(client: Client, running: tuple[str,
 def test_compare_and_batch(client: Client, tmp_path: Path) -> None:
     client.predict(*SCOPE, api_name="/start_chat")
     rule, hybrid, llm, differences = client.predict("介绍一下这个项目？", api_name="/compare")
-    assert "### rule" in rule and "fallback_rule (llm_unavailable)" in hybrid and "### llm" in llm
+    assert "### rule" in rule and "Decided by:** local_judge" in hybrid and "### llm" in llm
     assert "decided_by" in differences
     batch = tmp_path / "messages.jsonl"
     batch.write_text(

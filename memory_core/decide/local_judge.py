@@ -1,7 +1,8 @@
 """The local judge: whether to recall, from the message's meaning, with no LLM and no network.
 
-A logistic regression over the message's multilingual e5 query embedding (the vector dense recall
-computes for the same message) and a few rule features, trained on the project's own labelled turns
+A logistic regression (fitted by Newton's method) over the message's multilingual e5 query embedding
+(the vector dense recall computes for the same message) and a few rule features, trained on the project's own
+labelled turns
 (`data/judge-train.jsonl`; the shared dev data is for validation only). Its answer is a probability
 with the nearest labelled examples as evidence. The parameters ship as `data/judge.npz`, built by
 `python -m memory_core judge train`, and a test rebuilds them to check the shipped file.
@@ -25,9 +26,11 @@ DATA = Path(__file__).parent / "data"
 TRAINING_FILE = DATA / "judge-train.jsonl"
 PARAMETERS_FILE = DATA / "judge.npz"
 EVIDENCE = 3
-_L2 = 1.0
-_STEPS = 400
-_RATE = 0.5
+# Recall from 0.6: on the training file's messages the rules leave open, 5-fold cross-validation gives
+# 0.870 at 0.6 and 0.7 against 0.863 at 0.5 (and 0.758 for the rules' "no"); 0.6 misses fewer recalls.
+THRESHOLD = 0.6
+_L2 = 30.0
+_STEPS = 30
 
 Floats = npt.NDArray[np.float64]
 _WORDS = re.compile(r"[a-z']+")
@@ -49,7 +52,7 @@ class LocalVerdict:
 
     @property
     def should_recall(self) -> bool:
-        return self.probability >= 0.5
+        return self.probability >= THRESHOLD
 
 
 def rule_features(text: str) -> Floats:
@@ -93,16 +96,24 @@ def training_rows(path: Path = TRAINING_FILE) -> list[tuple[str, bool]]:
 
 
 def train(rows: Sequence[tuple[str, bool]], embedder: Embedder) -> Parameters:
-    """Full-batch gradient descent on the L2-regularised log loss: deterministic for the same rows."""
+    """Newton's method on the L2-regularised log loss over standardised features: deterministic, and it
+    converges (plain gradient descent on e5's small components underfits). The penalty was chosen by
+    5-fold cross-validation on the training file alone: 0.885 at 30, against 0.875 at 1 and 0.879 at 300."""
     texts = [text for text, _ in rows]
     labels = np.array([label for _, label in rows], dtype=bool)
     vectors = embedder.embed(texts, kind="query")
     x = features(vectors, texts)
-    weights, bias = np.zeros(x.shape[1]), 0.0
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    z = np.hstack([(x - mean) / scale, np.ones((len(rows), 1))])
+    penalty = _L2 * np.eye(z.shape[1])
+    penalty[-1, -1] = 0.0  # the bias is not penalised
+    w = np.zeros(z.shape[1])
     for _ in range(_STEPS):
-        error = _sigmoid(x @ weights + bias) - labels
-        weights -= _RATE * (x.T @ error / len(rows) + _L2 * weights / len(rows))
-        bias -= _RATE * float(error.mean())
+        p = _sigmoid(z @ w)
+        hessian = (z * (p * (1 - p))[:, None]).T @ z + penalty
+        w -= np.linalg.solve(hessian, z.T @ (p - labels) + penalty @ w)
+    weights = w[:-1] / scale  # folded back, so that scoring needs no standardising
+    bias = float(w[-1] - weights @ mean)
     return Parameters(embedder.name, weights, bias, vectors.astype(np.float16), tuple(texts), labels)
 
 
