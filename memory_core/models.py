@@ -188,6 +188,21 @@ MAX_PERSONA_LENGTH = 8000
 
 
 @dataclass(frozen=True)
+class TaughtExample:
+    """A user's correction of a recall decision: a message of one character's chat and whether it should
+    have recalled, with its query embedding (float32 bytes) and the model that made it."""
+
+    id: str
+    owner: str  # the profile that taught it; '' is shared by every profile
+    character_id: str
+    text: str
+    should_recall: bool
+    model: str
+    vector: bytes = field(repr=False)
+    created_at: str
+
+
+@dataclass(frozen=True)
 class Library:
     id: str
     name: str

@@ -52,14 +52,15 @@ class CatalogueMixin(StoreBase):
             return _profile_items(conn, check_id(profile_id, what="profile_id"))
 
     def purge_profile(self, profile_id: str) -> int:
-        """Delete everything a profile owns, history and vectors included, in one transaction; returns the
-        number of items deleted. For swept sandboxes: nothing of theirs is left behind."""
+        """Delete everything a profile owns (history, vectors and taught examples included) in one transaction;
+        returns the number of items deleted. For swept sandboxes: nothing of theirs is left behind."""
         profile_id = check_id(profile_id, what="profile_id")
         with self._writing() as conn:
             count = _profile_items(conn, profile_id)
             for table in ("item_vectors", "items", "item_events", "libraries"):
                 conn.execute(f"DELETE FROM {table} WHERE profile_id = ?", (profile_id,))
-            conn.execute("DELETE FROM characters WHERE owner = ?", (profile_id,))
+            for table in ("characters", "taught_examples"):
+                conn.execute(f"DELETE FROM {table} WHERE owner = ?", (profile_id,))
         return count
 
     def meta_with_prefix(self, prefix: str) -> dict[str, str]:

@@ -86,6 +86,17 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX item_events_by_profile ON item_events (profile_id);
         """,
     ),
+    (
+        # A user's corrections of recall decisions, per character; the local judge reads them at once.
+        "007_taught_examples",
+        """
+        CREATE TABLE taught_examples (
+            owner TEXT NOT NULL, character_id TEXT NOT NULL, id TEXT NOT NULL, text TEXT NOT NULL,
+            should_recall INTEGER NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL, created_at TEXT NOT NULL,
+            PRIMARY KEY (owner, character_id, id)
+        );
+        """,
+    ),
 )
 
 

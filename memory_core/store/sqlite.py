@@ -9,6 +9,7 @@ from .feed import FeedMixin
 from .items import ItemsMixin
 from .libraries import LibrariesMixin
 from .rows import ALL_ITEMS, DEFAULT_LIBRARY_NAME, MAX_LIBRARY_NAME_LENGTH, MAX_OFFSET, MAX_PAGE_LIMIT, ON_CONFLICT
+from .teaching import TeachingMixin
 from .vectors import VectorsMixin
 
 __all__ = [
@@ -24,5 +25,5 @@ __all__ = [
 ]
 
 
-class SQLiteStore(LibrariesMixin, ItemsMixin, FeedMixin, VectorsMixin, CatalogueMixin):
+class SQLiteStore(LibrariesMixin, ItemsMixin, FeedMixin, VectorsMixin, CatalogueMixin, TeachingMixin):
     """Libraries, items and their audit history in one SQLite database, safe to share between threads."""
