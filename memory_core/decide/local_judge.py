@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from ..models import TaughtExample
 from ..recall.embeddings import Embedder
 from .patterns import asks_user_name
 
@@ -29,6 +30,9 @@ EVIDENCE = 3
 # Recall from 0.6: on the training file's messages the rules leave open, 5-fold cross-validation gives
 # 0.870 at 0.6 and 0.7 against 0.863 at 0.5 (and 0.758 for the rules' "no"); 0.6 misses fewer recalls.
 THRESHOLD = 0.6
+# A taught example decides for a message whose query embedding is this close (cosine): near paraphrases of
+# the corrected message, not merely the same topic. The user's explicit correction outranks the regression.
+TAUGHT_RADIUS = 0.9
 _L2 = 30.0
 _STEPS = 30
 
@@ -49,6 +53,8 @@ class LocalVerdict:
 
     probability: float
     evidence: tuple[Example, ...]
+    taught: TaughtExample | None = None  # the taught example that decided, if one is within TAUGHT_RADIUS
+    taught_similarity: float = 0.0
 
     @property
     def should_recall(self) -> bool:
@@ -129,6 +135,7 @@ class LocalJudge:
             raise ValueError(f"the judge was trained on {parameters.model} vectors, not {embedder.name}")
         self.embedder = embedder
         self.parameters = parameters
+        self._examples = parameters.vectors.astype(np.float32)  # once, not at every decision
 
     @classmethod
     def shipped(cls, embedder: Embedder | None, path: Path = PARAMETERS_FILE) -> LocalJudge | None:
@@ -138,13 +145,40 @@ class LocalJudge:
         parameters = Parameters.load(path)
         return cls(embedder, parameters) if parameters.model == embedder.name else None
 
-    def judge(self, text: str) -> LocalVerdict:
+    def judge(self, text: str, taught: Sequence[TaughtExample] = ()) -> LocalVerdict:
+        """The verdict for a message; a taught example within TAUGHT_RADIUS decides it (probability 1 or 0)."""
         vector = self.embedder.embed([text], kind="query")
+        match = nearest_taught(vector[0], taught, self.embedder.name)
+        if match is not None and match[1] >= TAUGHT_RADIUS:
+            example, similarity = match
+            return LocalVerdict(float(example.should_recall), self._nearest(vector[0]), example, similarity)
         z = float(features(vector, [text])[0] @ self.parameters.weights + self.parameters.bias)
         return LocalVerdict(round(float(_sigmoid(np.array([z]))[0]), 4), self._nearest(vector[0]))
 
     def _nearest(self, vector: npt.NDArray[np.floating]) -> tuple[Example, ...]:
         p = self.parameters
-        similarity = p.vectors.astype(np.float32) @ np.asarray(vector, dtype=np.float32)
+        similarity = self._examples @ np.asarray(vector, dtype=np.float32)
         order = np.argsort(-similarity)[:EVIDENCE]
         return tuple(Example(p.texts[n], bool(p.labels[n]), round(float(similarity[n]), 4)) for n in order)
+
+
+def nearest_taught(
+    vector: npt.NDArray[np.floating], taught: Sequence[TaughtExample], model: str
+) -> tuple[TaughtExample, float] | None:
+    """The taught example (embedded by ``model``) nearest the vector, with its cosine; None if there is none.
+    Examples of another model or size are skipped: their vectors are not comparable."""
+    query = np.asarray(vector, dtype=np.float32)
+    best: tuple[TaughtExample, float] | None = None
+    for example in taught:
+        other = np.frombuffer(example.vector, dtype=np.float32)
+        if example.model != model or other.shape != query.shape:
+            continue
+        similarity = _cosine(query, other)
+        if best is None or similarity > best[1]:
+            best = (example, similarity)
+    return best
+
+
+def _cosine(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return round(float(a @ b) / norms, 4) if norms > 0 else 0.0
