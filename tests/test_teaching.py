@@ -8,8 +8,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import HashingEmbedder
+from test_local_judge import ROWS
 
-from memory_core import InvalidInputError, NewItem, NotFoundError, Scope, SQLiteStore
+from memory_core import (
+    BM25Retriever,
+    ConfigurationError,
+    InvalidInputError,
+    MemoryEngine,
+    NewItem,
+    NotFoundError,
+    RecallDecider,
+    Scope,
+    SQLiteStore,
+    load_settings,
+)
+from memory_core.decide.local_judge import TAUGHT_RADIUS, LocalJudge, train
+from memory_core.recall.dense import DenseRetriever
+from memory_core.recall.fusion import FusionRetriever
 from memory_core.store.schema import MIGRATIONS
 
 VECTOR = np.ones(4, dtype=np.float32).tobytes()
@@ -94,3 +109,128 @@ def test_purging_a_profile_removes_its_examples_only(store: SQLiteStore) -> None
 def test_hashing_embedder_vectors_fit_the_store(store: SQLiteStore) -> None:
     vector = HashingEmbedder().embed(["hello"], kind="query")[0].astype(np.float32).tobytes()
     assert store.teach("tutor", "hello", False, vector, "hashing-16").vector == vector
+
+
+# The decision
+
+TAUGHT = "how tall is the eiffel tower"  # the judge's training says: no recall
+PARAPHRASE = "so how tall is the eiffel tower"  # cosine 0.97 under the hashing embedder
+UNRELATED = "what is the capital of peru"  # cosine 0.60
+HYBRID = {"OPENTALKING_MEMORY_DECISION_MODE": "hybrid", "OPENTALKING_MEMORY_ENABLED": "true"}
+
+
+@pytest.fixture(scope="module")
+def embedder() -> HashingEmbedder:
+    return HashingEmbedder(dims=64)
+
+
+@pytest.fixture(scope="module")
+def decider(embedder: HashingEmbedder) -> RecallDecider:
+    return RecallDecider(None, LocalJudge(embedder, train(ROWS, embedder)))
+
+
+def teach(store: SQLiteStore, embedder: HashingEmbedder, text: str, should_recall: bool, model: str = "") -> bytes:
+    vector = embedder.embed([text], kind="query")[0].astype(np.float32).tobytes()
+    store.teach("tutor", text, should_recall, vector, model or embedder.name)
+    return vector
+
+
+def test_a_taught_example_decides_a_near_paraphrase_and_names_itself(
+    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+) -> None:
+    assert not decider.decide(PARAPHRASE, mode="hybrid").should_recall
+    teach(store, embedder, TAUGHT, True)
+    decision = decider.decide(PARAPHRASE, mode="hybrid", taught=store.taught_examples("tutor"))
+    assert decision.should_recall and decision.decided_by == "taught_example" and decision.reason == "taught_example"
+    assert repr(TAUGHT) in decision.evidence and "similarity 0.97" in decision.evidence
+    assert decision.categories and decision.query == PARAPHRASE
+
+
+def test_an_unrelated_message_is_left_to_the_judge(
+    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+) -> None:
+    teach(store, embedder, TAUGHT, True)
+    decision = decider.decide(UNRELATED, mode="hybrid", taught=store.taught_examples("tutor"))
+    assert decision.decided_by == "local_judge" and not decision.should_recall
+    assert TAUGHT_RADIUS == 0.9
+
+
+def test_taught_examples_apply_in_llm_mode_but_not_in_rule_mode(
+    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+) -> None:
+    teach(store, embedder, "where does my sister live", False)  # the rules would recall it
+    taught = store.taught_examples("tutor")
+    assert decider.decide("where does my sister live now", mode="llm", taught=taught).decided_by == "taught_example"
+    assert not decider.decide("where does my sister live now", mode="llm", taught=taught).should_recall
+    rule = decider.decide("where does my sister live now", mode="rule", taught=taught)
+    assert rule.decided_by == "rule" and rule.should_recall
+
+
+def test_an_example_of_another_model_is_not_compared(
+    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+) -> None:
+    teach(store, embedder, TAUGHT, True, model="another-model")
+    decision = decider.decide(PARAPHRASE, mode="hybrid", taught=store.taught_examples("tutor"))
+    assert decision.decided_by == "local_judge"
+
+
+def test_a_hard_reject_stays_rejected(store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider) -> None:
+    teach(store, embedder, "hi", True)
+    decision = decider.decide("hi", mode="llm", taught=store.taught_examples("tutor"))
+    assert decision.decided_by == "rule" and not decision.should_recall
+
+
+# The engine
+
+
+def dense_engine(store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider) -> MemoryEngine:
+    retriever = FusionRetriever(BM25Retriever(store), DenseRetriever(store, embedder))
+    return MemoryEngine(store, retriever, settings=load_settings(HYBRID), decider=decider)
+
+
+def test_the_engine_teaches_once_and_the_next_turn_follows(
+    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+) -> None:
+    engine = dense_engine(store, embedder, decider)
+    scope = Scope.of("alice", "tutor")
+    session = engine.open_session(scope)
+    first = engine.run_turn(session, PARAPHRASE).decision
+    assert first is not None and first.decided_by == "local_judge"
+    taught = engine.teach(scope, TAUGHT, True)
+    assert (taught.owner, taught.character_id, taught.model) == ("alice", "tutor", embedder.name)
+    decision = engine.run_turn(session, PARAPHRASE).decision
+    assert decision is not None and decision.decided_by == "taught_example" and decision.should_recall
+    other = engine.run_turn(engine.open_session(Scope.of("bob", "tutor")), PARAPHRASE).decision
+    assert other is not None and other.decided_by == "local_judge"  # alice's correction is hers
+
+
+def test_forgetting_the_example_restores_the_old_decision(
+    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+) -> None:
+    engine = dense_engine(store, embedder, decider)
+    scope = Scope.of("alice", "tutor")
+    session = engine.open_session(scope)
+    before = engine.run_turn(session, PARAPHRASE).decision
+    taught = engine.teach(scope, TAUGHT, True)
+    store.forget_example(taught.id, character_id="tutor", owner="alice")
+    after = engine.run_turn(session, PARAPHRASE).decision
+    assert before is not None and after is not None
+    old = (before.decided_by, before.should_recall)
+    assert (after.decided_by, after.should_recall) == old == ("local_judge", False)
+
+
+def test_shared_examples_apply_to_every_profile(
+    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+) -> None:
+    engine = dense_engine(store, embedder, decider)
+    teach(store, embedder, TAUGHT, True)
+    assert [e.text for e in engine.taught_examples(Scope.of("bob", "tutor"))] == [TAUGHT]
+    decision = engine.run_turn(engine.open_session(Scope.of("bob", "tutor")), PARAPHRASE).decision
+    assert decision is not None and decision.decided_by == "taught_example"
+
+
+def test_teaching_without_an_embedder_is_a_configuration_error(store: SQLiteStore) -> None:
+    engine = MemoryEngine(store, BM25Retriever(store), settings=load_settings({}))
+    with pytest.raises(ConfigurationError, match="embedder"):
+        engine.teach(Scope.of("alice", "tutor"), TAUGHT, True)
+    assert store.taught_examples("tutor", owner="alice") == ()

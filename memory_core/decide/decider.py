@@ -3,6 +3,10 @@
 Rules decide first. `hybrid` sends only the ambiguous `no_marker` messages to the LLM judge, `llm` sends
 everything but the hard rejects. Whenever the judge is missing, late, failing or unparseable the rule
 result stands, and the decision says so: never "no recall for everything".
+
+Taught examples (a user's corrections, per character) come before any judge in hybrid and llm modes: when
+the local judge finds one within its TAUGHT_RADIUS of a message that is not a hard reject, that example
+decides (`decided_by` "taught_example"). Rule mode stays pure rules.
 """
 
 from __future__ import annotations
@@ -10,18 +14,19 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ..chat import ChatModel, LLMCall, call_model
 from ..errors import InvalidInputError
-from ..models import check_text
+from ..models import TaughtExample, check_text
 from ..prompts import judge_messages
 from .local_judge import LocalJudge, LocalVerdict
 from .rules import CATEGORIES_BY_REASON, HARD_REJECTS, RuleMatch, decide_by_rules
 
 MODES = ("rule", "hybrid", "llm")
-DECIDED_BY = ("rule", "llm", "fallback_rule")
+DECIDED_BY = ("rule", "llm", "fallback_rule", "local_judge", "taught_example")
 
 
 @dataclass(frozen=True)
@@ -145,23 +150,29 @@ class RecallDecider:
         self.judge = judge
         self.local = local  # the offline judge: in place of a missing LLM judge, and its fallback
 
-    def decide(self, text: str, *, mode: str = "rule", timeout_ms: int = 2000) -> RecallDecision:
+    def decide(
+        self, text: str, *, mode: str = "rule", timeout_ms: int = 2000, taught: Sequence[TaughtExample] = ()
+    ) -> RecallDecision:
+        """The decision for a message; ``taught`` are the character's taught examples (hybrid and llm only)."""
         if mode not in MODES:
             raise InvalidInputError(f"decision mode must be one of {', '.join(MODES)}, got {mode!r}")
         check_text(text, what="text")
         started = time.perf_counter()
         rule = decide_by_rules(text)
+        local = self._taught_verdict(text, rule, mode, taught)
+        if local is not None and local.taught is not None:
+            return _from_taught(local.taught, local.taught_similarity, rule, text, mode, started)
         needs_judge = mode == "llm" and rule.reason not in HARD_REJECTS
         needs_judge = needs_judge or (mode == "hybrid" and rule.reason == "no_marker")
         if not needs_judge:
             return _from_rule(rule, text, mode, "rule", "", started)
         if self.judge is None:
             if self.local is not None:
-                return _from_local(self.local.judge(text), rule, text, mode, "", started)
+                return _from_local(local or self.local.judge(text), rule, text, mode, "", started)
             return _from_rule(rule, text, mode, "fallback_rule", "llm_unavailable", started)
         verdict, call = self.judge.ask(text, timeout_ms=timeout_ms)
         if verdict is None and self.local is not None:
-            return _from_local(self.local.judge(text), rule, text, mode, call.error, started, call=call)
+            return _from_local(local or self.local.judge(text), rule, text, mode, call.error, started, call=call)
         if verdict is None:
             return _from_rule(rule, text, mode, "fallback_rule", call.error, started, call=call)
         return RecallDecision(
@@ -177,6 +188,33 @@ class RecallDecider:
             judge_raw=verdict.raw,
             llm_call=call,
         )
+
+    def _taught_verdict(
+        self, text: str, rule: RuleMatch, mode: str, taught: Sequence[TaughtExample]
+    ) -> LocalVerdict | None:
+        """The local judge's verdict with the taught examples, when they may apply; None when they may not."""
+        if not taught or self.local is None or mode == "rule" or rule.reason in HARD_REJECTS:
+            return None
+        return self.local.judge(text, taught)
+
+
+def _from_taught(
+    example: TaughtExample, similarity: float, rule: RuleMatch, text: str, mode: str, started: float
+) -> RecallDecision:
+    """A taught example's decision: the user's own correction, named with its similarity."""
+    label = "recall" if example.should_recall else "no recall"
+    categories = (rule.categories or CATEGORIES_BY_REASON["user_owned"]) if example.should_recall else ()
+    return RecallDecision(
+        should_recall=example.should_recall,
+        query=text.strip(),
+        reason="taught_example",
+        categories=categories,
+        mode=mode,
+        decided_by="taught_example",
+        rule_reason=rule.reason,
+        evidence=f"taught example {example.id}: {example.text!r} ({label}), similarity {similarity:.2f}",
+        latency_ms=(time.perf_counter() - started) * 1000,
+    )
 
 
 def _from_local(
