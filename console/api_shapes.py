@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memory_core.models import Character, ItemEvent, Library, MemoryItem
+from memory_core.models import Character, ItemEvent, Library, MemoryItem, TaughtExample
 from memory_core.recall.lexical import ScoredMemory
 
 
@@ -17,6 +17,19 @@ def library_to_api(library: Library) -> dict[str, Any]:
         "memory_count": library.memory_count,
         "created_at": library.created_at,
         "updated_at": library.updated_at,
+    }
+
+
+def example_to_api(example: TaughtExample) -> dict[str, Any]:
+    """A taught example without its vector (the model that made it is named)."""
+    return {
+        "id": example.id,
+        "profile_id": example.owner,
+        "character_id": example.character_id,
+        "text": example.text,
+        "should_recall": example.should_recall,
+        "model": example.model,
+        "created_at": example.created_at,
     }
 
 

@@ -18,8 +18,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from console.api_shapes import event_to_api, hit_to_api, item_to_api, library_to_api
+from console.api_shapes import event_to_api, example_to_api, hit_to_api, item_to_api, library_to_api
 from memory_core import (
+    ConfigurationError,
     InvalidInputError,
     ItemFilter,
     MemoryEngine,
@@ -30,6 +31,7 @@ from memory_core import (
     Scope,
     ScoredMemory,
     SQLiteStore,
+    TaughtExample,
     audit_library,
     export_csv,
     export_library,
@@ -45,8 +47,11 @@ from .rest_bodies import (
     BulkDelete,
     Category,
     CharacterId,
+    CharacterPathId,
     DecideRequest,
     ErrorBody,
+    ExampleCreate,
+    ExampleId,
     ItemCreate,
     ItemEdit,
     ItemId,
@@ -67,9 +72,9 @@ _ERROR_TEXT = {
     400: "Invalid input, such as a blank character_id or a bad id",
     401: "Missing or invalid bearer token",
     403: "The REST API is closed on a public sandbox without MEMTUNE_API_TOKEN",
-    404: "Library or item not found in this scope",
+    404: "Library, item or taught example not found in this scope",
     409: "An item with this id already exists",
-    503: "The memory provider is 'none', or the store failed",
+    503: "The memory provider is 'none', the store failed, or (taught examples) there is no embedder",
 }
 _BEARER = HTTPBearer(auto_error=False, description="The value of MEMTUNE_API_TOKEN.")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -99,6 +104,7 @@ def build_router(engine: MemoryEngine) -> APIRouter:
     _add_transfer_routes(router, engine)
     _add_audit_routes(router, engine)
     _add_recall_routes(router, engine)
+    _add_teaching_routes(router, engine)
     return router
 
 
@@ -164,12 +170,13 @@ def _page(
     return items[offset:], len(items)
 
 
-def _decide(engine: MemoryEngine, text: str, mode: Mode | None) -> RecallDecision:
+def _decide(engine: MemoryEngine, text: str, mode: Mode | None, taught: Sequence[TaughtExample] = ()) -> RecallDecision:
     limit = engine.settings.max_text_chars
     if len(text) > limit:
         raise InvalidInputError(f"text is longer than {limit} characters (MEMTUNE_MAX_TEXT_CHARS)")
     tuning = engine.settings.tuning()
-    return engine.decider.decide(text, mode=mode or tuning.decision_mode, timeout_ms=tuning.decision_timeout_ms)
+    chosen = mode or tuning.decision_mode
+    return engine.decider.decide(text, mode=chosen, timeout_ms=tuning.decision_timeout_ms, taught=taught)
 
 
 def _csv_response(library_id: str, text: str) -> Response:
@@ -359,7 +366,7 @@ def _add_recall_routes(router: APIRouter, engine: MemoryEngine) -> None:
         scope = _scope(engine, body.profile_id, body.character_id, body.library_id)
         store.get_library(scope)
         tuning = engine.settings.tuning()
-        decision = _decide(engine, body.text, body.mode)
+        decision = _decide(engine, body.text, body.mode, engine.taught_examples(scope))
         hits: tuple[ScoredMemory, ...] = ()
         if decision.should_recall:
             hits = retriever.search(
@@ -371,3 +378,36 @@ def _add_recall_routes(router: APIRouter, engine: MemoryEngine) -> None:
                 category_boost=tuning.category_boost,
             )
         return {"decision": decision.to_dict(), "hits": [hit_to_api(hit) for hit in hits]}
+
+
+def _add_teaching_routes(router: APIRouter, engine: MemoryEngine) -> None:
+    path = "/characters/{character_id}/examples"
+
+    @router.post(path, status_code=201, summary="Teach a recall decision", responses=_errors(400, 503))
+    def teach(character_id: CharacterPathId, body: ExampleCreate, profile_id: ProfileId = "default") -> dict[str, Any]:
+        """Correct a decision: this message should (or should not) have recalled. Embedded once and kept for the
+        profile's chats with the character; from the next decision on, in hybrid and llm modes, a message this
+        close (cosine >= 0.9) is decided by it."""
+        _store(engine)
+        scope = _scope(engine, profile_id, character_id)
+        try:
+            example = engine.teach(scope, body.text, body.should_recall)
+        except ConfigurationError as exc:  # no embedder on this server: a service it cannot offer, not a bug
+            raise HTTPException(503, str(exc)) from None
+        return example_to_api(example)
+
+    @router.get(path, summary="List taught examples", responses=_errors(400, 503))
+    def list_examples(character_id: CharacterPathId, profile_id: ProfileId = "default") -> dict[str, Any]:
+        """The profile's taught examples for the character, oldest first."""
+        store, scope = _store(engine), _scope(engine, profile_id, character_id)
+        examples = store.taught_examples(scope.character_id, owner=scope.profile_id)
+        return {"items": [example_to_api(example) for example in examples]}
+
+    @router.delete(f"{path}/{{example_id}}", summary="Forget a taught example", responses=_errors(400, 404, 503))
+    def forget_example(
+        character_id: CharacterPathId, example_id: ExampleId, profile_id: ProfileId = "default"
+    ) -> dict[str, bool]:
+        """Delete one taught example; decisions go back to what they were without it."""
+        store, scope = _store(engine), _scope(engine, profile_id, character_id)
+        store.forget_example(example_id, character_id=scope.character_id, owner=scope.profile_id)
+        return {"deleted": True}

@@ -89,6 +89,19 @@ LibraryId = Annotated[
         description="The library's id.",
     ),
 ]
+CharacterPathId = Annotated[
+    Text,
+    Path(
+        min_length=1,
+        max_length=MAX_ID_LENGTH,
+        json_schema_extra=_PATH_ID,
+        examples=[DEMO_CHARACTER_ID],
+        description="The character's id.",
+    ),
+]
+ExampleId = Annotated[
+    Text, Path(min_length=1, max_length=MAX_ID_LENGTH, json_schema_extra=_PATH_ID, description="The example's id.")
+]
 ItemId = Annotated[
     Text, Path(min_length=1, max_length=MAX_ID_LENGTH, json_schema_extra=_PATH_ID, description="The item's id.")
 ]
@@ -171,6 +184,11 @@ class RecallRequest(StrictBody):
     mode: Mode | None = None
     limit: int | None = Field(None, ge=1, le=MAX_RECALL_LIMIT, description="Defaults to the configured limit.")
     min_score: float | None = Field(None, allow_inf_nan=False, description="Defaults to the configured minimum.")
+
+
+class ExampleCreate(StrictBody):
+    text: ItemText = Field(description="The message whose recall decision is being corrected.")
+    should_recall: bool = Field(description="What the decision should have been.")
 
 
 class ErrorBody(BaseModel):

@@ -49,6 +49,7 @@ from .models import (
     NewItem,
     Page,
     Scope,
+    TaughtExample,
 )
 from .providers.openai_chat import OpenAIChatModel, build_chat_model
 from .recall.entities import Entity, exact_entities, find_entities
@@ -121,6 +122,7 @@ __all__ = [
     "StreamingChatModel",
     "SummaryRecord",
     "SummaryText",
+    "TaughtExample",
     "Trace",
     "Tuning",
     "WriteDecision",

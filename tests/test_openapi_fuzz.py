@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from fakes import HashingEmbedder
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import allow_header_conformance, unsupported_method
@@ -21,6 +22,8 @@ from console.rest import build_router
 from console.rest_errors import install_error_handlers
 from memory_core import BM25Retriever, MemoryEngine, SQLiteStore, load_settings
 from memory_core.demo import seed_demo
+from memory_core.recall.dense import DenseRetriever
+from memory_core.recall.fusion import FusionRetriever
 
 # The coverage phase (every boundary of every field) passes too, but takes half a minute: off here.
 CONFIG = schemathesis.Config.from_dict({"phases": {"coverage": {"enabled": False}}})
@@ -30,10 +33,13 @@ METHOD_CHECKS = [unsupported_method, allow_header_conformance]
 
 @pytest.fixture
 def api_schema(tmp_path: Path) -> Iterator[schemathesis.BaseSchema]:
-    """The app over a store on a temp file, seeded with the demo library that the schema's examples name."""
+    """The app over a store on a temp file, seeded with the demo library that the schema's examples name, with
+    dense recall over a deterministic embedder."""
     with SQLiteStore(tmp_path / "fuzz.sqlite3") as store:
         seed_demo(store)
-        engine = MemoryEngine(store, BM25Retriever(store), settings=load_settings({}))
+        # With an embedder, so that every route can answer (teaching a recall decision needs one).
+        retriever = FusionRetriever(BM25Retriever(store), DenseRetriever(store, HashingEmbedder()))
+        engine = MemoryEngine(store, retriever, settings=load_settings({}))
         app = FastAPI()
         app.include_router(build_router(engine))
         install_error_handlers(app)

@@ -18,7 +18,7 @@ PUBLIC = {
     "OfflineResponder",
     "OpenAIChatModel", "Page", "ProviderError", "QuotaError", "RecallDecider", "RecallDecision", "Retriever",
     "RuleMatch", "SQLiteStore", "Scope", "ScoredMemory", "Session", "Settings", "StageTiming", "StreamingChatModel",
-    "SummaryRecord", "SummaryText", "Trace", "Tuning", "WriteDecision", "WriteRecord", "audit_library",
+    "SummaryRecord", "SummaryText", "TaughtExample", "Trace", "Tuning", "WriteDecision", "WriteRecord", "audit_library",
     "build_chat_model",
     "build_decider", "build_engine", "call_model", "classify_turn", "decide_by_rules", "decide_write",
     "exact_entities", "export_csv", "export_library", "fallback_summary", "find_entities", "import_csv",

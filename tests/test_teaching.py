@@ -8,8 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import HashingEmbedder
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from test_local_judge import ROWS
 
+from console.rest import build_router
+from console.rest_errors import install_error_handlers
 from memory_core import (
     BM25Retriever,
     ConfigurationError,
@@ -234,3 +238,81 @@ def test_teaching_without_an_embedder_is_a_configuration_error(store: SQLiteStor
     with pytest.raises(ConfigurationError, match="embedder"):
         engine.teach(Scope.of("alice", "tutor"), TAUGHT, True)
     assert store.taught_examples("tutor", owner="alice") == ()
+
+
+# The REST API
+
+EXAMPLES = "/memory/characters/tutor/examples"
+AUTH = {"Authorization": "Bearer s3cret"}
+
+
+def rest_client(engine: MemoryEngine) -> TestClient:
+    app = FastAPI()
+    app.include_router(build_router(engine))
+    install_error_handlers(app)
+    return TestClient(app)
+
+
+def test_rest_creates_lists_and_deletes_examples(
+    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+) -> None:
+    engine = dense_engine(store, embedder, decider)
+    engine.settings = load_settings({**HYBRID, "MEMTUNE_API_TOKEN": "s3cret"})
+    with rest_client(engine) as client:
+        made = client.post(EXAMPLES, params={"profile_id": "alice"}, json={"text": TAUGHT, "should_recall": True},
+                           headers=AUTH)  # fmt: skip
+        assert made.status_code == 201, made.text
+        example = made.json()
+        assert {k: example[k] for k in ("profile_id", "character_id", "text", "should_recall", "model")} == {
+            "profile_id": "alice", "character_id": "tutor", "text": TAUGHT, "should_recall": True,
+            "model": embedder.name}  # fmt: skip
+        listed = client.get(EXAMPLES, params={"profile_id": "alice"}, headers=AUTH)
+        assert listed.status_code == 200 and listed.json() == {"items": [example]}
+        assert client.get(EXAMPLES, headers=AUTH).json() == {"items": []}  # the default profile has none
+        gone = client.delete(f"{EXAMPLES}/{example['id']}", params={"profile_id": "alice"}, headers=AUTH)
+        assert gone.status_code == 200 and gone.json() == {"deleted": True}
+        assert client.get(EXAMPLES, params={"profile_id": "alice"}, headers=AUTH).json() == {"items": []}
+
+
+def test_rest_recall_follows_the_taught_example(
+    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+) -> None:
+    engine = dense_engine(store, embedder, decider)
+    with rest_client(engine) as client:
+        client.post("/memory/libraries", json={"id": "default", "character_id": "tutor", "profile_id": "alice"})
+        client.post(EXAMPLES, params={"profile_id": "alice"}, json={"text": TAUGHT, "should_recall": True})
+        body = {"text": PARAPHRASE, "profile_id": "alice", "character_id": "tutor"}
+        decision = client.post("/memory/recall", json=body).json()["decision"]
+        assert decision["decided_by"] == "taught_example" and decision["should_recall"]
+
+
+def test_rest_errors(store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider) -> None:
+    engine = dense_engine(store, embedder, decider)
+    engine.settings = load_settings({"MEMTUNE_API_TOKEN": "s3cret"})
+    with rest_client(engine) as client:
+        assert client.get(EXAMPLES).status_code == 401
+        assert client.post(EXAMPLES, json={"text": TAUGHT, "should_recall": True}).status_code == 401
+        assert client.delete(f"{EXAMPLES}/ex_1", headers={"Authorization": "Bearer nope"}).status_code == 401
+        missing = client.delete(f"{EXAMPLES}/ex_missing", headers=AUTH)
+        assert missing.status_code == 404 and "not found" in missing.json()["detail"]
+        assert client.post(EXAMPLES, json={"text": "  ", "should_recall": True}, headers=AUTH).status_code == 400
+        assert client.post(EXAMPLES, json={"text": TAUGHT}, headers=AUTH).status_code == 422
+        assert client.post(EXAMPLES, json={"text": TAUGHT, "should_recall": True, "x": 1},
+                           headers=AUTH).status_code == 422  # fmt: skip
+        blank = client.get("/memory/characters/%20/examples", headers=AUTH)
+        assert blank.status_code == 400
+    assert store.taught_examples("tutor", owner="default") == ()
+
+
+def test_rest_without_a_store_is_a_503() -> None:
+    engine = MemoryEngine(None, None, settings=load_settings({}))
+    with rest_client(engine) as client:
+        assert client.get(EXAMPLES).status_code == 503
+        assert client.post(EXAMPLES, json={"text": TAUGHT, "should_recall": True}).status_code == 503
+
+
+def test_rest_teaching_without_an_embedder_is_a_503(store: SQLiteStore) -> None:
+    engine = MemoryEngine(store, BM25Retriever(store), settings=load_settings({}))
+    with rest_client(engine) as client:
+        refused = client.post(EXAMPLES, json={"text": TAUGHT, "should_recall": True})
+        assert refused.status_code == 503 and "embedder" in refused.json()["detail"]
