@@ -17,7 +17,8 @@ The rooms follow a turn (tests/test_layout.py keeps the arrows pointing down):
   display.
   Of those, ``settings.py`` holds ``Settings`` and ``load_settings`` (the one reader of the environment),
   ``tuning.py`` holds ``Tuning`` (the knobs a session may change without a restart), and
-  ``config_values.py`` the parsers that validate every variable's value, for both.
+  ``config_values.py`` the parsers that validate every variable's value, for both. ``wiring.py`` builds the
+  engine from settings (``build_engine``).
 
 A turn: ``engine.run_turn`` -> ``decide`` (rules, then a judge if the mode asks) -> ``recall`` (BM25 and
 dense, fused) -> ``injection`` -> the reply (``providers`` or the offline ``responder``) -> ``write``
@@ -27,7 +28,7 @@ dense, fused) -> ``injection`` -> the reply (``providers`` or the offline ``resp
 from .chat import ChatMessage, ChatModel, Completion, LLMCall, StreamingChatModel, call_model
 from .decide.decider import Decider, Judge, JudgeVerdict, LLMJudge, RecallDecider, RecallDecision, parse_verdict
 from .decide.rules import RuleMatch, decide_by_rules
-from .engine import MemoryEngine, build_decider, build_engine, open_store
+from .engine import MemoryEngine
 from .errors import (
     ConfigurationError,
     ConflictError,
@@ -69,6 +70,7 @@ from .store.transfer import (
     write_library_file,
 )
 from .tuning import Tuning
+from .wiring import build_decider, build_engine, open_store
 from .write.audit import LibraryAudit, audit_library
 from .write.classify import Classification, classify_turn
 from .write.gate import WriteDecision, decide_write, import_items

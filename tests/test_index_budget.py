@@ -11,13 +11,13 @@ import pytest
 from fakes import HashingEmbedder
 
 from memory_core import MemoryEngine, NewItem, ProviderError, Scope, SQLiteStore, load_settings
-from memory_core.engine import build_retriever
 from memory_core.errors import InvalidInputError
 from memory_core.providers.embedders import EmbedderChoice
 from memory_core.recall.dense import DenseRetriever
 from memory_core.recall.fusion import FusionRetriever
 from memory_core.recall.index_cache import MEGABYTE, IndexCache
 from memory_core.recall.lexical import BM25Retriever
+from memory_core.wiring import build_retriever
 
 WORDS = ("tea hiking sister Lisbon server deploy marathon coffee piano garden novel train bread river "
          "doctor python budget winter concert museum").split()  # fmt: skip

@@ -7,8 +7,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "memory_core"
 STAGES = ("decide", "recall", "write", "store")  # the rooms a turn passes through
-ABOVE_STAGES = ("memory_core.providers", "memory_core.eval", "memory_core.engine", "memory_core.stages",
-                "memory_core.cli", "console")  # fmt: skip
+ABOVE_STAGES = ("memory_core.providers", "memory_core.eval", "memory_core.engine", "memory_core.wiring",
+                "memory_core.stages", "memory_core.cli", "console")  # fmt: skip
 
 
 def module_name(path: Path) -> str:

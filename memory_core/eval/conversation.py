@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from ..decide.decider import MODES
-from ..engine import MemoryEngine, build_engine
+from ..engine import MemoryEngine
 from ..errors import ConfigurationError, InvalidInputError
 from ..recall.fusion import METHODS
 from ..session import Session, Trace
 from ..settings import Settings
 from ..store.sqlite import SQLiteStore
 from ..tuning import Tuning
+from ..wiring import build_engine
 from .conversation_file import LANGS, Conversation, Probe, load_conversations
 
 # -- what a run records, and its scores ---------------------------------------------------------------
