@@ -140,7 +140,9 @@ def _store(settings: Settings) -> SQLiteStore:
 def cmd_import(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     with _store(settings) as store:
         report = read_library_file(store, _scope(args, settings), Path(args.file), on_conflict=args.on_conflict)
-    _emit(out, {"library": report.library.id, "imported": report.imported, "skipped": report.skipped})
+    taught = {"examples_imported": report.examples_imported, "examples_skipped": report.examples_skipped}
+    _emit(out, {"library": report.library.id, "imported": report.imported, "skipped": report.skipped,
+                **{key: count for key, count in taught.items() if count}})  # fmt: skip
     return 0
 
 

@@ -203,6 +203,18 @@ class TaughtExample:
 
 
 @dataclass(frozen=True)
+class NewTaughtExample:
+    """A taught example to store (from an imported library file); id and owner come from the store, and the
+    store's clock fills ``created_at`` unless it is given."""
+
+    text: str
+    should_recall: bool
+    model: str
+    vector: bytes = field(repr=False)
+    created_at: str | None = None
+
+
+@dataclass(frozen=True)
 class Library:
     id: str
     name: str

@@ -1,7 +1,14 @@
-"""Import and export of one library as a JSON document or a CSV table, losslessly."""
+"""Import and export of one library as a JSON document or a CSV table, losslessly.
+
+The JSON document also carries the taught examples of the library's profile for its character (the ones
+that profile taught; shared examples, owner '', stay behind). Examples belong to a profile and character, not
+to one library, so every library of that pair exports the same ones; importing them again skips repeats. The
+CSV table holds items only.
+"""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -10,9 +17,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import InvalidInputError
-from ..models import Library, MemoryItem, NewItem, Scope, utc_timestamp, validate_new_item
+from ..models import (
+    Library,
+    MemoryItem,
+    NewItem,
+    NewTaughtExample,
+    Scope,
+    TaughtExample,
+    utc_timestamp,
+    validate_new_item,
+)
 from .sqlite import DEFAULT_LIBRARY_NAME, SQLiteStore
+from .teaching import checked_example
 
 FORMAT = "memtune.library"
 VERSION = 1
@@ -31,24 +50,31 @@ CSV_COLUMNS: tuple[str, ...] = (
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPE = "'"
 _ESCAPED_STARTS = (*FORMULA_STARTS, _ESCAPE)
+EXAMPLE_FIELDS: tuple[str, ...] = ("text", "should_recall", "model", "vector", "created_at")
+# Far above any embedder we use (e5-small 384, OpenAI's largest 3072); a bigger vector is a broken file.
+MAX_VECTOR_DIMENSION = 4096
+_MAX_VECTOR_BASE64 = 4 * -(-MAX_VECTOR_DIMENSION * 4 // 3)  # base64 length of the largest vector
 
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What an import did: the library as it now stands, how many items were written and how many skipped."""
+    """What an import did: the library as it now stands, how many items were written and how many skipped,
+    and the same for taught examples (a CSV has none; a repeat of one already taught is skipped)."""
 
     library: Library
     imported: int
     skipped: int
+    examples_imported: int = 0
+    examples_skipped: int = 0
 
 
 # JSON
 
 
 def export_library(store: SQLiteStore, scope: Scope) -> dict[str, Any]:
-    """The library and all its items as a JSON-ready document, items in list order."""
+    """The library, all its items (in list order) and its profile's taught examples as a JSON-ready document."""
     library, items = _contents(store, scope)
-    return _document(library, items)
+    return _document(library, items, _examples(store, library))
 
 
 def import_library(
@@ -59,12 +85,19 @@ def import_library(
     on_conflict: str = "error",
     source: str = "import",
 ) -> ImportReport:
-    """Load an exported document into ``scope`` (created if missing); nothing is written unless all of it is valid."""
+    """Load an exported document into ``scope`` (created if missing); nothing is written unless all of it is valid.
+
+    Taught examples (optional: older files have none) go to ``scope``'s profile and character, whatever the file
+    names. They are written in a transaction of their own right after the items' (which opens its own), so only
+    a store failure in that second one (a full disk, a lock held past the busy timeout) could leave the items
+    without them; importing the file again with ``on_conflict="skip"`` then adds just what is missing.
+    """
     name, items = _parse_document(data)
-    return _import(store, scope, items, name, on_conflict, source)
+    examples = _parse_examples(data.get("taught_examples"))
+    return _import(store, scope, items, name, on_conflict, source, examples)
 
 
-def _document(library: Library, items: Iterable[MemoryItem]) -> dict[str, Any]:
+def _document(library: Library, items: Iterable[MemoryItem], examples: Iterable[TaughtExample]) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -78,6 +111,18 @@ def _document(library: Library, items: Iterable[MemoryItem]) -> dict[str, Any]:
             "updated_at": library.updated_at,
         },
         "items": [item.to_dict() for item in items],
+        "taught_examples": [_example_dict(example) for example in examples],
+    }
+
+
+def _example_dict(example: TaughtExample) -> dict[str, Any]:
+    # The vector is the stored float32 bytes (native order, little-endian on every platform we run), in base64.
+    return {
+        "text": example.text,
+        "should_recall": example.should_recall,
+        "model": example.model,
+        "vector": base64.b64encode(example.vector).decode("ascii"),
+        "created_at": example.created_at,
     }
 
 
@@ -107,11 +152,50 @@ def _new_item(row: Any, what: str) -> NewItem:
     return validate_new_item(NewItem.from_dict(row, what=what), what=what)
 
 
+def _parse_examples(rows: Any) -> list[NewTaughtExample]:
+    if rows is None:
+        return []
+    if not isinstance(rows, list):
+        raise InvalidInputError("taught_examples must be a list")
+    return [_new_example(row, f"taught example {index}") for index, row in enumerate(rows)]
+
+
+def _new_example(row: Any, what: str) -> NewTaughtExample:
+    if not isinstance(row, Mapping):
+        raise InvalidInputError(f"{what} must be an object")
+    unknown = set(row) - set(EXAMPLE_FIELDS)
+    if unknown:
+        raise InvalidInputError(f"{what} has unknown fields: {', '.join(sorted(map(str, unknown)))}")
+    fields: dict[str, Any] = {name: row.get(name) for name in EXAMPLE_FIELDS}
+    example = NewTaughtExample(**{**fields, "vector": _vector(fields["vector"], what)})
+    try:
+        return checked_example(example)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{what}: {exc}") from exc
+
+
+def _vector(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what}: vector must be a base64 string, got {type(value).__name__}")
+    if len(value) > _MAX_VECTOR_BASE64:
+        raise InvalidInputError(f"{what}: vector has more than {MAX_VECTOR_DIMENSION} dimensions")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError as exc:  # binascii.Error, or a non-ASCII character
+        raise InvalidInputError(f"{what}: vector is not base64") from exc
+    if not raw or len(raw) % 4:
+        raise InvalidInputError(f"{what}: vector is {len(raw)} bytes, not a positive multiple of 4 (float32)")
+    if not np.isfinite(np.frombuffer(raw, dtype=np.float32)).all():
+        raise InvalidInputError(f"{what}: vector holds a value that is not finite")
+    return raw
+
+
 # CSV
 
 
 def export_csv(store: SQLiteStore, scope: Scope) -> str:
-    """The library's items as CSV text with a header row; metadata is a JSON string.
+    """The library's items as CSV text with a header row; metadata is a JSON string. Items only: taught
+    examples travel in the JSON document.
 
     A cell that starts with ``= + - @``, a tab or a carriage return gets a leading ``'`` so a spreadsheet
     shows it as text instead of running it as a formula; so does a cell that already starts with ``'``,
@@ -130,7 +214,8 @@ def import_csv(
     on_conflict: str = "error",
     source: str = "import",
 ) -> ImportReport:
-    """Load CSV rows into ``scope`` (created as ``library_name`` if missing); a bad row rejects the whole file.
+    """Load CSV rows (items only) into ``scope`` (created as ``library_name`` if missing); a bad row rejects the
+    whole file.
 
     Undoes `export_csv`'s formula escape: one leading ``'`` is removed from a cell when the next character is
     one of ``= + - @ '``, a tab or a carriage return. Any other leading ``'`` is kept.
@@ -224,12 +309,16 @@ def read_library_file(
 
 
 def write_library_file(store: SQLiteStore, scope: Scope, path: str | Path) -> int:
-    """Export the library to a .json or .csv file; returns how many items were written."""
+    """Export the library to a .json or .csv file; returns how many items were written.
+
+    A .json file carries the profile's taught examples too (see `export_library`); a .csv file holds items only.
+    """
     path = Path(path)
     kind = _kind(path)
     library, items = _contents(store, scope)
     if kind == ".json":
-        data = (json.dumps(_document(library, items), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        document = _document(library, items, _examples(store, library))
+        data = (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     else:
         # The BOM lets spreadsheet programs recognise UTF-8, so Chinese text opens correctly.
         data = _csv_text(items).encode("utf-8-sig")
@@ -274,8 +363,26 @@ def _contents(store: SQLiteStore, scope: Scope) -> tuple[Library, tuple[MemoryIt
     return library, items
 
 
+def _examples(store: SQLiteStore, library: Library) -> tuple[TaughtExample, ...]:
+    return store.taught_examples(library.character_id, owner=library.profile_id)
+
+
 def _import(
-    store: SQLiteStore, scope: Scope, items: list[NewItem], name: str, on_conflict: str, source: str
+    store: SQLiteStore,
+    scope: Scope,
+    items: list[NewItem],
+    name: str,
+    on_conflict: str,
+    source: str,
+    examples: Sequence[NewTaughtExample] = (),
 ) -> ImportReport:
+    # Items first: their conflicts and quotas are what can fail on a valid file, and then nothing is written.
     stored = store.add_items(scope, items, source=source, on_conflict=on_conflict, create_library_name=name)
-    return ImportReport(library=store.get_library(scope), imported=len(stored), skipped=len(items) - len(stored))
+    taught = store.add_taught_examples(scope.character_id, examples, owner=scope.profile_id) if examples else ()
+    return ImportReport(
+        library=store.get_library(scope),
+        imported=len(stored),
+        skipped=len(items) - len(stored),
+        examples_imported=len(taught),
+        examples_skipped=len(examples) - len(taught),
+    )
