@@ -177,7 +177,9 @@ def import_file(
 
     engine.refresh(scope, [], step)
     progress(1.0, desc="Done")
-    return f"Imported {report.imported} memories into {inert_code(report.library.id)} ({report.skipped} skipped)."
+    taught = f", and {report.examples_imported} taught examples" if report.examples_imported else ""
+    where = inert_code(report.library.id)
+    return f"Imported {report.imported} memories into {where} ({report.skipped} skipped){taught}."
 
 
 def read_turns(path: Path) -> list[tuple[str, str]]:

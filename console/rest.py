@@ -408,6 +408,6 @@ def _add_teaching_routes(router: APIRouter, engine: MemoryEngine) -> None:
         character_id: CharacterPathId, example_id: ExampleId, profile_id: ProfileId = "default"
     ) -> dict[str, bool]:
         """Delete one taught example; decisions go back to what they were without it."""
-        store, scope = _store(engine), _scope(engine, profile_id, character_id)
-        store.forget_example(example_id, character_id=scope.character_id, owner=scope.profile_id)
+        _store(engine)
+        engine.forget_example(_scope(engine, profile_id, character_id), example_id)
         return {"deleted": True}

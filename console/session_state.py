@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memory_core import Session, Trace, Tuning
+from memory_core.eval.compare import BatchReport
 from memory_core.views import turn_label
 
 
 @dataclass
 class ConsoleState:
-    """The visitor's chat session, its turn traces, the chat as shown, their tuned knobs and their sandbox."""
+    """The visitor's chat session, its turn traces, the chat as shown, their tuned knobs, their sandbox and the
+    last batch they ran in Compare (whose wrong rows can be taught)."""
 
     tuning: Tuning
     sandbox: str | None = None
@@ -19,6 +21,7 @@ class ConsoleState:
     character_name: str = ""
     traces: list[Trace] = field(default_factory=list)
     chat: list[dict[str, Any]] = field(default_factory=list)
+    batch: BatchReport | None = None
 
     def trace(self, label: str | None) -> Trace | None:
         """The trace a turn label names, else the latest one."""

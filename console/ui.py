@@ -18,6 +18,7 @@ from memory_core.views import HIT_COLUMNS, ITEM_COLUMNS, env_snippet, pipecat_sn
 from . import chat_handlers as chat
 from . import compare_handlers as compare
 from . import library_handlers as lib
+from . import teaching_ui
 from .access import access_note
 from .session_state import ConsoleState
 from .visitor import Visitor, visitor_of
@@ -89,11 +90,12 @@ def build_ui(engine: MemoryEngine, sandboxes: Sandboxes | None = None, *, browse
             with gr.Tab("Libraries & items", id="libraries"):
                 libraries_tab = _libraries_tab(console, state)
             with gr.Tab("Compare", id="compare"):
-                _compare_tab(console, state)
+                teaching = _compare_tab(console, state)
             with gr.Tab("Settings", id="settings"):
                 _settings_tab(engine, state)
-        chat_tab["after_turn"](inspector)
-        _on_open(console, demo, state, token, chat_tab, libraries_tab)
+        chat_tab["after_turn"](inspector, teaching)
+        teaching_ui.wire_inspector(console, state, inspector, teaching)
+        _on_open(console, demo, state, token, chat_tab, libraries_tab, teaching)
     # Gradio keeps each session's copy of the page (about 0.5 MB here): bounded, whatever the traffic.
     demo.state_session_capacity = engine.settings.session_capacity
     blocks: gr.Blocks = demo
@@ -102,7 +104,7 @@ def build_ui(engine: MemoryEngine, sandboxes: Sandboxes | None = None, *, browse
 
 def _on_open(
     console: Console, demo: gr.Blocks, state: gr.State, token: gr.BrowserState, chat_tab: dict[str, Any],
-    libraries_tab: dict[str, Any],
+    libraries_tab: dict[str, Any], teaching: dict[str, Any],
 ) -> None:  # fmt: skip
     """On page load: the visitor's sandbox (from their browser, else a new one), their choices, a chat."""
     engine = console.engine
@@ -131,7 +133,7 @@ def _on_open(
 
     outputs = [token, state, chat_tab["chatbot"], chat_tab["status"], *chat_fields, *lib_fields]
     loaded = demo.load(opened, [token, state], outputs, api_visibility="private")
-    loaded.then(**libraries_tab["refresh"])
+    loaded.then(**libraries_tab["refresh"]).then(**teaching["refresh"])
 
 
 def _chat_tab(console: Console, state: gr.State, mode0: str) -> dict[str, Any]:
@@ -221,10 +223,11 @@ def _chat_tab(console: Console, state: gr.State, mode0: str) -> dict[str, Any]:
     save_character.click(on_save_character, [state, character, character_name, persona], [state, character, status],
                          api_name="save_character")  # fmt: skip
 
-    def after_turn(inspector: dict[str, Any]) -> None:
+    def after_turn(inspector: dict[str, Any], teaching: dict[str, Any]) -> None:
         for event in (send_event, start_event):
             event.then(lambda current: chat.inspect(current, None), [state], inspector["outputs"],
                        api_visibility="private")  # fmt: skip
+        start_event.then(**teaching["refresh"])  # a new chat may be with another character
 
     fields = [profile, character, library, character_name, persona]
     return {"after_turn": after_turn, "opened": opened, "chatbot": chatbot, "status": status, "fields": fields}
@@ -233,7 +236,9 @@ def _chat_tab(console: Console, state: gr.State, mode0: str) -> dict[str, Any]:
 def _inspector_tab(state: gr.State) -> dict[str, Any]:
     turn = gr.Dropdown([], label="Turn", elem_id="turn", allow_custom_value=True)
     with gr.Row():
-        decision = gr.JSON(label="Recall decision", elem_id="decision")
+        with gr.Column():
+            decision = gr.JSON(label="Recall decision", elem_id="decision")
+            teach = teaching_ui.inspector_buttons()
         with gr.Column():
             query = gr.Markdown(elem_id="query")
             timings = gr.Dataframe(headers=["stage", "ms"], label="Time per stage (ms)", interactive=False)
@@ -250,7 +255,7 @@ def _inspector_tab(state: gr.State) -> dict[str, Any]:
                     elem_id="llm-calls")  # fmt: skip
     outputs = [turn, decision, query, hits, bars, prompt, write, summary, timings, calls]
     turn.select(chat.inspect, [state, turn], outputs, api_name="inspect")
-    return {"outputs": outputs}
+    return {"outputs": outputs, "turn": turn, "teach": teach}
 
 
 def _libraries_tab(console: Console, state: gr.State) -> dict[str, Any]:
@@ -372,7 +377,7 @@ def _libraries_tab(console: Console, state: gr.State) -> dict[str, Any]:
     return {"where": where, "refresh": {**refresh_event, "api_visibility": "private"}}
 
 
-def _compare_tab(console: Console, state: gr.State) -> None:
+def _compare_tab(console: Console, state: gr.State) -> dict[str, Any]:
     engine = console.engine
     gr.Markdown("One message through **rule**, **hybrid** and **llm** side by side; differences are flagged 🔶.")
     with gr.Row():
@@ -383,6 +388,7 @@ def _compare_tab(console: Console, state: gr.State) -> None:
             gr.Markdown(elem_id=f"compare-{mode}", elem_classes=["compare-col"]) for mode in ("rule", "hybrid", "llm")
         ]
     differences = gr.Markdown(elem_id="compare-differences")
+    buttons_at = gr.Column()  # the teaching buttons, placed here once the panel they update exists
 
     @friendly
     def on_compare(current: ConsoleState | None, message: str) -> tuple[Any, ...]:
@@ -404,13 +410,23 @@ def _compare_tab(console: Console, state: gr.State) -> None:
     chart = gr.BarPlot(x="mode", y="accuracy", label="Accuracy per mode", y_lim=[0, 1], height=240)
     disagreements = gr.Dataframe(headers=["id", "text", "expected", *MODES], label="Disagreements",
                                  interactive=False, wrap=True, elem_id="batch-disagreements")  # fmt: skip
+    batch_teach_at = gr.Column()
     download = gr.File(label="Results (CSV)", elem_id="batch-csv")
+
+    panel = teaching_ui.examples_panel(console, state)
+    with buttons_at:
+        teaching_ui.compare_buttons(console, state, text, panel)
 
     @friendly
     def on_batch(current: ConsoleState | None, path: str | None, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
-        return compare.run_batch(engine, current, path, progress)
+        state0, _ = console.visitor(current)
+        return compare.run_batch(engine, state0, path, progress)
 
-    batch.click(on_batch, [state, upload], [metrics, confusion, chart, disagreements, download], api_name="batch")
+    batch_outputs = [state, metrics, confusion, chart, disagreements, download]
+    ran = batch.click(on_batch, [state, upload], batch_outputs, api_name="batch")
+    with batch_teach_at:
+        ran.then(**teaching_ui.batch_row(console, state, disagreements, panel))
+    return panel
 
 
 def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:

@@ -221,6 +221,10 @@ class MemoryEngine:
         """The character's taught examples that apply to the scope's profile: its own, then the shared ones."""
         return teaching.taught_examples(self.store, scope)
 
+    def forget_example(self, scope: Scope, example_id: str) -> None:
+        """Delete one of the profile's own taught examples; NotFoundError if it has no such example."""
+        teaching.forget(self.store, scope, example_id)
+
     def forget_profile(self, profile_id: str) -> int:
         """Drop every in-memory search index of a profile (a swept sandbox leaves nothing behind); the store is
         untouched. Returns how many library indexes were held."""

@@ -174,3 +174,93 @@ def test_one_visitors_settings_leave_another_visitors_session_alone(running: tup
         assert hits[0][2] == "我喜欢喝乌龙茶，不加糖" and len(hits) > 1
     for visitor in (tuned, other, late):
         visitor.close()
+
+
+# Teaching recall decisions where the user sees them
+
+HYBRID_SCOPE = ("default", "demo", "demo", True, "hybrid", "hybrid")
+SISTER = "Tell me about my sister's new job"
+
+
+@pytest.fixture
+def teaching(client: Client, running: tuple[str, MemoryEngine]) -> Iterator[Client]:
+    """A hybrid chat with the demo character; whatever the test taught is forgotten afterwards."""
+    client.predict(*HYBRID_SCOPE, api_name="/start_chat")
+    yield client
+    store = running[1].store
+    assert store is not None
+    for example in store.taught_examples("demo", owner="default"):
+        store.forget_example(example.id, character_id="demo", owner="default")
+
+
+def hybrid_column(client: Client, text: str) -> str:
+    return str(client.predict(text, api_name="/compare")[1])
+
+
+def test_a_compared_message_taught_decides_itself_and_near_paraphrases(teaching: Client) -> None:
+    before = hybrid_column(teaching, SISTER)
+    assert "Decided by:** rule" in before  # the rules decide it (user_owned); a taught example overrides them
+    label = "should not recall" if "**Recall:** yes" in before else "should recall"
+    table, status = teaching.predict(SISTER, label, api_name="/teach")
+    assert status.startswith(f"Taught: “{SISTER}” should") and [row[1] for row in table["data"]] == [SISTER]
+    after = hybrid_column(teaching, SISTER)
+    assert "Decided by:** taught_example" in after and ("**Recall:** yes" in after) == (label == "should recall")
+    assert "Decided by:** taught_example" in hybrid_column(teaching, "tell me about my sister's new job!")
+    assert "Decided by:** local_judge" in hybrid_column(teaching, "What's the weather like on Mars today?")
+    example_id = table["data"][0][0]
+    table, status = teaching.predict(example_id, api_name="/forget_example")
+    assert table["data"] == [] and example_id in status
+    assert "Decided by:** rule" in hybrid_column(teaching, SISTER)
+
+
+def test_teaching_the_same_message_again_replaces_its_label(teaching: Client) -> None:
+    teaching.predict(SISTER, "should recall", api_name="/teach")
+    teaching.predict(SISTER, "should recall", api_name="/teach")
+    table, _ = teaching.predict(SISTER, "should not recall", api_name="/teach")
+    assert [row[1:3] for row in table["data"]] == [[SISTER, "no"]]
+    assert teaching.predict(api_name="/taught_examples")["data"] == table["data"]
+
+
+def test_an_inspector_turn_is_taught_and_the_next_turn_follows(teaching: Client) -> None:
+    teaching.predict(SISTER, False, api_name="/send")
+    _, decision, *_ = teaching.predict(None, api_name="/inspect")
+    assert decision["decided_by"] == "rule"
+    should = not decision["should_recall"]
+    table, line = teaching.predict(None, api_name="/teach_turn_recall" if should else "/teach_turn_no_recall")
+    assert [row[1:3] for row in table["data"]] == [[SISTER, "yes" if should else "no"]] and "Taught" in line
+    teaching.predict(SISTER, False, api_name="/send")
+    _, decision, *_ = teaching.predict(None, api_name="/inspect")
+    assert (decision["decided_by"], decision["should_recall"]) == ("taught_example", should)
+
+
+def test_a_reviewed_batch_is_taught_in_one_click(teaching: Client, tmp_path: Path) -> None:
+    rows = [("What do I do for work?", False), ("Write me a haiku about autumn leaves", True),
+            ("继续上次的话题", True), ("hi", False)]  # fmt: skip
+    batch = tmp_path / "review.jsonl"
+    batch.write_text("\n".join(json.dumps({"id": f"r{i}", "text": t, "should_recall": label}, ensure_ascii=False)
+                               for i, (t, label) in enumerate(rows)), encoding="utf-8")  # fmt: skip
+    metrics = teaching.predict(handle_file(str(batch)), api_name="/batch")[0]
+    hybrid = next(row for row in metrics["data"] if row[0] == "hybrid")
+    assert hybrid[2] < 1.0  # the two contrary labels are wrong
+    table, status = teaching.predict("hybrid", api_name="/teach_batch")
+    taught = {row[1]: row[2] for row in table["data"]}
+    assert taught == {"What do I do for work?": "no", "Write me a haiku about autumn leaves": "yes"}
+    assert status.startswith("Taught 2 rows")
+    metrics, _, _, disagreements, _ = teaching.predict(handle_file(str(batch)), api_name="/batch")
+    assert next(row for row in metrics["data"] if row[0] == "hybrid")[2] == 1.0
+    hybrid_verdicts = [row[4] for row in disagreements["data"]]
+    assert all(verdict.endswith("(taught_example)") for verdict in hybrid_verdicts)
+    with pytest.raises(Exception, match="Nothing to teach"):  # every row is right now
+        teaching.predict("hybrid", api_name="/teach_batch")
+
+
+def test_teaching_needs_a_message_and_a_batch(teaching: Client) -> None:
+    with pytest.raises(Exception, match="Type or pick the message"):
+        teaching.predict("  ", "should recall", api_name="/teach")
+    fresh = Client(teaching.src, verbose=False)
+    with pytest.raises(Exception, match="Start a chat first"):
+        fresh.predict("a message", "should recall", api_name="/teach")
+    fresh.predict(*HYBRID_SCOPE, api_name="/start_chat")
+    with pytest.raises(Exception, match="Nothing to teach: run a batch file first"):
+        fresh.predict("hybrid", api_name="/teach_batch")
+    fresh.close()

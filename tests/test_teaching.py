@@ -316,3 +316,31 @@ def test_rest_teaching_without_an_embedder_is_a_503(store: SQLiteStore) -> None:
     with rest_client(engine) as client:
         refused = client.post(EXAMPLES, json={"text": TAUGHT, "should_recall": True})
         assert refused.status_code == 503 and "embedder" in refused.json()["detail"]
+
+
+def test_teaching_a_text_again_keeps_one_example_with_the_latest_label(
+    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+) -> None:
+    engine = dense_engine(store, embedder, decider)
+    scope = Scope.of("alice", "tutor")
+    first = engine.teach(scope, TAUGHT, True)
+    assert engine.teach(scope, f"  {TAUGHT} ", True) == first  # the same correction again changes nothing
+    flipped = engine.teach(scope, TAUGHT, False)
+    assert store.taught_examples("tutor", owner="alice") == (flipped,) and not flipped.should_recall
+    engine.forget_example(scope, flipped.id)
+    assert store.taught_examples("tutor", owner="alice") == ()
+
+
+def test_a_profile_may_teach_a_character_a_bounded_number_of_examples(
+    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("memory_core.decide.teaching.MAX_TAUGHT_EXAMPLES", 2)
+    engine = dense_engine(store, embedder, decider)
+    scope = Scope.of("alice", "tutor")
+    engine.teach(scope, "first message", True)
+    engine.teach(scope, "second message", False)
+    engine.teach(scope, "second message", True)  # relabelling an existing text is not a new example
+    with pytest.raises(InvalidInputError, match="already has 2 taught examples"):
+        engine.teach(scope, "third message", True)
+    assert len(store.taught_examples("tutor", owner="alice")) == 2
+    engine.teach(Scope.of("bob", "tutor"), "third message", True)  # the bound is per profile

@@ -83,7 +83,9 @@ class Judge(Protocol):
 
 
 class Decider(Protocol):
-    def decide(self, text: str, *, mode: str, timeout_ms: int) -> RecallDecision: ...
+    def decide(
+        self, text: str, *, mode: str, timeout_ms: int, taught: Sequence[TaughtExample] = ()
+    ) -> RecallDecision: ...
 
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from ..decide.decider import MODES, Decider, RecallDecision
 from ..errors import InvalidInputError
-from ..models import Scope
+from ..models import Scope, TaughtExample
 from ..recall.lexical import Retriever, ScoredMemory
 from ..tuning import Tuning
 from .metrics import BinaryScores, binary_scores, percentile
@@ -75,20 +75,23 @@ def compare_message(
     modes: Sequence[str] = MODES,
     retriever: Retriever | None = None,
     scope: Scope | None = None,
+    taught: Sequence[TaughtExample] = (),
 ) -> Comparison:
-    """Decide (and, when recalling, search) in each mode; searching needs both a retriever and a scope."""
+    """Decide (and, when recalling, search) in each mode; searching needs both a retriever and a scope.
+    ``taught`` are the character's taught examples, which hybrid and llm modes follow."""
     chosen = _checked_modes(modes)
     if (retriever is None) != (scope is None):
         raise InvalidInputError("pass both a retriever and a scope to search memories, or neither")
-    outcomes = tuple(_outcome(decider, text, mode, tuning, retriever, scope) for mode in chosen)
+    outcomes = tuple(_outcome(decider, text, mode, tuning, retriever, scope, taught) for mode in chosen)
     return Comparison(text=text, outcomes=outcomes, differences=_differences(outcomes))
 
 
 def _outcome(
-    decider: Decider, text: str, mode: str, tuning: Tuning, retriever: Retriever | None, scope: Scope | None
-) -> ModeOutcome:
+    decider: Decider, text: str, mode: str, tuning: Tuning, retriever: Retriever | None, scope: Scope | None,
+    taught: Sequence[TaughtExample],
+) -> ModeOutcome:  # fmt: skip
     started = time.perf_counter()
-    decision = decider.decide(text, mode=mode, timeout_ms=tuning.decision_timeout_ms)
+    decision = decider.decide(text, mode=mode, timeout_ms=tuning.decision_timeout_ms, taught=taught)
     hits: tuple[ScoredMemory, ...] = ()
     if decision.should_recall and retriever is not None and scope is not None:
         hits = retriever.search(
@@ -277,21 +280,25 @@ def evaluate_batch(
     modes: Sequence[str] = MODES,
     timeout_ms: int,
     progress: Callable[[int, int], None] | None = None,
+    taught: Sequence[TaughtExample] = (),
 ) -> BatchReport:
-    """Decide every message in every mode, calling progress(done, total) after each message."""
+    """Decide every message in every mode (hybrid and llm following ``taught``), calling progress(done, total)
+    after each message."""
     chosen = _checked_modes(modes)
     rows: list[BatchRow] = []
     for done, message in enumerate(messages, start=1):
-        timed = [_timed_verdict(decider, message.text, mode, timeout_ms) for mode in chosen]
+        timed = [_timed_verdict(decider, message.text, mode, timeout_ms, taught) for mode in chosen]
         rows.append(BatchRow(message, tuple(v for v, _ in timed), tuple(us for _, us in timed)))
         if progress is not None:
             progress(done, len(messages))
     return _summary(chosen, tuple(rows))
 
 
-def _timed_verdict(decider: Decider, text: str, mode: str, timeout_ms: int) -> tuple[Verdict, float]:
+def _timed_verdict(
+    decider: Decider, text: str, mode: str, timeout_ms: int, taught: Sequence[TaughtExample]
+) -> tuple[Verdict, float]:
     started = time.perf_counter()
-    decision = decider.decide(text, mode=mode, timeout_ms=timeout_ms)
+    decision = decider.decide(text, mode=mode, timeout_ms=timeout_ms, taught=taught)
     elapsed_us = (time.perf_counter() - started) * 1e6
     return Verdict(decision.should_recall, decision.reason, decision.decided_by), elapsed_us
 
