@@ -86,7 +86,19 @@ def test_chat_inspect_edit_and_compare(page: playwright_api.Page, app_url: str, 
     page.locator("#compare-run").click()
     expect(page.locator("#compare-hybrid").get_by_text("local_judge", exact=False).first).to_be_visible()
     expect(page.locator("#compare-differences").get_by_text("decided_by", exact=False)).to_be_visible()
+
+    # Teach it the other way, and the next comparison follows the example; then delete it again.
+    page.locator("#compare-teach-yes").click()
+    expect(page.locator("#teach-status").get_by_text("Taught", exact=False)).to_be_visible()
+    expect(page.locator("#taught-examples").get_by_text("介绍一下这个项目？").last).to_be_visible()
+    page.locator("#compare-run").click()
+    expect(page.locator("#compare-hybrid").get_by_text("taught_example", exact=False).first).to_be_visible()
     shoot(page, "compare")
+    page.locator("#taught-examples").get_by_text("介绍一下这个项目？").last.click()
+    expect(page.locator("#example-id textarea")).to_have_value(re.compile(r"^ex_"))
+    page.locator("#example-delete").click()
+    expect(page.locator("#teach-status").get_by_text("Deleted taught example", exact=False)).to_be_visible()
+    expect(page.locator("#taught-examples").get_by_text("介绍一下这个项目？")).to_have_count(0)
 
     page.get_by_role("tab", name="Settings").click()
     expect(page.get_by_text("Mem0MemoryService.InputParams", exact=False).first).to_be_visible()
