@@ -122,7 +122,7 @@ def start_chat(
             persona, name = character_row.persona, character_row.name
         except NotFoundError:
             pass
-    session = engine.open_session(scope, persona=persona, enabled=memory_on, tuning=tuning)
+    session = engine.open_session(scope, persona=persona, enabled=memory_on, tuning=tuning, name=name)
     greeting = engine.greeting(session, name=name)
     return ConsoleState(tuning=tuning, session=session, character_name=name, sandbox=state.sandbox,
                         chat=[{"role": "assistant", "content": inert(greeting)}])  # fmt: skip

@@ -1,8 +1,10 @@
 """Chat messages, the chat-model seam, and bounded calls that record what they did.
 
 The judge, the summariser, greetings and replies all go through `call_model` (or `stream_model`):
-each call runs on a worker thread with a deadline that really cuts (a late answer is discarded), and
-comes back as an `LLMCall` record for the trace, never as an exception.
+each call runs on a worker thread with a deadline that really cuts (a late answer is discarded, and the
+model is told to stop: `CallOptions.cancel`, which closes the request), and comes back as an `LLMCall`
+record for the trace, never as an exception. Every call has the same record: the model as configured and
+as the endpoint reported it, tokens when reported, streamed or not, partial or not.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 ROLES = ("system", "user", "assistant")
@@ -31,35 +33,58 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class Completion:
-    """A model's answer, with the token counts when the endpoint reports them."""
+    """A model's answer: the model the endpoint says answered, the token counts when it reports them, and why
+    it stopped (``stop``; ``length`` at the token cap; ``timeout`` when the bound cut it)."""
 
     text: str
     model: str = ""
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    finish_reason: str = ""
+    streamed: bool = False
+
+    @property
+    def cut(self) -> bool:
+        """The answer stopped before the model finished it (its bound, not its own end or the token cap)."""
+        return self.finish_reason == "timeout"
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """How one call is bounded and shaped: the caller's bound (the session's setting, not the environment's),
+    a token cap, a JSON schema the answer must follow where the endpoint can enforce one, and the event that
+    tells the model to stop (set by `call_model` at the bound)."""
+
+    timeout_ms: int
+    max_tokens: int | None = None
+    schema: Mapping[str, Any] | None = None
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+
+    def deadline(self, started: float) -> float:
+        return started + max(self.timeout_ms, 1) / 1000
 
 
 class ChatModel(Protocol):
     """Anything that answers a list of messages (an OpenAI-compatible client, a fake in tests)."""
 
-    def complete(self, messages: Sequence[ChatMessage]) -> Completion: ...
+    def complete(self, messages: Sequence[ChatMessage], options: CallOptions) -> Completion: ...
 
 
 @runtime_checkable
 class StreamingChatModel(Protocol):
-    """A chat model that can also yield its answer piece by piece."""
+    """A chat model that can also yield its answer piece by piece, then the whole `Completion`."""
 
-    def complete(self, messages: Sequence[ChatMessage]) -> Completion: ...
+    def complete(self, messages: Sequence[ChatMessage], options: CallOptions) -> Completion: ...
 
-    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str]: ...
+    def stream(self, messages: Sequence[ChatMessage], options: CallOptions) -> Iterator[str | Completion]: ...
 
 
 @dataclass(frozen=True)
 class LLMCall:
     """One model call as the trace shows it: what was asked, what came back, how long it took."""
 
-    purpose: str  # judge | reply | summary | greeting
-    model: str
+    purpose: str  # judge | reply | summary | greeting | reply_without_memory
+    model: str  # as configured
     messages: tuple[ChatMessage, ...]
     answer: str = ""
     latency_ms: float = 0.0
@@ -67,6 +92,10 @@ class LLMCall:
     completion_tokens: int | None = None
     error: str = ""
     parsed: Mapping[str, Any] | None = None
+    reported_model: str = ""  # as the endpoint reported it
+    streamed: bool = False
+    partial: bool = False  # the answer was cut at the bound; `answer` is what had arrived
+    finish_reason: str = ""
 
     @property
     def ok(self) -> bool:
@@ -86,29 +115,47 @@ _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="llm-call")
 
 
 def call_model(
-    model: ChatModel, messages: Sequence[ChatMessage], *, purpose: str, timeout_ms: int
+    model: ChatModel, messages: Sequence[ChatMessage], *, purpose: str, options: CallOptions
 ) -> tuple[Completion | None, LLMCall]:
-    """Ask the model with a deadline; returns the completion (None on failure) and the call record."""
+    """Ask the model within ``options``' bound; returns the completion (None on failure, or when the bound
+    cut the answer) and the call record. At the bound the model is told to stop, not left running."""
     started = time.perf_counter()
     asked = tuple(messages)
-    future: Future[Completion] = _POOL.submit(model.complete, asked)
+    future: Future[Completion] = _POOL.submit(model.complete, asked, options)
     try:
-        completion = future.result(timeout=max(timeout_ms, 1) / 1000)
+        completion = future.result(timeout=max(options.timeout_ms, 1) / 1000)
     except FutureTimeout:
-        future.cancel()  # a late answer is discarded
-        return None, _failed(model, asked, purpose, started, f"timeout after {timeout_ms} ms")
+        options.cancel.set()  # the model closes its request; a late answer is discarded
+        future.cancel()
+        return None, _failed(model, asked, purpose, started, timeout_message(options.timeout_ms))
     except Exception as exc:  # every provider failure becomes a recorded error, never a lost turn
         return None, _failed(model, asked, purpose, started, f"{type(exc).__name__}: {exc}")
-    call = LLMCall(
+    call = record(model, purpose, asked, completion, started)
+    return (None, call) if completion.cut else (completion, call)
+
+
+def record(
+    model: object, purpose: str, asked: tuple[ChatMessage, ...], completion: Completion, started: float
+) -> LLMCall:
+    """The call record of an answer, cut or whole."""
+    return LLMCall(
         purpose=purpose,
-        model=completion.model or model_name(model),
+        model=model_name(model),
         messages=asked,
         answer=completion.text,
         latency_ms=_ms(started),
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,
+        error=completion.finish_reason if completion.cut else "",
+        reported_model=completion.model,
+        streamed=completion.streamed,
+        partial=completion.cut,
+        finish_reason=completion.finish_reason,
     )
-    return completion, call
+
+
+def timeout_message(timeout_ms: int) -> str:
+    return f"timeout after {timeout_ms} ms"
 
 
 @dataclass
@@ -124,23 +171,22 @@ def stream_model(
     messages: Sequence[ChatMessage],
     *,
     purpose: str,
-    timeout_ms: int,
+    options: CallOptions,
     result: StreamResult,
 ) -> Iterator[str]:
-    """Yield the answer's pieces as they arrive, stopping at the deadline; `result` ends with the record."""
+    """Yield the answer's pieces as they arrive, stopping at the deadline (and telling the model to stop);
+    `result` ends with the record, ``partial`` when the bound cut the answer."""
     started = time.perf_counter()
     asked = tuple(messages)
     pieces: queue.Queue[tuple[str, object]] = queue.Queue()
-    stop = threading.Event()
-    _POOL.submit(_pump, model, asked, pieces, stop)
-    deadline = started + max(timeout_ms, 1) / 1000
-    error = ""
+    _POOL.submit(_pump, model, asked, options, pieces)
+    deadline, error, final = options.deadline(started), "", None
     while True:
         try:
             kind, value = pieces.get(timeout=max(deadline - time.perf_counter(), 0.0))
         except queue.Empty:
-            error = f"timeout after {timeout_ms} ms"
-            stop.set()
+            options.cancel.set()
+            error = timeout_message(options.timeout_ms)
             break
         if kind == "piece":
             result.text += str(value)
@@ -149,22 +195,41 @@ def stream_model(
             error = str(value)
             break
         else:
+            final = value if isinstance(value, Completion) else None
             break
-    result.call = LLMCall(purpose, model_name(model), asked, result.text, _ms(started), error=error)
+    result.call = _streamed_call(model, purpose, asked, result.text, final, error, started)
+
+
+def _streamed_call(
+    model: object, purpose: str, asked: tuple[ChatMessage, ...], text: str, final: Completion | None, error: str,
+    started: float,
+) -> LLMCall:  # fmt: skip
+    if final is not None and not error:
+        return record(model, purpose, asked, replace(final, text=text, streamed=True), started)
+    timed_out = error.startswith("timeout")
+    return LLMCall(purpose, model_name(model), asked, text, _ms(started), error=error, streamed=True,
+                   partial=timed_out and bool(text), finish_reason="timeout" if timed_out else "")  # fmt: skip
 
 
 def _pump(
-    model: StreamingChatModel, messages: tuple[ChatMessage, ...], out: queue.Queue[Any], stop: threading.Event
+    model: StreamingChatModel, messages: tuple[ChatMessage, ...], options: CallOptions, out: queue.Queue[Any]
 ) -> None:
+    final: Completion | None = None
     try:
-        for piece in model.stream(messages):
-            if stop.is_set():
+        for event in model.stream(messages, options):
+            if options.cancel.is_set():
                 return
-            out.put(("piece", piece))
+            if isinstance(event, Completion):
+                final = event
+            else:
+                out.put(("piece", event))
     except Exception as exc:
         out.put(("error", f"{type(exc).__name__}: {exc}"))
         return
-    out.put(("done", None))
+    if final is not None and final.cut:
+        out.put(("error", final.finish_reason and timeout_message(options.timeout_ms)))
+        return
+    out.put(("done", final))
 
 
 def _failed(model: object, messages: tuple[ChatMessage, ...], purpose: str, started: float, error: str) -> LLMCall:

@@ -13,7 +13,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
-from .chat import ChatMessage, ChatModel, LLMCall, StreamingChatModel, StreamResult, call_model, stream_model
+from .chat import (
+    CallOptions,
+    ChatMessage,
+    ChatModel,
+    LLMCall,
+    StreamingChatModel,
+    StreamResult,
+    call_model,
+    stream_model,
+)
 from .decide import teaching
 from .decide.decider import LLMJudge, RecallDecider, RecallDecision
 from .injection import Injection
@@ -22,7 +31,7 @@ from .prompts import greeting_messages
 from .providers.mem0_store import Mem0Store
 from .recall.fusion import FusionRetriever
 from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
-from .responder import OfflineResponder
+from .responder import OfflineResponder, Reply, model_reply, streamed_reply
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import Settings
 from .stages import (
@@ -58,9 +67,16 @@ class _Turn:
     note: str = ""
     reply: str = ""
     reply_by: str = "none"
+    reply_partial: bool = False
     errors: list[str] = field(default_factory=list)
     calls: list[LLMCall] = field(default_factory=list)
     timings: list[StageTiming] = field(default_factory=list)
+
+    def take(self, reply: Reply) -> None:
+        """The turn's reply, its call and any error."""
+        self.reply, self.reply_by, self.reply_partial = reply.text, reply.by, reply.partial
+        self.calls += [reply.call] if reply.call is not None else []
+        self.errors += [reply.error] if reply.error else []
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -109,9 +125,10 @@ class MemoryEngine:
             self.store.close()
 
     def open_session(
-        self, scope: Scope, *, persona: str = "", enabled: bool | None = None, tuning: Tuning | None = None
-    ) -> Session:
-        """Start a session; its library is created if it does not exist yet."""
+        self, scope: Scope, *, persona: str = "", enabled: bool | None = None, tuning: Tuning | None = None,
+        name: str = "",
+    ) -> Session:  # fmt: skip
+        """Start a session (``name``: the character's, for summaries); its library is created if missing."""
         if self.store is not None:
             self.store.ensure_library(scope)
         return Session(
@@ -119,6 +136,7 @@ class MemoryEngine:
             tuning=tuning or self.settings.tuning(),
             persona=persona,
             enabled=self.settings.memory_enabled if enabled is None else enabled,
+            character_name=name,
         )
 
     def run_turn(self, session: Session, user_text: str, *, interrupted: bool = False) -> Trace:
@@ -129,7 +147,8 @@ class MemoryEngine:
         return self._finish(turn, interrupted)
 
     def stream_turn(self, session: Session, user_text: str) -> Iterator[str | Trace]:
-        """The same turn, with the reply yielded piece by piece as the model sends it, then the Trace."""
+        """The same turn, with the reply yielded piece by piece as the model sends it, then the Trace (whose
+        reply is the one kept: a cut answer ends with its partial mark, a failed one is the offline reply)."""
         turn = self._begin(session, user_text)
         model = self.chat_model
         if not isinstance(model, StreamingChatModel):
@@ -138,42 +157,40 @@ class MemoryEngine:
             yield turn.reply
             yield self._finish(turn, False)
             return
-        started = time.perf_counter()
-        result = StreamResult()
-        timeout = session.tuning.reply_timeout_ms
-        yield from stream_model(model, turn.injection.messages, purpose="reply", timeout_ms=timeout, result=result)
+        started, result, tuning = time.perf_counter(), StreamResult(), session.tuning
+        options = CallOptions(tuning.reply_timeout_ms)
+        yield from stream_model(model, turn.injection.messages, purpose="reply", options=options, result=result)
         turn.timings.append(StageTiming("reply", (time.perf_counter() - started) * 1000))
-        if result.call is not None:
-            turn.calls.append(result.call)
-        if result.text.strip():
-            turn.reply, turn.reply_by = result.text, "llm"
-        else:
-            turn.errors.append(f"reply failed: {result.call.error if result.call else 'no answer'}")
-            turn.reply, turn.reply_by = self.responder.reply(user_text, turn.hits), "offline"
-            yield turn.reply
+        turn.take(streamed_reply(result, self.responder, user_text, turn.hits, tuning))
+        if turn.reply != result.text:
+            yield turn.reply[len(result.text) :] if turn.reply.startswith(result.text) else turn.reply
         yield self._finish(turn, False)
 
     def greeting(self, session: Session, *, name: str = "") -> str:
-        """Open a chat from what is stored (Pipecat's get_memories() greeting): newest memories first."""
+        """Open a chat from what is stored (Pipecat's get_memories() greeting): newest memories first. The
+        model's call is recorded in the session's next trace."""
         memories: list[str] = []
         if session.enabled and self.store is not None:
             store, scope = self.store, session.scope
             page = guarded([], "greeting", lambda: store.list_items(scope, limit=GREETING_MEMORIES))
             memories = [item.text for item in page.items] if page else []
         if self.chat_model is not None:
-            messages = greeting_messages(session.persona, memories)
-            completion, _ = call_model(self.chat_model, messages, purpose="greeting",
-                                       timeout_ms=session.tuning.reply_timeout_ms)  # fmt: skip
+            messages = greeting_messages(session.persona, memories, name=name or session.character_name)
+            options = CallOptions(session.tuning.reply_timeout_ms)
+            completion, call = call_model(self.chat_model, messages, purpose="greeting", options=options)
+            session.side_calls.append(call)
             if completion is not None and completion.text.strip():
                 return completion.text
         return self.responder.greeting(name, memories)
 
     def reply_without_memory(self, session: Session, user_text: str) -> str:
-        """What the character would answer with no memory at all (for side-by-side demos); stores nothing."""
+        """What the character would answer with no memory at all (for side-by-side demos); stores nothing. The
+        model's call is recorded in the session's next trace."""
         messages = inject(session, user_text, ()).messages
         if self.chat_model is not None:
-            completion, _ = call_model(self.chat_model, messages, purpose="reply",
-                                       timeout_ms=session.tuning.reply_timeout_ms)  # fmt: skip
+            options = CallOptions(session.tuning.reply_timeout_ms)
+            completion, call = call_model(self.chat_model, messages, purpose="reply_without_memory", options=options)
+            session.side_calls.append(call)
             if completion is not None and completion.text.strip():
                 return completion.text
         return self.responder.reply_without_memory(user_text)
@@ -269,15 +286,8 @@ class MemoryEngine:
         return guarded(errors, "taught examples", lambda: self.taught_examples(scope)) or ()
 
     def _reply(self, turn: _Turn) -> None:
-        if self.chat_model is not None:
-            timeout = turn.session.tuning.reply_timeout_ms
-            completion, call = call_model(self.chat_model, turn.injection.messages, purpose="reply", timeout_ms=timeout)
-            turn.calls.append(call)
-            if completion is not None and completion.text.strip():
-                turn.reply, turn.reply_by = completion.text, "llm"
-                return
-            turn.errors.append(f"reply failed: {call.error or 'empty answer'}")
-        turn.reply, turn.reply_by = self.responder.reply(turn.user_text, turn.hits), "offline"
+        messages, tuning = turn.injection.messages, turn.session.tuning
+        turn.take(model_reply(self.chat_model, self.responder, messages, turn.user_text, turn.hits, tuning))
 
     def _finish(self, turn: _Turn, interrupted: bool) -> Trace:
         """Record the turn in the history, write, buffer for the summary, and build the trace."""
@@ -315,13 +325,14 @@ class MemoryEngine:
             messages=turn.injection.messages,
             reply=turn.reply,
             reply_by=turn.reply_by,
+            reply_partial=turn.reply_partial,
             write=write_record,
             summary=summary,
             summary_pending=len(session.summary_window),
             summary_window_size=tuning.summary_turn_window,
             timings=tuple(turn.timings),
             errors=tuple(turn.errors),
-            llm_calls=tuple(turn.calls),
+            llm_calls=(*session.take_side_calls(), *turn.calls),
         )
 
 

@@ -25,6 +25,12 @@ CATEGORIES: tuple[str, ...] = (
     "user_identity",  # Memtune's own: who the user is (name, age, work, home)
     "user_health",  # Memtune's own: allergies, conditions, diet
 )
+# What a recall may look for, and the reasons an LLM judge may give (its answer schema's vocabulary).
+RECALL_CATEGORIES: tuple[str, ...] = tuple(c for c in CATEGORIES if c != "mem0_candidate")
+JUDGE_REASONS: tuple[str, ...] = (
+    "identity", "preference", "health", "people", "goal", "plan", "past_conversation", "feedback",
+    "personal_context", "general_knowledge", "greeting", "small_talk", "one_off_command",
+)  # fmt: skip
 EVENTS: tuple[str, ...] = ("add", "update", "delete")
 
 MAX_ID_LENGTH = 128

@@ -25,6 +25,7 @@ class Session:
     tuning: Tuning
     persona: str = ""
     enabled: bool = True
+    character_name: str = ""  # how summaries name the character (the user is "the user")
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     history: list[ChatMessage] = field(default_factory=list)
     summary_window: list[tuple[str, str]] = field(default_factory=list)
@@ -32,6 +33,14 @@ class Session:
     pending_writes: list[tuple[NewItem, ...]] = field(default_factory=list)
     turns: int = 0
     ended: bool = False
+    side_calls: list[LLMCall] = field(
+        default_factory=list
+    )  # the greeting's and without-memory calls, for the next trace
+
+    def take_side_calls(self) -> tuple[LLMCall, ...]:
+        """The model calls made outside a turn since the last one; the next trace shows them."""
+        calls, self.side_calls = tuple(self.side_calls), []
+        return calls
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class SummaryRecord:
     error: str = ""
     call: LLMCall | None = None
     note: str = ""  # why nothing was written, when nothing was
+    dropped: int = 0  # points past SUMMARY_MAX_ITEMS that were left out
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,7 @@ class Trace:
     timings: tuple[StageTiming, ...]
     errors: tuple[str, ...] = ()
     llm_calls: tuple[LLMCall, ...] = ()
+    reply_partial: bool = False  # the bound cut the streamed reply; `reply` ends with its partial mark
 
     def timing(self, stage: str) -> float:
         return sum(t.ms for t in self.timings if t.stage == stage)

@@ -63,12 +63,12 @@ _SETTINGS_VARIABLES: tuple[tuple[str, str, Parser, Any], ...] = (
     ("llm_api_key", "OPENTALKING_LLM_API_KEY", parse_text, ""),
     ("llm_model", "OPENTALKING_LLM_MODEL", parse_text, "qwen-turbo"),
     ("llm_temperature", "OPENTALKING_LLM_TEMPERATURE", optional(float_between(0.0, 2.0)), None),
-    ("llm_max_tokens", "OPENTALKING_LLM_MAX_TOKENS", optional(int_between(1, 1_000_000)), None),
+    ("llm_max_tokens", "OPENTALKING_LLM_MAX_TOKENS", optional(int_between(1, 1_000_000)), 400),
     ("judge_base_url", "MEMTUNE_JUDGE_BASE_URL", parse_url, ""),
     ("judge_api_key", "MEMTUNE_JUDGE_API_KEY", parse_text, ""),
     ("judge_model", "MEMTUNE_JUDGE_MODEL", parse_text, ""),
     ("judge_temperature", "MEMTUNE_JUDGE_TEMPERATURE", optional(float_between(0.0, 2.0)), 0.0),
-    ("judge_max_tokens", "MEMTUNE_JUDGE_MAX_TOKENS", optional(int_between(1, 1_000_000)), 256),
+    ("judge_max_tokens", "MEMTUNE_JUDGE_MAX_TOKENS", optional(int_between(1, 1_000_000)), 120),
     ("summary_base_url", "MEMTUNE_SUMMARY_BASE_URL", parse_url, ""),
     ("summary_api_key", "MEMTUNE_SUMMARY_API_KEY", parse_text, ""),
     ("summary_model", "MEMTUNE_SUMMARY_MODEL", parse_text, ""),
@@ -177,12 +177,12 @@ class Settings:
     llm_api_key: str = field(default="", repr=False)
     llm_model: str = "qwen-turbo"
     llm_temperature: float | None = None
-    llm_max_tokens: int | None = None
+    llm_max_tokens: int | None = 400  # a chat reply's cap: a 500-token answer takes 20 s on a CPU
     judge_base_url: str = field(default="", repr=False)
     judge_api_key: str = field(default="", repr=False)
     judge_model: str = ""
     judge_temperature: float | None = 0.0
-    judge_max_tokens: int | None = 256
+    judge_max_tokens: int | None = 120  # a verdict is about 40 tokens; the cap stops a model that rambles
     summary_base_url: str = field(default="", repr=False)
     summary_api_key: str = field(default="", repr=False)
     summary_model: str = ""

@@ -12,6 +12,7 @@ from .decide.decider import RecallDecision
 from .errors import MemoryCoreError, QuotaError
 from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
 from .models import MemoryItem, NewItem, Scope
+from .prompts import persona_system
 from .providers.mem0_store import Mem0Store
 from .recall.fusion import FusionRetriever
 from .recall.lexical import Retriever, ScoredMemory
@@ -104,7 +105,8 @@ def _mem0_hit(item: MemoryItem, row: dict[str, Any], rank: int) -> ScoredMemory:
 
 def inject(session: Session, user_text: str, hits: Sequence[ScoredMemory]) -> Injection:
     tuning = session.tuning
-    base = [ChatMessage("system", session.persona)] if session.persona.strip() else []
+    system = persona_system(session.persona, session.character_name)
+    base = [ChatMessage("system", system)] if system else []
     messages = [*base, *session.history, ChatMessage("user", user_text)]
     items = [h.item for h in hits]
     if tuning.injection_style == "pipecat":
@@ -331,7 +333,8 @@ def summarise(
     """Summarise the session's window into one stored item (the offline summary when the model fails)."""
     turns = list(session.summary_window)
     tuning = session.tuning
-    summary = summarise_window(model, turns, tuning.summary_max_items, timeout_ms=tuning.summary_timeout_ms)
+    summary = summarise_window(model, turns, tuning.summary_max_items, timeout_ms=tuning.summary_timeout_ms,
+                               name=session.character_name)  # fmt: skip
     metadata = {
         "source": "session",
         "source_type": "session_summary",
@@ -344,14 +347,13 @@ def summarise(
     session.summary_window.clear()
     session.summary_turns.clear()
     if not summary.text:
-        return SummaryRecord(
-            trigger, "", summary.by, len(turns), None, summary.error, summary.call, NOTHING_TO_SUMMARISE
-        )
+        return SummaryRecord(trigger, "", summary.by, len(turns), None, summary.error, summary.call,
+                             NOTHING_TO_SUMMARISE, summary.dropped)  # fmt: skip
     item = NewItem(summary.text, "summary", "episode_summary", "", "session", metadata)
     written = store_items(store, session, (item,), errors, "summary write")
-    return SummaryRecord(
-        trigger, summary.text, summary.by, len(turns), written[0] if written else None, summary.error, summary.call
-    )
+    item0 = written[0] if written else None
+    return SummaryRecord(trigger, summary.text, summary.by, len(turns), item0, summary.error, summary.call,
+                         dropped=summary.dropped)  # fmt: skip
 
 
 def window_origin(session: Session) -> dict[str, Any]:

@@ -44,6 +44,7 @@ class Tuning:
     pipecat_position: int = 1
     pipecat_add_as_system_message: bool = True
     reply_timeout_ms: int = 30_000
+    partial_replies: str = "keep"  # a streamed reply cut at its bound: kept marked partial, or "drop"ped
     summary_timeout_ms: int = 20_000
     retrieval_method: str = "fusion"
     fusion_max_weight: float = 0.6
@@ -91,6 +92,7 @@ TUNING_VARIABLES: dict[str, tuple[str, Parser]] = {
     "pipecat_position": ("MEMTUNE_PIPECAT_POSITION", int_between(0, 1000)),
     "pipecat_add_as_system_message": ("MEMTUNE_PIPECAT_ADD_AS_SYSTEM_MESSAGE", parse_bool),
     "reply_timeout_ms": ("OPENTALKING_LLM_TIMEOUT_MS", int_between(1, 600_000)),
+    "partial_replies": ("MEMTUNE_PARTIAL_REPLIES", one_of("keep", "drop")),
     "summary_timeout_ms": ("MEMTUNE_SUMMARY_TIMEOUT_MS", int_between(1, 600_000)),
     "retrieval_method": ("MEMTUNE_RETRIEVAL_METHOD", one_of("bm25", "dense", "fusion")),
     "fusion_max_weight": ("MEMTUNE_FUSION_MAX_WEIGHT", float_between(0.0, 1.0)),

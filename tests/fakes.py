@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from memory_core import ChatMessage, Completion
+from memory_core.chat import CallOptions
 
 
 class ScriptedChatModel:
@@ -20,13 +21,15 @@ class ScriptedChatModel:
     def __init__(self, *answers: str | Callable[[Sequence[ChatMessage]], str]) -> None:
         self.answers = list(answers)
         self.calls: list[list[ChatMessage]] = []
+        self.options: list[CallOptions | None] = []
         self.lock = threading.Lock()
 
     name = "scripted"
 
-    def complete(self, messages: Sequence[ChatMessage]) -> Completion:
+    def complete(self, messages: Sequence[ChatMessage], options: CallOptions | None = None) -> Completion:
         with self.lock:
             self.calls.append(list(messages))
+            self.options.append(options)
             answer = self.answers.pop(0) if self.answers else "ok"
         return Completion(answer(messages) if callable(answer) else answer)
 

@@ -110,6 +110,7 @@ class OpenAIServer:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self.disconnects = 0  # streams the client closed before their end
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -194,6 +195,10 @@ class OpenAIServer:
     def next_id(self) -> str:
         with self._lock:
             return f"chatcmpl-{next(self._ids)}"
+
+    def disconnected(self) -> None:
+        with self._lock:
+            self.disconnects += 1
 
     def wait(self, seconds: float) -> None:
         """Sleep, cut short when the server closes so that no handler outlives it."""
@@ -286,6 +291,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, answer)
 
     def _stream(self, head: Json, pieces: list[str], usage: Json | None, reply: Reply) -> None:
+        try:
+            self._send_stream(head, pieces, usage, reply)
+        except (BrokenPipeError, ConnectionResetError):
+            self.server.fake.disconnected()  # the client closed the stream: a real server stops generating
+
+    def _send_stream(self, head: Json, pieces: list[str], usage: Json | None, reply: Reply) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")

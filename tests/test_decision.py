@@ -48,7 +48,7 @@ def test_hybrid_sends_only_no_marker_to_the_judge(judged: tuple[RecallDecider, S
     ambiguous = decider.decide("can you keep answers the way we set up?", mode="hybrid")
     assert (positive.decided_by, reject.decided_by, risky.decided_by) == ("rule", "rule", "rule")
     assert len(model.calls) == 1
-    assert model.calls[0][-1].content == "can you keep answers the way we set up?"
+    assert model.calls[0][-1].content == "<message>\ncan you keep answers the way we set up?\n</message>"
     assert ambiguous.decided_by == "llm"
     assert ambiguous.should_recall
     assert ambiguous.rule_reason == "no_marker"

@@ -61,12 +61,13 @@ def test_hybrid_sends_only_no_marker_inputs_to_the_judge(server: OpenAIServer, j
     ambiguous = judged.decide("介绍一下这个项目？", mode="hybrid")
     assert len(server.chat_requests) == 1
     sent = server.chat_requests[0].body
-    assert sent["messages"][-1] == {"role": "user", "content": "介绍一下这个项目？"}
+    assert sent["messages"][-1] == {"role": "user", "content": "<message>\n介绍一下这个项目？\n</message>"}
     assert (sent["model"], sent["temperature"], sent["max_tokens"]) == ("judge-model", 0.0, 256)
+    assert sent["stream"] is True and sent["response_format"]["type"] == "json_schema"
     assert (ambiguous.decided_by, ambiguous.should_recall, ambiguous.query) == ("llm", True, "project background")
     call = ambiguous.llm_call
     assert call is not None and call.purpose == "judge" and call.parsed == {
-        "should_recall": True, "query": "project background", "reason": "scripted", "categories": []}  # fmt: skip
+        "should_recall": True, "query": "project background", "reason": "scripted", "categories": [], "notes": []}  # fmt: skip
     assert call.prompt_tokens is not None and call.latency_ms > 0
 
 

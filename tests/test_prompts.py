@@ -20,8 +20,10 @@ UPDATE = os.environ.get("MEMTUNE_UPDATE_SNAPSHOTS") == "1"
 TURNS = [("我喜欢乌龙茶", "记住了"), ("I run on Sundays", "Nice")]
 RENDERED = {
     "judge": lambda: [m.to_dict() for m in judge_messages("按之前那样回答")],
-    "summary": lambda: [m.to_dict() for m in summary_messages(TURNS, 3)],
-    "greeting": lambda: [m.to_dict() for m in greeting_messages("You are Mia.", ["likes oolong", "sister Anna"])],
+    "summary": lambda: [m.to_dict() for m in summary_messages(TURNS, 3, name="Mia")],
+    "summary-unnamed": lambda: [m.to_dict() for m in summary_messages(TURNS, 3)],
+    "greeting": lambda: [m.to_dict() for m in greeting_messages("You are Mia.", ["likes oolong", "sister Anna"],
+                                                                name="Mia")],
     "offline": lambda: [offline_reply("what tea?", ["likes oolong"], chinese=False),
                         offline_reply("喝什么茶？", [], chinese=True), offline_greeting("Mia", [])],
 }  # fmt: skip

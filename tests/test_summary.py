@@ -28,11 +28,12 @@ def test_a_window_with_nothing_lasting_has_no_summary() -> None:
 
 def test_model_summary_is_cut_to_max_items() -> None:
     model = ScriptedChatModel("- likes oolong\n- preparing IELTS\n- sister Anna\n- hiking")
-    summary = summarise_window(model, TURNS, 3)
-    assert (summary.by, summary.text) == ("llm", "- likes oolong\n- preparing IELTS\n- sister Anna")
+    summary = summarise_window(model, TURNS, 3, name="Mia")
+    assert (summary.by, summary.text, summary.dropped) == ("llm", "- likes oolong\n- preparing IELTS\n- sister Anna", 1)
     prompt = model.calls[0][-1].content
     assert "at most 3" in prompt
-    assert "user: 我喜欢喝乌龙茶\nassistant: 记住了" in prompt
+    assert "The user: 我喜欢喝乌龙茶\nMia: 记住了" in prompt  # both speakers named, the character by its name
+    assert "never attribute the user's facts to Mia" in model.calls[0][0].content
     assert summary.call is not None and summary.call.purpose == "summary" and summary.call.ok
 
 

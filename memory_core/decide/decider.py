@@ -11,20 +11,20 @@ decides (`decided_by` "taught_example"). Rule mode stays pure rules.
 
 from __future__ import annotations
 
-import json
-import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..chat import ChatModel, LLMCall, call_model
+from ..chat import LLMCall
 from ..errors import InvalidInputError
 from ..models import TaughtExample, check_text
-from ..prompts import judge_messages
+from .llm_judge import JudgeError, JudgeVerdict, LLMJudge, parse_verdict
 from .local_judge import LocalJudge, LocalVerdict
 from .rules import CATEGORIES_BY_REASON, HARD_REJECTS, RuleMatch, decide_by_rules
 
+__all__ = ["DECIDED_BY", "MODES", "Decider", "Judge", "JudgeError", "JudgeVerdict", "LLMJudge", "RecallDecider",
+           "RecallDecision", "parse_verdict"]  # fmt: skip
 MODES = ("rule", "hybrid", "llm")
 DECIDED_BY = ("rule", "llm", "fallback_rule", "local_judge", "taught_example")
 
@@ -61,23 +61,6 @@ class RecallDecision:
         }
 
 
-@dataclass(frozen=True)
-class JudgeVerdict:
-    should_recall: bool
-    query: str
-    reason: str
-    categories: tuple[str, ...]
-    raw: str
-
-
-class JudgeError(Exception):
-    """The judge answered, but not with a usable verdict."""
-
-    def __init__(self, message: str, raw: str = "") -> None:
-        super().__init__(message)
-        self.raw = raw
-
-
 class Judge(Protocol):
     def ask(self, text: str, *, timeout_ms: int) -> tuple[JudgeVerdict | None, LLMCall]: ...
 
@@ -86,63 +69,6 @@ class Decider(Protocol):
     def decide(
         self, text: str, *, mode: str, timeout_ms: int, taught: Sequence[TaughtExample] = ()
     ) -> RecallDecision: ...
-
-
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise JudgeError(f"should_recall must be a boolean, got {value!r}")
-
-
-def parse_verdict(raw: str, user_text: str) -> JudgeVerdict:
-    """Parse the judge's answer strictly: one JSON object with a boolean `should_recall`."""
-    body = _FENCE.sub("", raw.strip())
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise JudgeError(f"judge answer is not JSON: {exc.msg}", raw) from None
-    if not isinstance(data, dict) or "should_recall" not in data:
-        raise JudgeError("judge answer is not an object with should_recall", raw)
-    try:
-        should_recall = _as_bool(data["should_recall"])
-    except JudgeError as exc:
-        raise JudgeError(str(exc), raw) from None
-    query = data.get("query")
-    categories = data.get("categories") or ()
-    if isinstance(categories, str):
-        categories = (categories,)
-    return JudgeVerdict(
-        should_recall=should_recall,
-        query=query.strip() if isinstance(query, str) and query.strip() else user_text,
-        reason=str(data.get("reason") or "llm_decision"),
-        categories=tuple(str(c) for c in categories if isinstance(c, str | int)),
-        raw=raw,
-    )
-
-
-class LLMJudge:
-    """Asks a chat model whether a message needs recall (prompt in prompts.JUDGE_SYSTEM)."""
-
-    def __init__(self, model: ChatModel) -> None:
-        self.model = model
-
-    def ask(self, text: str, *, timeout_ms: int) -> tuple[JudgeVerdict | None, LLMCall]:
-        """The verdict (None when the call failed, timed out or could not be parsed) and the call record."""
-        completion, call = call_model(self.model, judge_messages(text), purpose="judge", timeout_ms=timeout_ms)
-        if completion is None:
-            return None, call
-        try:
-            verdict = parse_verdict(completion.text, text)
-        except JudgeError as exc:
-            return None, replace(call, error=f"unparseable: {exc}")
-        parsed = {"should_recall": verdict.should_recall, "query": verdict.query, "reason": verdict.reason,
-                  "categories": list(verdict.categories)}  # fmt: skip
-        return verdict, replace(call, parsed=parsed)
 
 
 class RecallDecider:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..chat import ChatModel, LLMCall, call_model
+from ..chat import CallOptions, ChatModel, LLMCall, call_model
 from ..prompts import summary_messages
 from .gate import reject_reason
 
@@ -24,37 +24,58 @@ class SummaryText:
     by: str  # llm | fallback
     error: str = ""
     call: LLMCall | None = None
+    dropped: int = 0  # points past SUMMARY_MAX_ITEMS, left out
 
 
 def fallback_summary(turns: Sequence[tuple[str, str]], max_items: int) -> str:
     """The offline summary: the facts the user stated in the window, one per line, each once, at most N."""
+    return fallback_points(turns, max_items)[0]
+
+
+def fallback_points(turns: Sequence[tuple[str, str]], max_items: int) -> tuple[str, int]:
+    """The offline summary, and how many more facts the window held than N."""
     facts: dict[str, str] = {}
     for user_text, _ in turns:
         if (text := user_text.strip()) and not reject_reason(text):
             facts.setdefault(_folded(text), text)
-    return "\n".join(list(facts.values())[:max_items])
+    kept = list(facts.values())
+    return "\n".join(kept[:max_items]), max(len(kept) - max_items, 0)
+
+
+def _fallback(
+    turns: Sequence[tuple[str, str]], max_items: int, error: str = "", call: LLMCall | None = None
+) -> SummaryText:
+    text, dropped = fallback_points(turns, max_items)
+    return SummaryText(text, "fallback", error, call, dropped)
 
 
 def _folded(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
-def summary_points(answer: str, max_items: int) -> str:
-    """At most N non-empty lines of the model's answer."""
+def summary_points(answer: str, max_items: int) -> tuple[str, int]:
+    """At most N non-empty lines of the model's answer, and how many more it gave."""
     lines = [line.strip() for line in answer.strip().splitlines() if line.strip()]
-    return "\n".join(lines[:max_items])
+    return "\n".join(lines[:max_items]), max(len(lines) - max_items, 0)
 
 
 def summarise_window(
-    model: ChatModel | None, turns: Sequence[tuple[str, str]], max_items: int, *, timeout_ms: int = 20_000
+    model: ChatModel | None,
+    turns: Sequence[tuple[str, str]],
+    max_items: int,
+    *,
+    timeout_ms: int = 20_000,
+    name: str = "",
 ) -> SummaryText:
-    """Summarise with the model when there is one, else (or on any failure) with the fallback."""
+    """Summarise with the model when there is one, else (or on any failure) with the fallback; ``name`` is
+    the character's, so the model can tell the user's facts from the character's words."""
     if model is None:
-        return SummaryText(fallback_summary(turns, max_items), "fallback")
-    completion, call = call_model(model, summary_messages(turns, max_items), purpose="summary", timeout_ms=timeout_ms)
+        return _fallback(turns, max_items)
+    messages = summary_messages(turns, max_items, name=name)
+    completion, call = call_model(model, messages, purpose="summary", options=CallOptions(timeout_ms))
     if completion is None:
-        return SummaryText(fallback_summary(turns, max_items), "fallback", call.error, call)
-    text = summary_points(completion.text, max_items)
+        return _fallback(turns, max_items, call.error, call)
+    text, dropped = summary_points(completion.text, max_items)
     if not text:
-        return SummaryText(fallback_summary(turns, max_items), "fallback", "empty summary", call)
-    return SummaryText(text, "llm", call=call)
+        return _fallback(turns, max_items, "empty summary", call)
+    return SummaryText(text, "llm", call=call, dropped=dropped)
