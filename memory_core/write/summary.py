@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..chat import CallOptions, ChatModel, LLMCall, call_model
 from ..prompts import summary_messages
+from ..recall.tokenizer import tokenize
 from .gate import reject_reason
 
 
@@ -25,6 +26,7 @@ class SummaryText:
     error: str = ""
     call: LLMCall | None = None
     dropped: int = 0  # points past SUMMARY_MAX_ITEMS, left out
+    not_user: int = 0  # points about the character, not the user, left out
 
 
 def fallback_summary(turns: Sequence[tuple[str, str]], max_items: int) -> str:
@@ -53,10 +55,28 @@ def _folded(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
-def summary_points(answer: str, max_items: int) -> tuple[str, int]:
-    """At most N non-empty lines of the model's answer, and how many more it gave."""
+def summary_points(
+    answer: str, max_items: int, turns: Sequence[tuple[str, str]] = (), name: str = ""
+) -> tuple[str, int, int]:
+    """At most N lines of the model's answer about the user; how many more it gave, and how many it gave
+    about the character instead (left out: small models attribute the character's words to the user)."""
     lines = [line.strip() for line in answer.strip().splitlines() if line.strip()]
-    return "\n".join(lines[:max_items]), max(len(lines) - max_items, 0)
+    about_user = [line for line in lines if not about_character(line, turns, name)]
+    kept = about_user[:max_items]
+    return "\n".join(kept), len(about_user) - len(kept), len(lines) - len(about_user)
+
+
+def about_character(line: str, turns: Sequence[tuple[str, str]], name: str) -> bool:
+    """A point that names the character as its subject, or shares more words with what only the character
+    said than with what the user said."""
+    subject = re.sub(r"^[-*•\d.)\s]+", "", line).casefold()
+    names = [n for n in (name.strip().casefold(), "the character", "the assistant", "assistant") if n]
+    if any(subject.startswith(n) for n in names):
+        return True
+    words = set(tokenize(line))
+    user = {t for u, _ in turns for t in tokenize(u)}
+    character = {t for _, a in turns for t in tokenize(a)} - user
+    return len(words & character) > len(words & user)
 
 
 def summarise_window(
@@ -75,7 +95,7 @@ def summarise_window(
     completion, call = call_model(model, messages, purpose="summary", options=CallOptions(timeout_ms))
     if completion is None:
         return _fallback(turns, max_items, call.error, call)
-    text, dropped = summary_points(completion.text, max_items)
+    text, dropped, not_user = summary_points(completion.text, max_items, turns, name)
     if not text:
-        return _fallback(turns, max_items, "empty summary", call)
-    return SummaryText(text, "llm", call=call, dropped=dropped)
+        return _fallback(turns, max_items, "no point about the user" if not_user else "empty summary", call)
+    return SummaryText(text, "llm", call=call, dropped=dropped, not_user=not_user)
