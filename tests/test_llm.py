@@ -66,8 +66,8 @@ def test_hybrid_sends_only_no_marker_inputs_to_the_judge(server: OpenAIServer, j
     assert sent["stream"] is True and sent["response_format"]["type"] == "json_schema"
     assert (ambiguous.decided_by, ambiguous.should_recall, ambiguous.query) == ("llm", True, "project background")
     call = ambiguous.llm_call
-    assert call is not None and call.purpose == "judge" and call.parsed == {
-        "should_recall": True, "query": "project background", "reason": "scripted", "categories": [], "notes": []}  # fmt: skip
+    parsed = {"should_recall": True, "query": "project background", "reason": "scripted", "categories": [], "notes": []}
+    assert call is not None and call.purpose == "judge" and call.parsed == parsed
     assert call.prompt_tokens is not None and call.latency_ms > 0
 
 
