@@ -112,6 +112,7 @@ def model_name(model: object) -> str:
 
 
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="llm-call")
+_CLOSING_S = 0.25  # how long a cut stream's record is waited for: the model closes its request at once
 
 
 def call_model(
@@ -187,6 +188,7 @@ def stream_model(
         except queue.Empty:
             options.cancel.set()
             error = timeout_message(options.timeout_ms)
+            final = _closing_record(pieces)
             break
         if kind == "piece":
             result.text += str(value)
@@ -196,8 +198,22 @@ def stream_model(
             break
         else:
             final = value if isinstance(value, Completion) else None
+            error = timeout_message(options.timeout_ms) if final is not None and final.cut else ""
             break
     result.call = _streamed_call(model, purpose, asked, result.text, final, error, started)
+
+
+def _closing_record(pieces: queue.Queue[tuple[str, object]]) -> Completion | None:
+    """The model's own record of a stream cut at the bound (its reported model and tokens), if it comes at once."""
+    closing = time.perf_counter() + _CLOSING_S
+    while (left := closing - time.perf_counter()) > 0:
+        try:
+            kind, value = pieces.get(timeout=left)
+        except queue.Empty:
+            return None
+        if kind == "done" and isinstance(value, Completion):
+            return value
+    return None
 
 
 def _streamed_call(
@@ -207,27 +223,25 @@ def _streamed_call(
     if final is not None and not error:
         return record(model, purpose, asked, replace(final, text=text, streamed=True), started)
     timed_out = error.startswith("timeout")
-    return LLMCall(purpose, model_name(model), asked, text, _ms(started), error=error, streamed=True,
+    reported = final if final is not None else Completion("")
+    return LLMCall(purpose, model_name(model), asked, text, _ms(started), reported.prompt_tokens,
+                   reported.completion_tokens, error=error, reported_model=reported.model, streamed=True,
                    partial=timed_out and bool(text), finish_reason="timeout" if timed_out else "")  # fmt: skip
 
 
 def _pump(
     model: StreamingChatModel, messages: tuple[ChatMessage, ...], options: CallOptions, out: queue.Queue[Any]
 ) -> None:
+    """Forward the model's pieces until it ends or is told to stop; its closing record goes last either way."""
     final: Completion | None = None
     try:
         for event in model.stream(messages, options):
-            if options.cancel.is_set():
-                return
             if isinstance(event, Completion):
                 final = event
-            else:
+            elif not options.cancel.is_set():
                 out.put(("piece", event))
     except Exception as exc:
         out.put(("error", f"{type(exc).__name__}: {exc}"))
-        return
-    if final is not None and final.cut:
-        out.put(("error", final.finish_reason and timeout_message(options.timeout_ms)))
         return
     out.put(("done", final))
 
