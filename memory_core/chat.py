@@ -132,7 +132,9 @@ def call_model(
     except Exception as exc:  # every provider failure becomes a recorded error, never a lost turn
         return None, _failed(model, asked, purpose, started, f"{type(exc).__name__}: {exc}")
     call = record(model, purpose, asked, completion, started)
-    return (None, call) if completion.cut else (completion, call)
+    if completion.cut:  # the model's own watch of the same bound stopped it first
+        return None, replace(call, error=timeout_message(options.timeout_ms))
+    return completion, call
 
 
 def record(
