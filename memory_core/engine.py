@@ -27,7 +27,7 @@ from .decide import teaching
 from .decide.decider import LLMJudge, RecallDecider, RecallDecision
 from .injection import Injection
 from .models import MemoryItem, Scope, TaughtExample
-from .prompts import greeting_messages
+from .prompts import greeting_messages, without_own_name
 from .providers.mem0_store import Mem0Store
 from .recall.fusion import FusionRetriever
 from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
@@ -180,7 +180,7 @@ class MemoryEngine:
             completion, call = call_model(self.chat_model, messages, purpose="greeting", options=options)
             session.side_calls.append(call)
             if completion is not None and completion.text.strip():
-                return completion.text
+                return without_own_name(completion.text, name or session.character_name)
         return self.responder.greeting(name, memories)
 
     def reply_without_memory(self, session: Session, user_text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from .chat import ChatMessage
@@ -107,6 +108,22 @@ def greeting_messages(persona: str, memories: Sequence[str], *, name: str = "") 
         lines = "\n".join(f"- {m}" for m in memories)
         messages.append(ChatMessage("system", GREETING_MEMORIES.format(memories=lines)))
     return [*messages, ChatMessage("user", GREETING_USER)]
+
+
+def without_own_name(greeting: str, name: str) -> str:
+    """A model's greeting that opens by calling the user by the character's own name, without that name
+    (small models do: "Mia, I'm glad you're here", said by Mia)."""
+    if not name.strip():
+        return greeting
+    opening = re.compile(
+        rf"^\s*(?:(hi|hello|hey|dear|你好)\s*)?{re.escape(name.strip())}\s*[,!:，！：]\s*", re.IGNORECASE
+    )
+    match = opening.match(greeting)
+    if match is None:
+        return greeting
+    rest = greeting[match.end() :]
+    word = match.group(1)
+    return f"{word.capitalize()}! {rest}" if word else rest[:1].upper() + rest[1:]
 
 
 def offline_greeting(name: str, memories: Sequence[str]) -> str:

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from memory_core.prompts import greeting_messages, judge_messages, offline_greeting, offline_reply, summary_messages
+from memory_core.prompts import (
+    greeting_messages,
+    judge_messages,
+    offline_greeting,
+    offline_reply,
+    summary_messages,
+    without_own_name,
+)
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("MEMTUNE_UPDATE_SNAPSHOTS") == "1"
@@ -42,3 +49,17 @@ def test_the_judge_prompt_is_bilingual_and_demands_json() -> None:
     system = judge_messages("x")[0].content
     for phrase in ("JSON", "should_recall", "usual style", "按之前那样", "常识性问题", "general-knowledge"):
         assert phrase in system
+
+
+@pytest.mark.parametrize(
+    ("greeting", "expected"),
+    [
+        ("Mia, I'm glad you're here", "I'm glad you're here"),
+        ("Hi Mia! Welcome back", "Hi! Welcome back"),
+        ("你好Mia！欢迎回来", "你好! 欢迎回来"),
+        ("Hi Anna! Welcome back", "Hi Anna! Welcome back"),  # the user's own name stays
+        ("Mia here: welcome back", "Mia here: welcome back"),  # the character naming itself stays
+    ],
+)
+def test_a_greeting_does_not_call_the_user_by_the_characters_name(greeting: str, expected: str) -> None:
+    assert without_own_name(greeting, "Mia") == expected

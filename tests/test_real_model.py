@@ -8,6 +8,7 @@ request, a cut reply is marked partial, summaries keep to the user.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,16 @@ from pathlib import Path
 import pytest
 from llama_server import LlamaServer, require_llama, running_llama_server
 
-from memory_core import LLMConfig, MemoryEngine, OpenAIChatModel, Scope, Tuning, build_engine, load_settings
+from memory_core import (
+    LLMConfig,
+    MemoryEngine,
+    NewItem,
+    OpenAIChatModel,
+    Scope,
+    Tuning,
+    build_engine,
+    load_settings,
+)
 from memory_core.chat import CallOptions, ChatMessage, call_model
 from memory_core.decide.llm_judge import LLMJudge
 from memory_core.eval.judge_bench import JudgedMessage, judge_all, judge_report
@@ -109,3 +119,22 @@ def test_a_summary_of_a_scripted_session_keeps_to_the_user(llama: LlamaServer) -
     assert not any(about_character(line, turns, "Mia") for line in summary.text.splitlines())
     assert not any(word in summary.text.casefold() for word in ("jasmine", "by the sea", "baking"))
     model.close()
+
+
+def test_the_persona_keeps_the_character_and_the_user_apart(llama: LlamaServer, tmp_path: Path) -> None:
+    settings = load_settings({"OPENTALKING_LLM_BASE_URL": llama.base_url, "OPENTALKING_LLM_MODEL": llama.model,
+                              "OPENTALKING_LLM_TEMPERATURE": "0", "MEMTUNE_DATA_DIR": str(tmp_path)})  # fmt: skip
+    engine = build_engine(settings)
+    scope = Scope.of("alice", "mia")
+    assert engine.store is not None
+    engine.store.ensure_library(scope)
+    engine.store.add_items(scope, [NewItem("I like oolong tea, no sugar", "preference", "user_preference")])
+    session = engine.open_session(scope, enabled=True, persona="You are Mia, a friendly tea-shop assistant.",
+                                  name="Mia", tuning=Tuning(decision_mode="rule"))  # fmt: skip
+    greeting = engine.greeting(session, name="Mia")
+    reply = engine.run_turn(session, "What tea do I like?").reply
+    print(repr(greeting), repr(reply))
+    # A 135M model is no judge of tact; what is checked is who is who, in this deterministic (temperature 0) run.
+    assert not re.match(r"\s*(hi |hello |hey )?mia\b", greeting, re.IGNORECASE)  # the user is not called Mia
+    assert not re.search(r"\b(I|my)\b[^.]*\b(like|love|prefer|enjoy|favou?rite)\b[^.]*\boolong", reply)
+    engine.close()
