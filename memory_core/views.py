@@ -181,6 +181,10 @@ def summary_state(trace: Trace) -> str:
         text += f"\n\n**No summary** ({inert(summary.trigger)}): {inert(summary.note)}"
     elif summary is not None:
         text += f"\n\n**Summary written** ({inert(summary.by)}, {inert(summary.trigger)}): {inert(summary.text)}"
+    if summary is not None and summary.dropped:
+        text += f"\n\n{summary.dropped} more points were left out at the cap (OPENTALKING_MEMORY_SUMMARY_MAX_ITEMS)."
+    if trace.reply_partial:
+        text += "\n\nThis turn's reply was cut at its bound: the window keeps it marked as partial."
     return text
 
 

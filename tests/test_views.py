@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from console.chat_handlers import chat_messages
-from memory_core import MemoryEngine, NewItem, Scope, SQLiteStore, Tuning, load_settings
+from memory_core import MemoryEngine, NewItem, Scope, SQLiteStore, Trace, Tuning, load_settings
 from memory_core.eval.compare import compare_message
 from memory_core.views import (
     comparison_markdown,
@@ -120,3 +120,18 @@ def test_chat_messages_show_text_not_markup(engine_factory: Factory, store: SQLi
     assert "&lt;img src=x&gt; I love oolong tea" in note["content"] and "&lt;img src=x&gt;" in reply["content"]
     assert note["metadata"]["title"] == "🧠 Recalled 2 memories · user_owned · rule"
     assert not [m for m in (user, note, reply) if "<" in m["content"] or "![](x)" in m["content"]]
+
+
+def test_the_summary_state_says_what_was_left_out_and_a_partial_reply() -> None:
+    from dataclasses import replace
+
+    from memory_core.session import SummaryRecord
+
+    base = Trace(session_id="s", turn=1, scope=Scope.of("a", "c"), enabled=True, user_text="hi", decision=None,
+                 query="", backend="hybrid", hits=(), recall_note="", memory_block="", injection_style="reference",
+                 block_index=0, messages=(), reply="x … [cut off]", reply_by="llm", write=None,
+                 summary=SummaryRecord("window", "- a\n- b", "llm", 4, dropped=2), summary_pending=0,
+                 summary_window_size=4, timings=(), reply_partial=True)  # fmt: skip
+    text = summary_state(base)
+    assert "2 more points were left out at the cap" in text and "marked as partial" in text
+    assert "left out" not in summary_state(replace(base, summary=None, reply_partial=False))
