@@ -61,7 +61,9 @@ class OpenAIChatModel:
         except ProviderError:
             raise
         except Exception as exc:
-            if not reader.stopped:
+            if _timed_out(exc):
+                reader.stopped = True  # the request's timeout is the caller's bound: it passed
+            elif not reader.stopped:
                 raise _provider_error(exc) from None
         if reader.chunks == 0 and not reader.stopped:
             raise ProviderError("the endpoint answered with no completion chunks (not an OpenAI-style stream)")
@@ -151,6 +153,11 @@ class _Reader:
                           prompt_tokens=_tokens(self.usage, "prompt_tokens"),
                           completion_tokens=_tokens(self.usage, "completion_tokens"),
                           finish_reason="timeout" if self.stopped else str(self.finish), streamed=True)  # fmt: skip
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """The client's own timeout (openai's APITimeoutError, httpx's timeouts), which is set to the bound."""
+    return "timeout" in type(exc).__name__.lower()
 
 
 def _tokens(usage: Any, name: str) -> int | None:
