@@ -12,9 +12,23 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..recall.entities import find_entities, has_fact_entity
+from ..recall.entities import Entity, find_entities
 from . import lexicon as lx
-from .patterns import GENERAL_ADVICE_EN, ZH_INTERJECTION, asks_about_user, asks_user_name
+from .patterns import (
+    ZH_INTERJECTION,
+    Caseless,
+    Either,
+    Source,
+    Text,
+    asks_about_user,
+    asks_user_name,
+    chinese_source,
+    english_source,
+    keyword_parts,
+    keyword_source,
+    keywords,
+    word_led,
+)
 
 CATEGORIES_BY_REASON: dict[str, tuple[str, ...]] = {
     "user_owned": (
@@ -43,49 +57,44 @@ class RuleMatch:
     evidence: str = ""
 
 
-# The two pattern builders run once, at import, so a mutation testing run (which forks after importing) can
-# never see a mutant of theirs: they are left out of it, and every rule test exercises what they build.
-def _words(terms: tuple[str, ...]) -> re.Pattern[str]:  # pragma: no mutate block
-    """One case-insensitive alternation; word-bounded where a term starts or ends with a letter."""
-    parts = []
-    for term in sorted(terms, key=len, reverse=True):
-        piece = re.escape(term).replace(r"\ ", r"\s+")
-        if term[:1].isascii() and term[:1].isalnum():
-            piece = r"\b" + piece
-        if term[-1:].isascii() and term[-1:].isalnum():
-            piece += r"\b"
-        parts.append(piece)
-    return re.compile("|".join(parts), re.IGNORECASE)
-
-
-def _any(patterns: tuple[str, ...]) -> re.Pattern[str]:  # pragma: no mutate block
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-
-
 _HAS_WORD = re.compile(r"[\w\u4e00-\u9fff]")
-_EDGE_NOISE = re.compile(r"^[\W_]+|[\W_]+$")
 _INNER_PUNCT = re.compile(r"[,.!?;:，。！？；：、~～…]+")
+_QUOTE_MARK = re.compile("[“「\"']")
 _QUOTED = re.compile(r"“[^”]*”|「[^」]*」|\"[^\"]*\"|(?:(?<=\s)|^)'[^']+'(?=[\s.,!?;:]|$)")
 _AFTER_COLON_TASK = re.compile(r"(?:翻译|translate|convert|改写|润色|注释|rewrite)[^:：]*[:：].*$", re.IGNORECASE)
-_QUESTION_EN = re.compile(
+_QUESTION_EN = Caseless.compile(
     r"\?|^\s*(?:what|whats|what's|when|where|which|who|whom|whose|why|how|do|does|did|is|are|was|were|can|"
-    r"could|should|would|will|have|has|any)\b|\bagain\b|\bremind me\b|\bdo you know\b",
-    re.IGNORECASE,
+    r"could|should|would|will|have|has|any)\b|\b(?:again\b|remind me\b|do you know\b)"
 )
-_HYPOTHETICAL = re.compile(r"\bif (?:i|i'm|im|my|we)\b|假如我|如果我|假设我", re.IGNORECASE)
-_HOW_TO = re.compile(r"^\s*(?:how (?:do|can|should|would) (?:i|you|we)|how to)\b", re.IGNORECASE)
+# Not a stored fact even when the question is the user's: a hypothetical, a how-to, general advice. Joined
+# bare, not each in (?:...): the same alternation, but the engine sees each branch's first character.
+_NOT_ABOUT_FACTS_EN = Caseless.compile(
+    r"\bif (?:i|i'm|im|my|we)\b|假如我|如果我|假设我|^\s*(?:how (?:do|can|should|would) (?:i|you|we)|how to)\b|"
+    + word_led(lx.GENERAL_ADVICE_EN)
+)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# Every kind of entity `find_entities` knows holds one of these: a digit (addresses, server numbers), a dot
+# (addresses, file names), a slash or backslash (paths, "a/b" hosts), a hyphen or underscore (host names).
+# A message without any has no entity, and most messages have none (a test pins this to recall.entities).
+_ENTITY_HINT = re.compile(r"[\d./\\_-]")
 
+_ACK_WORDS = (
+    "ok", "okay", "great", "perfect", "cool", "nice", "awesome", "好", "好的", "行", "嗯", "可以", "that's", "thats",
+)  # fmt: skip
 LOW_VALUE_ACK = re.compile(
-    r"^(?:ok|okay|great|perfect|cool|nice|awesome|好|好的|行|嗯|可以|that's|thats)\b.*(?:"
-    + "|".join(re.escape(t) for t in lx.THANKS_ENDINGS)
-    + r")$",
+    r"^(?:" + "|".join(_ACK_WORDS) + r")\b.*(?:" + "|".join(re.escape(t) for t in lx.THANKS_ENDINGS) + r")$",
     re.IGNORECASE,
 )
+# Normalising keeps every letter and digit, so a message with more of them than the longest greeting, control
+# word or confirmation can only be an acknowledgement, and one starts like one.
+_SHORT_LIMIT = max(16, *map(len, lx.LOW_VALUE))
+_LONGER_THAN_SHORT = re.compile(rf"(?:[\W_]*[^\W_]){{{_SHORT_LIMIT + 1}}}")
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
+_ACK_STARTS = frozenset(word[0] for word in _ACK_WORDS)
 _ACK_BLOCKERS = re.compile(
     r"\?|？|\b(?:can you|could you|would you|please|remind)\b|帮我|请|吗|什么|怎么", re.IGNORECASE
 )
-_ACCEPT_CURRENT = _words(lx.ACCEPT_CURRENT)
+_ACCEPT_CURRENT = re.compile(keyword_source(lx.ACCEPT_CURRENT), re.IGNORECASE)  # on a short, lowercased text
 
 _ZH_POSSESSIVE = re.compile(
     r"(?:我的|我现在|我之前|我上次|我刚才|我那个|我那台|我那只|我那位|我家|我们家)"
@@ -93,33 +102,36 @@ _ZH_POSSESSIVE = re.compile(
 )
 _ZH_KIN = re.compile(r"我[^，。？?！!\s]{0,4}?(?:" + "|".join(sorted(lx.KIN_ZH, key=len, reverse=True)) + ")")
 _ZH_RECALL_PARTICLE = re.compile(r"我.*来着|来着.*我")
-_EN_OWNED = re.compile(
-    r"\b(?:my|mine)\b|\bwhere i (?:live|work|stay|grew up)\b|\bi live\b|\bam i allergic\b", re.IGNORECASE
-)
+_EN_OWNED = Caseless.compile(r"\b(?:my|mine)\b|\bwhere i (?:live|work|stay|grew up)\b|\bi live\b|\bam i allergic\b")
 
-_RISK_ZH = _words(lx.RISK_WORDS_ZH)
-_RISK_EN = _words(lx.RISK_WORDS_EN)
-_COMFORT = _any(
-    (_words(lx.COMFORT_ZH).pattern, *lx.COMFORT_ZH_PATTERNS, _words(lx.COMFORT_EN).pattern, *lx.COMFORT_EN_PATTERNS)
-)
+_RISK_ZH = Either.compile(keyword_parts(lx.RISK_WORDS_ZH))
+_RISK_EN = keywords(lx.RISK_WORDS_EN)
+_COMFORT = Either.compile(
+    (*keyword_parts(lx.COMFORT_ZH), chinese_source(*lx.COMFORT_ZH_PATTERNS),
+     english_source(keyword_source(lx.COMFORT_EN), *lx.COMFORT_EN_PATTERNS))
+)  # fmt: skip
 _TIRED_ZH = re.compile(r"累(?!计|积)")
-_GOAL = _any((_words(lx.GOAL_ZH).pattern, _words(lx.GOAL_EN).pattern))
-_PREFERENCE_ZH = _any((_words(lx.PREFERENCE_ZH).pattern, *lx.PREFERENCE_ZH_PATTERNS))
-_LIKE_ZH = _words(lx.PREFERENCE_LIKE_ZH)
+_GOAL = Either.compile((*keyword_parts(lx.GOAL_ZH), *keyword_parts(lx.GOAL_EN)))
+_PREFERENCE_ZH = Either.compile((*keyword_parts(lx.PREFERENCE_ZH), chinese_source(*lx.PREFERENCE_ZH_PATTERNS)))
+_LIKE_ZH = keywords(lx.PREFERENCE_LIKE_ZH)
 _ABOUT_CHARACTER_ZH = re.compile(r"你.{0,4}(?:喜欢|不喜欢)")
-_REQUEST_ZH = _words(lx.REQUEST_OR_QUESTION_ZH)
-_REQUEST_EN = _any(lx.REQUEST_EN)
-_PERSONAL_TASTE_EN = _any(lx.PERSONAL_TASTE_EN)
-_ANYTHING_GOES = re.compile(r"随便|whatever|any (?:random )?one|at random", re.IGNORECASE)
-_TASK_FOR_PERSON = re.compile("|".join(f"(?:{p})" for p in lx.TASK_FOR_PERSON))
-_EXPLICIT_ZH = _any((_words(lx.EXPLICIT_ZH).pattern, *lx.EXPLICIT_ZH_PATTERNS))
-_LIKE_STATEMENT_ZH = _words(lx.EXPLICIT_LIKE_ZH)
-_EXPLICIT_EN_PERSONAL = _any((_words(lx.EXPLICIT_EN_PERSONAL).pattern, *lx.EXPLICIT_EN_PATTERNS))
-_EXPLICIT_EN_CONTEXTUAL = _words(lx.EXPLICIT_EN_CONTEXTUAL)
-_REMIND_ME_TO = re.compile(r"\bremind me to\b", re.IGNORECASE)
-_FIRST_PERSON_EN = re.compile(lx.FIRST_PERSON_EN, re.IGNORECASE)
-_GENERIC_ZH = _words(lx.GENERIC_ZH)
-_GENERIC_EN = _any(lx.GENERIC_EN)
+_REQUEST_ZH = keywords(lx.REQUEST_OR_QUESTION_ZH)
+_REQUEST_EN = Caseless.compile(english_source(*lx.REQUEST_EN))
+_PERSONAL_TASTE_EN = Caseless.compile(english_source(*lx.PERSONAL_TASTE_EN))
+_ANYTHING_GOES = Either.compile(
+    (chinese_source("随便"), Source("whatever|any (?:random )?one|at random", needs_latin=True))
+)
+_TASK_FOR_PERSON = re.compile(lx.TASK_FOR_PERSON[0] + "|" + word_led(lx.TASK_FOR_PERSON[1:]))
+_EXPLICIT_ZH = Either.compile((*keyword_parts(lx.EXPLICIT_ZH), chinese_source(*lx.EXPLICIT_ZH_PATTERNS)))
+_LIKE_STATEMENT_ZH = keywords(lx.EXPLICIT_LIKE_ZH)
+_EXPLICIT_EN_PERSONAL = Caseless.compile(
+    english_source(keyword_source(lx.EXPLICIT_EN_PERSONAL), *lx.EXPLICIT_EN_PATTERNS)
+)
+_EXPLICIT_EN_CONTEXTUAL = keywords(lx.EXPLICIT_EN_CONTEXTUAL)
+_REMIND_ME_TO = Caseless.compile(r"\bremind me to\b")
+_FIRST_PERSON_EN = Caseless.compile(lx.FIRST_PERSON_EN)
+_GENERIC_ZH = keywords(lx.GENERIC_ZH)
+_GENERIC_EN = Caseless.compile(english_source(*lx.GENERIC_EN))
 
 _NAME = r"[\u4e00-\u9fffA-Za-z·]{2,21}"
 _ZH_NAMED_WHOLE = re.compile(rf"^({_NAME}?)(?:{'|'.join(lx.NAMED_ENTITY_SUFFIXES)})[?？]?$")
@@ -136,7 +148,7 @@ _ZH_NAME_LEAD_QUESTION = re.compile(
     r".{0,12}(?:[?？吗呢谁哪]|什么|怎么样|几岁|多大|了$)"
 )
 _EN_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+)\b")
-_EN_RELATION = _words(lx.RELATION_WORDS_EN)
+_EN_RELATION = keywords(lx.RELATION_WORDS_EN)
 _EN_NOT_NAMES = frozenset(
     """
     I Im The A An This That What When Where Which Who Why How Do Does Did Is Are Can Could Should Would
@@ -146,25 +158,49 @@ _EN_NOT_NAMES = frozenset(
 )
 
 
+def _strip_edge_noise(text: str) -> str:
+    r"""What `^[\W_]+|[\W_]+$` leaves: a character is noise unless `isalnum()` (regex `\w` minus "_").
+
+    A loop from each end, because a regex for the trailing run is tried at every position of the text."""
+    start, end = 0, len(text)
+    while start < end and not text[start].isalnum():
+        start += 1
+    while end > start and not text[end - 1].isalnum():
+        end -= 1
+    return text[start:end]
+
+
 def normalise_short(text: str) -> str:
     """Lowercase, drop outer punctuation/emoji and inner punctuation, collapse spaces: "OK, thanks!" -> "ok thanks"."""
-    text = _EDGE_NOISE.sub("", text.strip().lower())
-    return re.sub(r"\s+", " ", _INNER_PUNCT.sub(" ", text)).strip()
+    text = _strip_edge_noise(text.strip().lower())
+    return " ".join(_INNER_PUNCT.sub(" ", text).split())  # str.split's whitespace is the regex \s
+
+
+def _too_long_to_be_low_value(text: str) -> bool:
+    if not _LONGER_THAN_SHORT.match(text):
+        return False
+    first = _LETTER_OR_DIGIT.search(text)
+    return first is None or first.group(0).lower()[:1] not in _ACK_STARTS
 
 
 def is_low_value(text: str) -> bool:
     """Greetings, acknowledgements, fillers and bare control words (normalised exact match)."""
+    if _too_long_to_be_low_value(text):  # most messages: no need to normalise them
+        return False
     short = normalise_short(text)
     if short in lx.LOW_VALUE:
         return True
-    if _ACK_BLOCKERS.search(text):
-        return False
-    return bool(LOW_VALUE_ACK.search(short)) or (bool(_ACCEPT_CURRENT.search(short)) and len(short) <= 16)
+    # The blockers are the dearer search, and only matter when the message reads as an acknowledgement.
+    acknowledges = bool(LOW_VALUE_ACK.search(short)) or (len(short) <= 16 and bool(_ACCEPT_CURRENT.search(short)))
+    return acknowledges and not _ACK_BLOCKERS.search(text)
 
 
 def message_content(text: str) -> str:
     """The user's own words: quoted passages and the payload of translate/rewrite commands removed."""
-    content = _QUOTED.sub(" ", text)
+    # Both patterns need a quote or a colon; most messages have neither, and then there is nothing to remove.
+    content = _QUOTED.sub(" ", text) if _QUOTE_MARK.search(text) else text
+    if ":" not in content and "：" not in content:
+        return content
     return _AFTER_COLON_TASK.sub(lambda m: m.group(0).split(":")[0].split("：")[0], content)
 
 
@@ -172,13 +208,37 @@ def _is_english(text: str) -> bool:
     return not _CJK.search(text)
 
 
-def _generic_question(content: str) -> bool:
-    """A knowledge question with nothing of the user in it: memory would not change the answer."""
-    if (_GENERIC_ZH.search(content) and "我" not in content) or _GENERIC_EN.search(content):
+class _Turn(Text):
+    """A message's content, and what several rules ask of it, each worked out once: the dearer answers (a
+    knowledge question? which entities?) only when a rule first asks."""
+
+    __slots__ = ("_entities", "_generic", "english", "english_question")
+
+    def __init__(self, content: str) -> None:
+        super().__init__(content)
+        self.english = not self.chinese
+        self.english_question = self.english and _QUESTION_EN.found(self)
+        self._generic: bool | None = None
+        self._entities: tuple[Entity, ...] | None = None
+
+    @property
+    def generic(self) -> bool:
+        """A knowledge question with nothing of the user in it: memory would not change the answer."""
+        if self._generic is None:
+            self._generic = _generic_question(self)
+        return self._generic
+
+    @property
+    def entities(self) -> tuple[Entity, ...]:
+        if self._entities is None:
+            self._entities = find_entities(self.raw) if _ENTITY_HINT.search(self.raw) else ()
+        return self._entities
+
+
+def _generic_question(turn: _Turn) -> bool:
+    if (_GENERIC_ZH.found(turn) and "我" not in turn.raw) or _GENERIC_EN.found(turn):
         return True
-    if _is_english(content):
-        return bool(_QUESTION_EN.search(content)) and not _FIRST_PERSON_EN.search(content)
-    return False
+    return turn.english_question and not _FIRST_PERSON_EN.found(turn)
 
 
 def _search(pattern: re.Pattern[str], text: str) -> str:
@@ -186,72 +246,77 @@ def _search(pattern: re.Pattern[str], text: str) -> str:
     return m.group(0) if m else ""
 
 
-def _user_owned(content: str) -> str:
-    if hit := asks_user_name(content) and "name question":
-        return hit
+def _chinese_user_owned(turn: _Turn) -> str:
+    content = turn.raw
     if hit := _search(_ZH_POSSESSIVE, ZH_INTERJECTION.sub("", content)):
         return hit
     if hit := _search(_ZH_RECALL_PARTICLE, content):
         return hit
-    if (hit := _search(_ZH_KIN, content)) and _REQUEST_ZH.search(content):
+    if (hit := _search(_ZH_KIN, content)) and _REQUEST_ZH.found(turn):
         return hit
-    if _is_english(content) and _QUESTION_EN.search(content):
-        if _HYPOTHETICAL.search(content) or _HOW_TO.search(content) or GENERAL_ADVICE_EN.search(content):
-            return ""
-        return _search(_EN_OWNED, content)
     return ""
 
 
-def _high_risk(content: str) -> str:
-    entities = find_entities(content)
-    if not entities:
+def _user_owned(turn: _Turn) -> str:
+    content = turn.raw
+    if hit := asks_user_name(turn) and "name question":
+        return hit
+    if "我" in content and (hit := _chinese_user_owned(turn)):  # every one of these patterns needs a 我
+        return hit
+    if turn.english_question:
+        return "" if _NOT_ABOUT_FACTS_EN.found(turn) else _EN_OWNED.find(turn)
+    return ""
+
+
+def _high_risk(turn: _Turn) -> str:
+    if not turn.entities:
         return ""
     # Risk words inside an entity ("deploy-prod") are names, not commands.
-    masked = list(content)
-    for entity in entities:
+    masked = list(turn.raw)
+    for entity in turn.entities:
         masked[entity.start : entity.end] = " " * (entity.end - entity.start)
-    rest = "".join(masked)
-    return _search(_RISK_ZH, rest) or _search(_RISK_EN, rest)
+    rest = Text("".join(masked))
+    return _RISK_ZH.find(rest) or _RISK_EN.find(rest)
 
 
-def _comfort(content: str) -> str:
-    if _generic_question(content):
+def _comfort(turn: _Turn) -> str:
+    if turn.generic:
         return ""
-    return _search(_COMFORT, content) or _search(_TIRED_ZH, content)
+    return _COMFORT.find(turn) or _search(_TIRED_ZH, turn.raw)
 
 
-def _goal(content: str) -> str:
-    return "" if _generic_question(content) else _search(_GOAL, content)
+def _goal(turn: _Turn) -> str:
+    return "" if turn.generic else _GOAL.find(turn)
 
 
-def _preference(content: str) -> str:
-    if _generic_question(content) or (_ANYTHING_GOES.search(content) and "我" not in content):
+def _preference(turn: _Turn) -> str:
+    if turn.generic or (_ANYTHING_GOES.found(turn) and "我" not in turn.raw):
         return ""
-    if hit := _search(_PREFERENCE_ZH, content):
+    if hit := _PREFERENCE_ZH.find(turn):
         return hit
-    like = _search(_LIKE_ZH, content)
-    if like and _REQUEST_ZH.search(content) and not _ABOUT_CHARACTER_ZH.search(content):
+    like = _LIKE_ZH.find(turn)
+    if like and _REQUEST_ZH.found(turn) and not _ABOUT_CHARACTER_ZH.search(turn.raw):
         return like
-    if _REQUEST_EN.search(content) and (taste := _search(_PERSONAL_TASTE_EN, content)):
+    if _REQUEST_EN.found(turn) and (taste := _PERSONAL_TASTE_EN.find(turn)):
         return taste
     return ""
 
 
-def _fact_entity(content: str) -> str:
-    if has_fact_entity(content):
+def _fact_entity(turn: _Turn) -> str:
+    if turn.entities:  # what `has_fact_entity` asks, without finding the entities a second time
         return "entity"
-    return _search(_TASK_FOR_PERSON, content)
+    return _search(_TASK_FOR_PERSON, turn.raw)
 
 
-def _explicit(content: str) -> str:
-    if hit := _search(_EXPLICIT_ZH, content):
+def _explicit(turn: _Turn) -> str:
+    if hit := _EXPLICIT_ZH.find(turn):
         return hit
-    if (hit := _search(_LIKE_STATEMENT_ZH, content)) and _REQUEST_ZH.search(content):
+    if (hit := _LIKE_STATEMENT_ZH.find(turn)) and _REQUEST_ZH.found(turn):
         return hit
-    if hit := _search(_EXPLICIT_EN_PERSONAL, content):
+    if hit := _EXPLICIT_EN_PERSONAL.find(turn):
         return hit
-    hit = _search(_EXPLICIT_EN_CONTEXTUAL, content)
-    if hit and not _REMIND_ME_TO.search(content) and _FIRST_PERSON_EN.search(content):
+    hit = _EXPLICIT_EN_CONTEXTUAL.find(turn)
+    if hit and not _REMIND_ME_TO.found(turn) and _FIRST_PERSON_EN.found(turn):
         return hit
     return ""
 
@@ -271,7 +336,7 @@ def _named_entity_question(content: str) -> str:
         return m.group(1)
     if (m := _EN_NAME_ABOUT.search(text)) and (name := m.group(1) or m.group(2)) not in _EN_NOT_NAMES:
         return name
-    if _QUESTION_EN.search(text) and _EN_RELATION.search(text):
+    if _QUESTION_EN.found(message := Text(text)) and _EN_RELATION.found(message):
         names = [str(n) for n in _EN_CAPITALISED.findall(text) if n not in _EN_NOT_NAMES]
         if names:
             return names[0]
@@ -279,7 +344,7 @@ def _named_entity_question(content: str) -> str:
 
 
 # Positive rules in the reference's order; high-risk rejection sits where the reference has it.
-_RULES: tuple[tuple[str, bool, Callable[[str], str]], ...] = (
+_RULES: tuple[tuple[str, bool, Callable[[_Turn], str]], ...] = (
     ("user_owned", True, _user_owned),
     ("high_risk_ignored", False, _high_risk),
     ("comfort_context", True, _comfort),
@@ -287,10 +352,10 @@ _RULES: tuple[tuple[str, bool, Callable[[str], str]], ...] = (
     ("preference_context", True, _preference),
     ("fact_entity", True, _fact_entity),
     ("explicit_recall", True, _explicit),
-    ("named_entity_question", True, _named_entity_question),
+    ("named_entity_question", True, lambda turn: _named_entity_question(turn.raw)),
     # Any other question about the user's own facts: after the risk check and the more specific markers,
     # so that it widens recall without taking their reasons.
-    ("user_owned", True, asks_about_user),
+    ("user_owned", True, lambda turn: asks_about_user(turn)),
 )
 
 
@@ -301,9 +366,9 @@ def decide_by_rules(text: str) -> RuleMatch:
         return RuleMatch(False, "empty")
     if is_low_value(stripped):
         return RuleMatch(False, "low_value", evidence=normalise_short(stripped))
-    content = message_content(stripped)
+    turn = _Turn(message_content(stripped))
     for reason, recall, rule in _RULES:
-        if evidence := rule(content):
+        if evidence := rule(turn):
             return RuleMatch(recall, reason, CATEGORIES_BY_REASON.get(reason, ()), evidence)
     return RuleMatch(False, "no_marker")
 
