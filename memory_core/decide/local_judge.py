@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..models import TaughtExample
+from ..recall import logistic
 from ..recall.embeddings import Embedder
 from .patterns import asks_user_name
 
@@ -34,7 +35,6 @@ THRESHOLD = 0.6
 # the corrected message, not merely the same topic. The user's explicit correction outranks the regression.
 TAUGHT_RADIUS = 0.9
 _L2 = 30.0
-_STEPS = 30
 
 Floats = npt.NDArray[np.float64]
 _WORDS = re.compile(r"[a-z']+")
@@ -108,23 +108,8 @@ def train(rows: Sequence[tuple[str, bool]], embedder: Embedder) -> Parameters:
     texts = [text for text, _ in rows]
     labels = np.array([label for _, label in rows], dtype=bool)
     vectors = embedder.embed(texts, kind="query")
-    x = features(vectors, texts)
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    z = np.hstack([(x - mean) / scale, np.ones((len(rows), 1))])
-    penalty = _L2 * np.eye(z.shape[1])
-    penalty[-1, -1] = 0.0  # the bias is not penalised
-    w = np.zeros(z.shape[1])
-    for _ in range(_STEPS):
-        p = _sigmoid(z @ w)
-        hessian = (z * (p * (1 - p))[:, None]).T @ z + penalty
-        w -= np.linalg.solve(hessian, z.T @ (p - labels) + penalty @ w)
-    weights = w[:-1] / scale  # folded back, so that scoring needs no standardising
-    bias = float(w[-1] - weights @ mean)
+    weights, bias = logistic.fit(features(vectors, texts), labels, _L2)
     return Parameters(embedder.name, weights, bias, vectors.astype(np.float16), tuple(texts), labels)
-
-
-def _sigmoid(z: Floats) -> Floats:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
 class LocalJudge:
@@ -153,7 +138,7 @@ class LocalJudge:
             example, similarity = match
             return LocalVerdict(float(example.should_recall), self._nearest(vector[0]), example, similarity)
         z = float(features(vector, [text])[0] @ self.parameters.weights + self.parameters.bias)
-        return LocalVerdict(round(float(_sigmoid(np.array([z]))[0]), 4), self._nearest(vector[0]))
+        return LocalVerdict(round(float(logistic.sigmoid(np.array([z]))[0]), 4), self._nearest(vector[0]))
 
     def _nearest(self, vector: npt.NDArray[np.floating]) -> tuple[Example, ...]:
         p = self.parameters
