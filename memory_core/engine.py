@@ -72,6 +72,12 @@ class _Turn:
     calls: list[LLMCall] = field(default_factory=list)
     timings: list[StageTiming] = field(default_factory=list)
 
+    @property
+    def injected(self) -> tuple[ScoredMemory, ...]:
+        """The hits the block holds: the recalled ones minus those the token budget left out."""
+        left_out = {memory.id for memory in self.injection.budget.left_out}
+        return tuple(hit for hit in self.hits if hit.item.id not in left_out)
+
     def take(self, reply: Reply) -> None:
         """The turn's reply, its call and any error."""
         self.reply, self.reply_by, self.reply_partial = reply.text, reply.by, reply.partial
@@ -161,7 +167,7 @@ class MemoryEngine:
         options = CallOptions(tuning.reply_timeout_ms)
         yield from stream_model(model, turn.injection.messages, purpose="reply", options=options, result=result)
         turn.timings.append(StageTiming("reply", (time.perf_counter() - started) * 1000))
-        turn.take(streamed_reply(result, self.responder, user_text, turn.hits, tuning))
+        turn.take(streamed_reply(result, self.responder, user_text, turn.injected, tuning))
         if turn.reply != result.text:
             yield turn.reply[len(result.text) :] if turn.reply.startswith(result.text) else turn.reply
         yield self._finish(turn, False)
@@ -287,7 +293,7 @@ class MemoryEngine:
 
     def _reply(self, turn: _Turn) -> None:
         messages, tuning = turn.injection.messages, turn.session.tuning
-        turn.take(model_reply(self.chat_model, self.responder, messages, turn.user_text, turn.hits, tuning))
+        turn.take(model_reply(self.chat_model, self.responder, messages, turn.user_text, turn.injected, tuning))
 
     def _finish(self, turn: _Turn, interrupted: bool) -> Trace:
         """Record the turn in the history, write, buffer for the summary, and build the trace."""
@@ -322,6 +328,7 @@ class MemoryEngine:
             memory_block=turn.injection.block,
             injection_style=tuning.injection_style,
             block_index=turn.injection.block_index,
+            block_budget=turn.injection.budget,
             messages=turn.injection.messages,
             reply=turn.reply,
             reply_by=turn.reply_by,

@@ -8,6 +8,7 @@ from typing import Any
 
 from .chat import ChatMessage, LLMCall
 from .decide.decider import RecallDecision
+from .injection import BlockBudget
 from .models import MemoryItem, NewItem, Scope
 from .recall.lexical import ScoredMemory
 from .tuning import Tuning
@@ -103,6 +104,7 @@ class Trace:
     errors: tuple[str, ...] = ()
     llm_calls: tuple[LLMCall, ...] = ()
     reply_partial: bool = False  # the bound cut the streamed reply; `reply` ends with its partial mark
+    block_budget: BlockBudget = field(default_factory=BlockBudget)  # the block's size, what its budget left out
 
     def timing(self, stage: str) -> float:
         return sum(t.ms for t in self.timings if t.stage == stage)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from .chat import ChatMessage, ChatModel
 from .decide.decider import RecallDecision
 from .errors import MemoryCoreError, QuotaError
-from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
+from .injection import Injection, inject_pipecat, inject_reference, tuned_block
 from .models import MemoryItem, NewItem, Scope
 from .prompts import persona_system
 from .providers.mem0_store import Mem0Store
@@ -104,20 +104,23 @@ def _mem0_hit(item: MemoryItem, row: dict[str, Any], rank: int) -> ScoredMemory:
 
 
 def inject(session: Session, user_text: str, hits: Sequence[ScoredMemory]) -> Injection:
+    """The messages to send: the hits' block, held to the session's token budget, in its injection style."""
     tuning = session.tuning
     system = persona_system(session.persona, session.character_name)
     base = [ChatMessage("system", system)] if system else []
     messages = [*base, *session.history, ChatMessage("user", user_text)]
-    items = [h.item for h in hits]
+    block, budget = tuned_block([h.item for h in hits], tuning)
     if tuning.injection_style == "pipecat":
-        return inject_pipecat(
+        injection = inject_pipecat(
             messages,
-            pipecat_block(items, tuning.pipecat_system_prompt),
+            block,
             system_prompt=tuning.pipecat_system_prompt,
             position=tuning.pipecat_position,
             add_as_system_message=tuning.pipecat_add_as_system_message,
         )
-    return inject_reference(messages, memory_block(items))
+    else:
+        injection = inject_reference(messages, block)
+    return replace(injection, budget=budget)
 
 
 def write(

@@ -43,6 +43,7 @@ class Tuning:
     pipecat_system_prompt: str = PIPECAT_SYSTEM_PROMPT
     pipecat_position: int = 1
     pipecat_add_as_system_message: bool = True
+    memory_token_budget: int = 600  # estimated tokens the memory block may take; 0: no budget
     reply_timeout_ms: int = 30_000
     partial_replies: str = "keep"  # a streamed reply cut at its bound: kept marked partial, or "drop"ped
     summary_timeout_ms: int = 20_000
@@ -91,6 +92,7 @@ TUNING_VARIABLES: dict[str, tuple[str, Parser]] = {
     "pipecat_system_prompt": ("MEMTUNE_PIPECAT_SYSTEM_PROMPT", parse_raw_text),
     "pipecat_position": ("MEMTUNE_PIPECAT_POSITION", int_between(0, 1000)),
     "pipecat_add_as_system_message": ("MEMTUNE_PIPECAT_ADD_AS_SYSTEM_MESSAGE", parse_bool),
+    "memory_token_budget": ("MEMTUNE_MEMORY_TOKEN_BUDGET", int_between(0, 100_000)),
     "reply_timeout_ms": ("OPENTALKING_LLM_TIMEOUT_MS", int_between(1, 600_000)),
     "partial_replies": ("MEMTUNE_PARTIAL_REPLIES", one_of("keep", "drop")),
     "summary_timeout_ms": ("MEMTUNE_SUMMARY_TIMEOUT_MS", int_between(1, 600_000)),

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from .chat import ChatMessage
 from .decide.decider import RecallDecision
 from .eval.compare import BatchReport, ModeOutcome
+from .injection import LeftOut
 from .markup import inert, inert_code
 from .models import MemoryItem
 from .recall.lexical import ScoredMemory
@@ -54,6 +55,26 @@ def query_line(trace: Trace) -> str:
     """The inspector's line above the hits: what was searched, by which backend, and the recall note."""
     query = inert(trace.query) if trace.query else "(no search)"
     return f"**Query** {query} · backend {inert_code(trace.backend)} · {inert(trace.recall_note)}"
+
+
+def block_size(trace: Trace) -> str:
+    """The inspector's line on the memory block: its estimated size against the budget, and each memory the
+    budget left out. Empty when no memory was offered to the block."""
+    fitted = trace.block_budget
+    if not trace.memory_block and not fitted.left_out:
+        return ""
+    size = f"≈ {fitted.tokens} tokens " + (f"of {fitted.budget}" if fitted.budget else "(no budget)")
+    parts = [size if trace.memory_block else "", fitted.note]
+    texts = {h.item.id: h.item.text for h in trace.hits}
+    lines = ["**Memory block** " + " · ".join(inert(part) for part in parts if part)]
+    lines += [left_out_line(m, texts.get(m.id, "")) for m in fitted.left_out]
+    return "\n".join(lines)
+
+
+def left_out_line(memory: LeftOut, text: str) -> str:
+    """One memory the budget left out: its id, estimated tokens and the start of its text."""
+    shown = text if len(text) <= 80 else text[:79] + "…"
+    return f"- left out for the budget: {inert_code(memory.id)} ≈ {memory.tokens} tokens · {inert(shown)}"
 
 
 def hit_rows(hits: Sequence[ScoredMemory]) -> list[list[object]]:

@@ -31,6 +31,7 @@ WRITES = {
     "teach_turn_recall": [None],
     "teach_batch": ["hybrid"],
     "forget_example": ["ex_000000000000"],
+    "retrieval_eval": [None, *DEMO],
 }
 
 pytestmark = [

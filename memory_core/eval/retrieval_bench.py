@@ -1,8 +1,9 @@
-"""The bilingual retrieval benchmark: profiles with memories and queries whose relevant memories are known.
+"""Retrieval benchmarks: the bilingual set (its own memories), and golden queries against an existing library.
 
-File format (as ../shared/data/retrieval-dev.json):
+Bilingual file format (as ../shared/data/retrieval-dev.json):
 {"profiles": [{"profile_id", "memories": [{"id", "lang", "text"}], "queries": [{"id", "lang", "text",
 "relevant": [memory ids], "kind"}]}]}
+Golden files: see golden.py.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ from ..errors import InvalidInputError
 from ..models import NewItem, Scope
 from ..recall.embeddings import Embedder
 from ..recall.fusion import METHODS
+from ..recall.lexical import Retriever, ScoredMemory
 from ..store.sqlite import SQLiteStore
+from ..tuning import Tuning
 from .benchmarks import method_rankers
+from .golden import GoldenQuery, GoldenReport, Hit, MethodRun, QueryRun, golden_report, query_run, read_golden
 from .metrics import mean, percentile, recall_at_k, reciprocal_rank
 
 K = 5
@@ -130,3 +134,67 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "by_kind": by("kind"),
         "by_lang": by("lang"),
     }
+
+
+# Golden queries against an existing library
+
+RANK_DEPTH = 50  # hits kept per query and method: where a missed memory ranked, down to 50
+SUPERSEDED_SLACK = 5  # searched beyond the depth, so that leaving superseded memories out still fills it
+# Each query is searched with no threshold: everything the method scores at all (BM25's lowest knob value).
+NO_THRESHOLD = {"bm25": -1e6, "dense": 0.0, "fusion": 0.0}
+
+
+def golden_methods(retriever: Retriever, wanted: Sequence[str] = ()) -> tuple[str, ...]:
+    """The methods to compare: the ones asked for (each must be available), else all the retriever has."""
+    missing = [m for m in wanted if m not in retriever.methods]
+    if missing:
+        has = ", ".join(retriever.methods)
+        raise InvalidInputError(f"{', '.join(missing)}: not available here (needs an embedder); this has {has}")
+    return tuple(wanted) or tuple(m for m in METHODS if m in retriever.methods)
+
+
+def search_golden(
+    retriever: Retriever,
+    scope: Scope,
+    queries: Sequence[GoldenQuery],
+    methods: Sequence[str],
+    *,
+    depth: int = RANK_DEPTH,
+    keep_superseded: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[MethodRun, ...]:
+    """Search each query once per method, ``depth`` deep and with no threshold."""
+    runs: dict[str, list[QueryRun]] = {method: [] for method in methods}
+    for done, query in enumerate(queries, start=1):
+        for method in methods:  # query by query, so a query's vector is embedded once for dense and fusion
+            found = retriever.search(scope, query.query, limit=depth + SUPERSEDED_SLACK,
+                                     min_score=NO_THRESHOLD[method], method=method)  # fmt: skip
+            runs[method].append(query_run(query, _hits(found, depth, keep_superseded)))
+        if progress is not None:
+            progress(done, len(queries))
+    return tuple(MethodRun(method, tuple(found)) for method, found in runs.items())
+
+
+def _hits(found: Sequence[ScoredMemory], depth: int, keep_superseded: bool) -> list[Hit]:
+    """What a chat turn would see: superseded memories left out unless the session shows them."""
+    kept = [h for h in found if keep_superseded or not h.item.metadata.get("superseded_by")]
+    return [Hit(h.item.id, h.item.text, h.score) for h in kept[:depth]]
+
+
+def run_golden(
+    queries: Sequence[GoldenQuery] | str | Path,
+    retriever: Retriever,
+    scope: Scope,
+    tuning: Tuning,
+    *,
+    methods: Sequence[str] = (),
+    k: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> GoldenReport:
+    """Golden queries (or a golden file) against one library: each method at top-k and its current threshold."""
+    checked = read_golden(queries) if isinstance(queries, str | Path) else tuple(queries)
+    top_k = k or tuning.recall_limit
+    chosen = golden_methods(retriever, methods)
+    runs = search_golden(retriever, scope, checked, chosen, depth=max(RANK_DEPTH, top_k),
+                         keep_superseded=tuning.show_superseded, progress=progress)  # fmt: skip
+    return golden_report(runs, k=top_k, tuning=tuning)

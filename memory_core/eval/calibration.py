@@ -1,0 +1,158 @@
+"""Fitting and judging relevance calibration on a retrieval set (the project's own: `recall/data/relevance-train.json`).
+
+Every (query, memory) pair of every profile is a row: the query's cosine to the memory (the embedder's query
+and passage vectors, as dense recall computes them) and BM25's evidence from the real lexical retriever over a
+store holding the profile's memories, so training sees exactly what recall sees. A query with no relevant
+memory (`"relevant": []`) is unanswerable: nothing should pass the floor for it.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ..models import NewItem, Scope
+from ..recall.embeddings import Embedder
+from ..recall.lexical import MAX_LIMIT, BM25Retriever
+from ..recall.logistic import fit
+from ..recall.relevance import (
+    FUSED_FEATURES,
+    LANGUAGES,
+    Calibration,
+    Lexical,
+    fused_features,
+    language_code,
+    lexical_evidence,
+)
+from ..store.sqlite import SQLiteStore
+
+# Penalties chosen by cross-validation over the training file's profiles (see `cross_validate`).
+DENSE_L2 = 1.0
+FUSED_L2 = 1.0
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class QueryRows:
+    """One query against its profile's library: the pairs' raw evidence and which memories are relevant."""
+
+    text: str
+    kind: str
+    lang: int
+    cosine: Floats
+    memory_langs: npt.NDArray[np.int8]
+    lexical: Lexical
+    relevant: npt.NDArray[np.bool_]
+
+
+def read_profiles(path: Path) -> list[dict[str, object]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return list(data["profiles"])
+
+
+def query_rows(profiles: Sequence[dict[str, object]], embedder: Embedder) -> list[QueryRows]:
+    """Every query of every profile, with its evidence against that profile's memories."""
+    rows: list[QueryRows] = []
+    with tempfile.TemporaryDirectory(prefix="memtune-calibration-") as tmp, SQLiteStore(Path(tmp) / "c.db") as store:
+        for n, profile in enumerate(profiles):
+            rows += _profile_rows(store, Scope.of("calibration", "fit", f"p{n}"), profile, embedder)
+    return rows
+
+
+def _profile_rows(store: SQLiteStore, scope: Scope, profile: dict[str, object], embedder: Embedder) -> list[QueryRows]:
+    memories: list[dict[str, str]] = profile["memories"]  # type: ignore[assignment]
+    items = [NewItem(m["text"], "note", id=m["id"]) for m in memories]
+    store.add_items(scope, items, source="calibration", create_library_name="fit")
+    lexical = BM25Retriever(store)
+    vectors = embedder.embed([m["text"] for m in memories], kind="passage")
+    langs = np.array([language_code(m["text"]) for m in memories], dtype=np.int8)
+    position = {m["id"]: n for n, m in enumerate(memories)}
+    out = []
+    for query in profile["queries"]:  # type: ignore[attr-defined]
+        hits, _ = lexical.lexical(scope, query["text"], limit=MAX_LIMIT)
+        terms = len(set(lexical.tokenizer(query["text"])))
+        evidence = lexical_evidence(hits, [position[h.item.id] for h in hits], len(memories), terms)
+        cosine = (vectors @ embedder.embed([query["text"]], kind="query")[0]).astype(np.float64)
+        relevant = np.isin([m["id"] for m in memories], query["relevant"])
+        out.append(QueryRows(query["text"], query.get("kind", ""), language_code(query["text"]), cosine, langs,
+                             evidence, relevant))  # fmt: skip
+    return out
+
+
+def background(rows: Sequence[QueryRows]) -> tuple[tuple[float, float], ...]:
+    """Mean and spread of the cosines of unrelated pairs, per query language and memory language."""
+    pairs = []
+    for query_lang in range(len(LANGUAGES)):
+        for memory_lang in range(len(LANGUAGES)):
+            values = np.concatenate([r.cosine[(r.memory_langs == memory_lang) & ~r.relevant] for r in rows
+                                     if r.lang == query_lang] or [np.zeros(0)])  # fmt: skip
+            pairs.append((round(float(values.mean()), 5), round(float(values.std()), 5)) if len(values) > 1
+                         else (0.0, 1.0))  # fmt: skip
+    return tuple(pairs)
+
+
+def train(rows: Sequence[QueryRows], model: str) -> Calibration:
+    """The background, then both regressions over z (and the lexical evidence) of every pair."""
+    unfitted = Calibration(model, background(rows), (1.0, 0.0), (0.0,) * (len(FUSED_FEATURES) + 1))
+    zs = [unfitted.z(r.cosine, r.memory_langs, r.lang) for r in rows]
+    labels = np.concatenate([r.relevant for r in rows])
+    dense_w, dense_b = fit(np.concatenate(zs)[:, None], labels, DENSE_L2)
+    fused = np.vstack([fused_features(z, r.lexical) for z, r in zip(zs, rows, strict=True)])
+    fused_w, fused_b = fit(fused, labels, FUSED_L2)
+    dense = _rounded([*dense_w, dense_b])
+    return Calibration(model, unfitted.background, (dense[0], dense[1]), _rounded([*fused_w, fused_b]))
+
+
+def _rounded(values: Sequence[float]) -> tuple[float, ...]:
+    return tuple(round(float(v), 5) for v in values)
+
+
+@dataclass(frozen=True)
+class FloorScores:
+    """What a floor at `threshold` would inject, top `k`: recall of answerable queries, precision, false injections."""
+
+    threshold: float
+    recall: float
+    precision: float
+    false_injection_rate: float
+    cross_lingual_recall: float
+
+
+def judge(rows: Sequence[QueryRows], calibration: Calibration, threshold: float, *, k: int = 5,
+          dense_only: bool = False) -> FloorScores:  # fmt: skip
+    found = injected = right = false = answerable = cross = cross_found = 0
+    for r in rows:
+        scores = _scores(r, calibration, dense_only)
+        top = [n for n in np.argsort(-scores, kind="stable")[:k] if scores[n] > threshold]
+        hit = bool(r.relevant[top].any()) if top else False
+        injected += len(top)
+        right += int(r.relevant[top].sum()) if top else 0
+        if r.relevant.any():
+            answerable += 1
+            found += hit
+            cross += r.kind == "cross_lingual"
+            cross_found += hit and r.kind == "cross_lingual"
+        else:
+            false += bool(top)
+    unanswerable = len(rows) - answerable
+    return FloorScores(threshold, found / max(answerable, 1), right / injected if injected else 1.0,
+                       false / max(unanswerable, 1), cross_found / max(cross, 1))  # fmt: skip
+
+
+def _scores(r: QueryRows, calibration: Calibration, dense_only: bool) -> Floats:
+    z = calibration.z(r.cosine, r.memory_langs, r.lang)
+    return calibration.dense_relevance(z) if dense_only else calibration.fused_relevance(z, r.lexical)
+
+
+def by_profile(rows: Sequence[QueryRows], sizes: Sequence[int]) -> list[list[QueryRows]]:
+    out, start = [], 0
+    for size in sizes:
+        out.append(list(rows[start : start + size]))
+        start += size
+    return out
