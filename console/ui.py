@@ -452,6 +452,8 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
                               info=engine.retrieval_note)  # fmt: skip
             max_weight = gr.Slider(0, 1, value=tuning.fusion_max_weight, step=0.05, label="Fusion: max BM25 weight")
             fusion_min = gr.Slider(0, 1, value=tuning.fusion_min_score, step=0.05, label="Fusion/dense min score")
+            relevance_floor = gr.Slider(0, 1, value=tuning.fusion_relevance_floor, step=0.01,
+                                        label="Relevance floor (0: off)")  # fmt: skip
             candidates = gr.Number(tuning.fusion_candidates, label="Fusion: BM25 candidates", precision=0)
             summary_timeout = gr.Number(tuning.summary_timeout_ms, label="Summary timeout (ms)", precision=0)
         with gr.Column():
@@ -476,10 +478,11 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
              "recall_timeout_ms", "category_boost", "injection_style", "pipecat_system_prompt", "pipecat_position",
              "pipecat_add_as_system_message", "write_mode", "summary_enabled", "summary_turn_window",
              "summary_max_items", "reply_timeout_ms", "summary_timeout_ms", "retrieval_method", "fusion_max_weight",
-             "fusion_min_score", "fusion_candidates", "memory_token_budget"]  # fmt: skip
+             "fusion_min_score", "fusion_candidates", "memory_token_budget", "fusion_relevance_floor"]  # fmt: skip
     knobs = [decision_mode, decision_timeout, recall_backend, limit, min_score, recall_timeout, category_boost,
              style, system_prompt, position, as_system, write_mode, summary_enabled, window, max_items,
-             reply_timeout, summary_timeout, method, max_weight, fusion_min, candidates, token_budget]  # fmt: skip
+             reply_timeout, summary_timeout, method, max_weight, fusion_min, candidates, token_budget,
+             relevance_floor]  # fmt: skip
 
     def on_apply(current: ConsoleState | None, *values: Any) -> tuple[Any, ...]:
         return chat.apply_tuning(current, engine, **dict(zip(names, values, strict=True)))

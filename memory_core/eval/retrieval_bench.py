@@ -68,7 +68,7 @@ def _profile(raw: Any, n: int) -> Profile:
         raise InvalidInputError(f"profile {n}: missing or malformed field {exc}") from exc
     known = {m.id for m in memories}
     for query in queries:
-        if not query.relevant or set(query.relevant) - known:
+        if set(query.relevant) - known:
             raise InvalidInputError(f"profile {n}, query {query.id}: relevant ids must name its memories")
     return Profile(str(raw.get("profile_id") or f"profile-{n}"), memories, queries)
 
@@ -97,13 +97,14 @@ def run_retrieval(
             rankers, _ = method_rankers(store, scope, method, embedder, k1=k1, b=b, max_weight=max_weight)
             for name, rank in rankers.items():
                 rank(profile.queries[0].text, K)  # builds the indexes before the clock runs
-                for query in profile.queries:
+                for query in (q for q in profile.queries if q.relevant):  # no answer: no rank to score
                     started = time.perf_counter()
                     ranked = rank(query.text, K)
                     elapsed = (time.perf_counter() - started) * 1000
                     rows.setdefault(name, []).append(_row(query, ranked, elapsed))
+    unanswerable = sum(not q.relevant for profile in profiles for q in profile.queries)
     result: dict[str, Any] = {"benchmark": "retrieval", "method": method, "profiles": len(profiles),
-                              **_summary(rows[method])}  # fmt: skip
+                              "unanswerable_skipped": unanswerable, **_summary(rows[method])}  # fmt: skip
     if len(rows) > 1:
         result["by_method"] = {name: _summary(r) for name, r in rows.items()}
     return result

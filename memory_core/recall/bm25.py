@@ -106,11 +106,16 @@ class BM25Index(Postings):
         final = bm25[slots] + entity + name
         keep = final > min_score
         slots, final, entity, name = slots[keep], final[keep], entity[keep], name[keep]
-        parts = [
-            (int(slots[i]), float(bm25[slots[i]]), float(entity[i]), float(name[i]), float(final[i]))
-            for i in self._top(slots, final, limit)
+        top = self._top(slots, final, limit)
+        hits = slots[top]
+        parts = zip(hits.tolist(), bm25[hits].tolist(), entity[top].tolist(), name[top].tolist(), final[top].tolist(),
+                    self._matched(hits, counts), strict=True)  # fmt: skip
+        return [
+            IndexHit(
+                str(self._keys[slot]), score, boost, name_boost, total, matched, self._shared(slot, query_entities)
+            )
+            for slot, score, boost, name_boost, total, matched in parts
         ]
-        return [self._hit(part, counts, query_entities) for part in parts]
 
     def overlap(self, query_tokens: Sequence[str]) -> float:
         """The idf-weighted share of the query's terms that occur in the index at all (0 to 1).
@@ -169,21 +174,30 @@ class BM25Index(Postings):
                 boosts += np.isin(slots, list(holders)) * ENTITY_BOOST
         return boosts
 
-    def _top(self, slots: npt.NDArray[np.int64], final: FloatArray, limit: int) -> list[int]:
+    def _top(self, slots: npt.NDArray[np.int64], final: FloatArray, limit: int) -> npt.NDArray[np.int64]:
         """Positions of the best `limit` scores; ties go to the newest (created_at, then id, descending)."""
         positions = np.arange(len(slots))
         if len(slots) > limit:
             kth = np.partition(final, len(final) - limit)[len(final) - limit]
             positions = np.flatnonzero(final >= kth)
-        ranked = sorted(positions.tolist(), key=lambda i: self._orders[slots[i]] or ("", ""), reverse=True)
-        ranked.sort(key=lambda i: final[i], reverse=True)
-        return ranked[:limit]
+        held, scores = slots[positions].tolist(), final[positions].tolist()
+        ranked = sorted(range(len(held)), key=lambda j: self._orders[held[j]] or ("", ""), reverse=True)
+        ranked.sort(key=scores.__getitem__, reverse=True)
+        return positions[ranked[:limit]]
 
-    def _hit(
-        self, part: tuple[int, float, float, float, float], counts: Mapping[str, int], query_entities: frozenset[str]
-    ) -> IndexHit:
-        slot, bm25, entity_boost, name_boost, score = part
-        doc_terms = set(self._doc_terms[self._doc_start[slot] : self._doc_start[slot + 1]])
-        matched = tuple(term for term in counts if self._term_id[term] in doc_terms)
-        entities = tuple(sorted(query_entities & self._doc_entities.get(slot, frozenset())))
-        return IndexHit(str(self._keys[slot]), bm25, entity_boost, name_boost, score, matched, entities)
+    def _matched(self, hits: npt.NDArray[np.int64], counts: Mapping[str, int]) -> list[tuple[str, ...]]:
+        """Each hit's query terms, in query order: looked up in each term's (ascending) postings at once."""
+        terms = list(counts)
+        if not terms or not len(hits):
+            return [() for _ in range(len(hits))]
+        found = np.zeros((len(terms), len(hits)), dtype=bool)
+        for row, term in enumerate(terms):
+            postings = int_view(self._post_slots[self._term_id[term]])
+            at = np.minimum(np.searchsorted(postings, hits), len(postings) - 1)
+            found[row] = postings[at] == hits
+        return [tuple(term for term, has in zip(terms, column, strict=True) if has) for column in found.T.tolist()]
+
+    def _shared(self, slot: int, query_entities: frozenset[str]) -> tuple[str, ...]:
+        if not query_entities:
+            return ()
+        return tuple(sorted(query_entities & self._doc_entities.get(slot, frozenset())))

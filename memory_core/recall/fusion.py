@@ -1,21 +1,31 @@
-"""Fusing BM25 with dense recall, with a weight set per query from what the query shows.
+"""Fusing BM25 with dense recall, with a weight set per query from what the query shows, and a calibrated
+relevance that can say "nothing here helps".
 
-The policy (measured on LoCoMo and the bilingual retrieval set; see the README):
+The policy (measured on LoCoMo, the bilingual retrieval set and our own; see the README):
 
-1. Dense scores are calibrated per memory language: cosine similarities are min-max scaled within
-   each language group of the library. Multilingual embedders score a same-language pair higher
-   than a cross-language one regardless of meaning, so without this an English question ranks
-   unrelated English memories above the Chinese memory that answers it.
+1. Cosines are calibrated per language pair (`relevance.Calibration.z`): a multilingual embedder scores
+   a same-language pair higher than a cross-language one whatever the meaning, so each cosine is
+   standardised against unrelated pairs of the same query and memory languages. The dense score is the
+   memory's calibrated similarity as a share of the library's range for this query. (Min-max scaling
+   within each memory language, as before, lifted the best memory of every language to 1 however
+   unrelated it was: one memory of the other language came along with nearly every recall.)
 2. BM25 scores are scaled by the query's best BM25 score (a memory BM25 did not match scores 0).
 3. The BM25 weight is `max_weight × overlap`, where overlap is the idf-weighted share of the
    query's terms that occur anywhere in the library: a query BM25 can read (same language, same
    words) leans on BM25; a paraphrase or a cross-lingual query leans on the embeddings.
 4. When BM25 matches nothing the dense ranking stands alone (weight 0). An exact entity in the
    query (an IP, a path, a server alias) keeps the reference's hard filter: only memories sharing it.
+5. Every memory also gets a calibrated relevance, the probability that it helps with the query (from
+   its calibrated similarity, how far it trails the best, and BM25's evidence; fitted on the project's
+   own data). When no memory reaches the relevance floor nothing is recalled, and the search says so.
+   An exact shared entity, or a declared name for a name question, always passes: a strong lexical
+   match is never cut because another memory is semantically closer. With an embedder the parameters
+   were not fitted for, relevance is estimated against the library's own background and the floor is off.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -25,23 +35,20 @@ import numpy.typing as npt
 
 from ..errors import InvalidInputError
 from ..models import MemoryItem, Scope
-from .dense import DenseRetriever
+from .dense import DenseRetriever, DenseView
 from .lexical import CATEGORY_BOOST, MAX_LIMIT, BM25Retriever, ScoredMemory, check_search_args
+from .relevance import Calibration, Lexical, language_code, lexical_evidence
 from .tokenizer import filter_entities
 
 METHODS = ("bm25", "dense", "fusion")
 # Fused scores live in 0..1 (BM25 raw scores run to 10s), so the category boost is scaled down to match.
 CATEGORY_SCALE = 0.05
+# Nothing is recalled when no memory's calibrated relevance reaches this (MEMTUNE_FUSION_RELEVANCE_FLOOR). Off by
+# default: on our own training files the best F2 (recall weighted twice precision, cross-validated by profile) is
+# at 0.1, but a floor there also cuts answers e5 finds only faintly (a Chinese question about an English memory
+# can score 0.03), so it is a knob to set per library from the golden-query sweep, not a default.
+RELEVANCE_FLOOR = 0.0
 Floats = npt.NDArray[np.float64]
-
-
-def minmax(values: npt.ArrayLike) -> Floats:
-    """Scale to 0..1; all-equal values (or none) scale to 0."""
-    array = np.asarray(values, dtype=np.float64)
-    if array.size == 0:
-        return array
-    low, high = float(array.min()), float(array.max())
-    return (array - low) / (high - low) if high > low else np.zeros_like(array)
 
 
 def scale_by_max(values: npt.ArrayLike) -> Floats:
@@ -51,20 +58,14 @@ def scale_by_max(values: npt.ArrayLike) -> Floats:
     return array / top if top > 0 else np.zeros_like(array)
 
 
-def calibrate_by_language(cosine: npt.ArrayLike, langs: Sequence[str]) -> Floats:
-    """Min-max scale the cosines separately within each language group.
-
-    A group with a single memory (or all-equal cosines) has no spread to scale by: its members are
-    the best of their language and get 1.
-    """
-    values = np.asarray(cosine, dtype=np.float64)
-    out = np.zeros_like(values)
-    groups = np.asarray(langs)
-    for lang in set(langs):
-        members = groups == lang
-        spread = np.ptp(values[members])
-        out[members] = minmax(values[members]) if spread > 0 else 1.0
-    return out
+def standing(z: npt.ArrayLike) -> Floats:
+    """Each memory's calibrated similarity as a share of the library's range for this query (the best 1,
+    the least similar 0); all-equal or a single memory: 1."""
+    values = np.asarray(z, dtype=np.float64)
+    if values.size == 0:
+        return values
+    spread = float(values.max() - values.min())
+    return (values - values.min()) / spread if spread > 0 else np.ones_like(values)
 
 
 def bm25_weight(overlap: float, max_weight: float, bm25_matched: bool) -> float:
@@ -80,13 +81,39 @@ class FusedScores:
     dense_norm: Floats
     final: Floats
     weight: float
+    relevance: Floats  # the calibrated probability that each memory helps
 
 
-def fuse(bm25: npt.ArrayLike, cosine: npt.ArrayLike, langs: Sequence[str], weight: float) -> FusedScores:
-    """weight × BM25 scaled by its max + (1 − weight) × language-calibrated cosine, for aligned arrays."""
+@dataclass(frozen=True)
+class SearchReport:
+    """A search's hits, and what the floors held back: how many memories scored at or below `min_score`,
+    the best calibrated relevance, and whether the relevance floor cut everything."""
+
+    hits: tuple[ScoredMemory, ...]
+    below_threshold: int = 0
+    best_relevance: float = 0.0
+    relevance_floor: float = 0.0
+
+    @property
+    def nothing_likely(self) -> bool:
+        return not self.hits and self.best_relevance < self.relevance_floor
+
+    def note(self) -> str:
+        """What the floors did, for the trace ("" when nothing was held back)."""
+        if self.nothing_likely:
+            return (f"no memory is likely to help (best relevance {self.best_relevance:.2f} < floor "
+                    f"{self.relevance_floor:g}), so nothing was recalled")  # fmt: skip
+        return f"{self.below_threshold} below the threshold" if self.below_threshold else ""
+
+
+def fuse(bm25: npt.ArrayLike, z: npt.ArrayLike, weight: float, relevance: Floats) -> FusedScores:
+    """weight × BM25 scaled by its max + (1 − weight) × calibrated standing, for aligned arrays.
+
+    `bm25` holds raw scores (0 for a memory BM25 did not match), `z` each memory's calibrated similarity.
+    """
     bm25_norm = scale_by_max(bm25)
-    dense_norm = calibrate_by_language(cosine, langs)
-    return FusedScores(bm25_norm, dense_norm, weight * bm25_norm + (1 - weight) * dense_norm, weight)
+    dense_norm = standing(z)
+    return FusedScores(bm25_norm, dense_norm, weight * bm25_norm + (1 - weight) * dense_norm, weight, relevance)
 
 
 class FusionRetriever:
@@ -95,11 +122,15 @@ class FusionRetriever:
     methods: tuple[str, ...] = METHODS
 
     def __init__(self, bm25: BM25Retriever, dense: DenseRetriever, *, max_weight: float = 0.6,
-                 candidates: int = 200) -> None:  # fmt: skip
+                 candidates: int = 200, calibration: Calibration | None = None,
+                 relevance_floor: float = RELEVANCE_FLOOR) -> None:  # fmt: skip
         self.bm25 = bm25
         self.dense = dense
         self.max_weight = max_weight
         self.candidates = candidates
+        # The shipped parameters when they were fitted for this embedder, else the library's own background.
+        self.calibration = (calibration or Calibration.load()).for_embedder(dense.embedder.name)
+        self.relevance_floor = relevance_floor
 
     def sync(self, scope: Scope, progress: Callable[[int, int], None] | None = None) -> int:
         """Embed what the library's new or changed memories need (writes call this; searches do too)."""
@@ -126,49 +157,107 @@ class FusionRetriever:
         method: str = "fusion",
         max_weight: float | None = None,
         candidates: int | None = None,
+        relevance_floor: float | None = None,
     ) -> tuple[ScoredMemory, ...]:
         """The best memories by the chosen method; every hit carries BM25, dense, the weight and the total."""
+        return self.search_report(
+            scope, query, limit=limit, min_score=min_score, categories=categories, category_boost=category_boost,
+            method=method, max_weight=max_weight, candidates=candidates, relevance_floor=relevance_floor,
+        ).hits  # fmt: skip
+
+    def search_report(
+        self,
+        scope: Scope,
+        query: str,
+        *,
+        limit: int = 5,
+        min_score: float = 0.0,
+        categories: Sequence[str] = (),
+        category_boost: float = CATEGORY_BOOST,
+        method: str = "fusion",
+        max_weight: float | None = None,
+        candidates: int | None = None,
+        relevance_floor: float | None = None,
+    ) -> SearchReport:
+        """`search`, with what its floors held back (for bm25: the hits alone)."""
         if method not in METHODS:
             raise InvalidInputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         if method == "bm25":
-            return self.bm25.search(scope, query, limit=limit, min_score=min_score, categories=categories,
-                                    category_boost=category_boost)  # fmt: skip
+            return SearchReport(self.bm25.search(scope, query, limit=limit, min_score=min_score,
+                                                 categories=categories, category_boost=category_boost))  # fmt: skip
         check_search_args(limit, min_score)
         depth = min(max(candidates or self.candidates, limit), MAX_LIMIT)
         lexical, overlap = self.bm25.lexical(scope, query, limit=depth)
-        view = self.dense.view(scope, query)
         by_id = {hit.item.id: hit for hit in lexical}
-        raw = np.array([by_id[item.id].score if item.id in by_id else 0.0 for item in view.items])
+        view = self.dense.view(scope, query, locate=list(by_id))
         cap = self.max_weight if max_weight is None else max_weight
         weight = 0.0 if method == "dense" else bm25_weight(overlap, cap, bool(lexical))
-        fused = fuse(raw, view.cosine, view.langs, weight)
-        keep = np.array(_entity_filter(query, view.items, by_id), dtype=bool)
-        wanted = frozenset(categories) if category_boost > 0 else frozenset()
-        boosts = np.array([category_boost * CATEGORY_SCALE if i.category in wanted else 0.0 for i in view.items])
+        evidence = self._evidence(view, lexical, query)
+        z = self.calibration.z(view.cosine, view.langs, language_code(query))
+        fused = fuse(_bm25_scores(view, lexical), z, weight, self.calibration.fused_relevance(z, evidence))
+        boosts = _category_boosts(view, categories, category_boost)
         total = fused.final + boosts
-        order = _best(total, keep & (total > min_score), view.items, limit)
-        return tuple(
-            _hit(view.items[n], by_id.get(view.items[n].id), fused, float(view.cosine[n]), n, float(boosts[n]),
-                 float(total[n]), rank, method)
-            for rank, n in enumerate(order[:limit], 1)
+        keep = _entity_mask(query, view, bool(lexical))
+        floor = self.relevance_floor if relevance_floor is None else relevance_floor
+        floor = floor if self.calibration.fitted else 0.0  # an estimate from the library alone cuts nothing
+        best = float(fused.relevance[keep].max()) if keep.any() else 0.0
+        strong = (evidence.entity > 0) | (evidence.name > 0)  # never cut: see the module's policy, point 5
+        eligible = keep & (((total > min_score) & (best >= floor)) | strong)
+        hits = tuple(
+            _hit(item, by_id.get(item.id), fused, float(view.cosine[n]), n, float(boosts[n]), float(total[n]), rank,
+                 method)
+            for rank, (n, item) in enumerate(_best(view, total, eligible, limit), 1)
         )  # fmt: skip
+        return SearchReport(hits, int((keep & ~(total > min_score)).sum()), best, floor)
+
+    def _evidence(self, view: DenseView, lexical: Sequence[ScoredMemory], query: str) -> Lexical:
+        """BM25's evidence at the lexical hits' positions in the view."""
+        found = view.located >= 0
+        hits = [hit for hit, present in zip(lexical, found.tolist(), strict=True) if present]
+        return lexical_evidence(hits, view.located[found].tolist(), view.size, len(set(self.bm25.tokenizer(query))))
 
 
-def _best(total: Floats, eligible: npt.NDArray[np.bool_], items: Sequence[MemoryItem], limit: int) -> list[int]:
-    """Indices of the `limit` best eligible scores, ties newest first (created_at, then id, descending)."""
-    candidates = np.flatnonzero(eligible)
-    if candidates.size > limit:
-        cut = np.partition(total[candidates], -limit)[-limit]
-        candidates = candidates[total[candidates] >= cut]  # everything tied with the k-th stays in the race
-    ranked = sorted(candidates.tolist(), key=lambda n: (total[n], items[n].created_at, items[n].id), reverse=True)
-    return ranked[:limit]
+def _bm25_scores(view: DenseView, lexical: Sequence[ScoredMemory]) -> Floats:
+    """The lexical hits' scores at their positions in the view (0 for a memory BM25 did not match)."""
+    raw = np.zeros(view.size)
+    found = view.located >= 0
+    raw[view.located[found]] = np.array([hit.score for hit in lexical], dtype=np.float64)[found]
+    return raw
 
 
-def _entity_filter(query: str, items: Sequence[MemoryItem], lexical: dict[str, ScoredMemory]) -> list[bool]:
-    """The reference's exact-entity filter: with an entity in the query, only memories sharing one."""
-    if filter_entities(query) and lexical:
-        return [item.id in lexical for item in items]
-    return [True] * len(items)
+def _category_boosts(view: DenseView, categories: Sequence[str], category_boost: float) -> Floats:
+    """The boost of each memory whose category the decision asked for (none when the boost is off)."""
+    codes = view.category_codes(frozenset(categories)) if category_boost > 0 else []
+    if not codes:
+        return np.zeros(view.size)
+    return (np.isin(view.categories, codes) * float(category_boost * CATEGORY_SCALE)).astype(np.float64, copy=False)
+
+
+def _entity_mask(query: str, view: DenseView, bm25_matched: bool) -> npt.NDArray[np.bool_]:
+    """The reference's exact-entity filter: with an entity in the query, only the memories BM25 matched."""
+    keep = np.ones(view.size, dtype=np.bool_)
+    if filter_entities(query) and bm25_matched:
+        keep[:] = False
+        keep[view.located[view.located >= 0]] = True
+    return keep
+
+
+def _best(view: DenseView, total: Floats, eligible: npt.NDArray[np.bool_], limit: int) -> list[tuple[int, MemoryItem]]:
+    """The `limit` best eligible positions with their items, ties newest first (created_at, then id, descending)."""
+    candidates = _contenders(total, eligible, limit)
+    present = [(n, item) for n, item in zip(candidates.tolist(), view.items_at(candidates), strict=True)
+               if item is not None]  # fmt: skip
+    return heapq.nlargest(limit, present, key=lambda pair: (total[pair[0]], pair[1].created_at, pair[1].id))
+
+
+def _contenders(total: Floats, eligible: npt.NDArray[np.bool_], limit: int) -> npt.NDArray[np.intp]:
+    """The eligible positions scoring at least the `limit`-th best of them: everything tied with it stays in."""
+    masked = np.where(eligible, total, -np.inf)
+    if masked.size > limit:
+        cut = masked[np.argpartition(masked, -limit)[-limit]]
+        if cut > -np.inf:
+            return np.flatnonzero(masked >= cut)
+    return np.flatnonzero(eligible)
 
 
 def _hit(
@@ -193,4 +282,5 @@ def _hit(
         dense=cosine,
         dense_norm=float(fused.dense_norm[n]),
         weight=fused.weight,
+        relevance=float(fused.relevance[n]),
     )

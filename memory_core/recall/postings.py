@@ -6,6 +6,8 @@ import sys
 from array import array
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,12 @@ def _empty_ints() -> array[int]:
     return array("i")
 
 
+def _packed(int32_bytes: bytes, start: int, end: int) -> array[int]:
+    packed = array("i")
+    packed.frombytes(int32_bytes[4 * start : 4 * end])
+    return packed
+
+
 def _int_array(values: npt.NDArray[Any]) -> array[int]:
     packed = array("i")
     packed.frombytes(values.astype(np.int32).tobytes())
@@ -24,6 +32,40 @@ def _int_array(values: npt.NDArray[Any]) -> array[int]:
 
 def int_view(values: array[int]) -> npt.NDArray[np.int32]:
     return np.frombuffer(values, dtype=np.int32)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Documents to index at once, as parallel sequences (one entry per document)."""
+
+    keys: Sequence[str]
+    tokens: Sequence[Sequence[str]]
+    orders: Sequence[tuple[str, str]]
+    entities: Sequence[frozenset[str]]
+    declares_name: Sequence[bool]
+
+
+def _capacity(count: int) -> int:
+    # The slot arrays' size after `count` one-by-one adds: 16, doubled whenever full.
+    capacity = 16
+    while capacity < count:
+        capacity *= 2
+    return capacity
+
+
+def _pairs(tokens: Sequence[Sequence[str]], term_ids: dict[str, int]) -> tuple[npt.NDArray[np.int64], ...]:
+    """(slot, term id, term frequency) of every distinct term of every document, documents in order and each
+    document's terms in first-occurrence order (as `Counter` gives them); new terms get ids in that order too."""
+    flat = [term for doc in tokens for term in doc]
+    for term in dict.fromkeys(flat):
+        term_ids.setdefault(term, len(term_ids))
+    ids = np.fromiter(map(term_ids.__getitem__, flat), dtype=np.int64, count=len(flat))
+    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    owner = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths)
+    unique, first, tf = np.unique(owner * max(len(term_ids), 1) + ids, return_index=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    unique, tf = unique[order], tf[order]
+    return unique // max(len(term_ids), 1), unique % max(len(term_ids), 1), tf
 
 
 class Postings:
@@ -74,6 +116,11 @@ class Postings:
     def n_slots(self) -> int:
         return len(self._keys)
 
+    def doc_shape(self, key: str) -> tuple[int, int]:
+        """(distinct terms, exact entities) of an indexed document."""
+        slot = self._slot_of[key]
+        return self._doc_start[slot + 1] - self._doc_start[slot], len(self._doc_entities.get(slot, ()))
+
     # -- writes --------------------------------------------------------------------------------
 
     def add(
@@ -104,6 +151,51 @@ class Postings:
                 self._entity_slots.setdefault(entity, set()).add(slot)
         if declares_name:
             self._name_slots.add(slot)
+
+    def add_batch(self, batch: Batch) -> None:
+        """Index many documents; into an empty index, in bulk (the same state as adding them one by one)."""
+        if self._slot_of or len(set(batch.keys)) != len(batch.keys):
+            for key, tokens, order, entities, name in zip(batch.keys, batch.tokens, batch.orders, batch.entities,
+                                                          batch.declares_name, strict=True):  # fmt: skip
+                self.add(key, tokens, order=order, entities=entities, declares_name=name)
+            return
+        self._reset()  # an emptied index may still hold recycled term ids
+        slots, term_ids, tf = _pairs(batch.tokens, self._term_id)
+        self._load_postings(slots, term_ids, tf)
+        self._load_docs(batch, np.bincount(slots, minlength=len(batch.keys)))
+
+    def _load_postings(
+        self, slots: npt.NDArray[np.int64], term_ids: npt.NDArray[np.int64], tf: npt.NDArray[np.int64]
+    ) -> None:
+        n_terms = len(self._term_id)
+        self._terms = list(self._term_id)
+        df = np.bincount(term_ids, minlength=n_terms)
+        self._df = df.tolist()
+        by_term = np.argsort(term_ids, kind="stable")  # stable: each term's slots stay ascending
+        bounds = [0, *np.cumsum(df).tolist()]
+        slot_bytes, tf_bytes = slots[by_term].astype(np.int32).tobytes(), tf[by_term].astype(np.int32).tobytes()
+        self._post_slots = [_packed(slot_bytes, a, b) for a, b in pairwise(bounds)]
+        self._post_tf = [_packed(tf_bytes, a, b) for a, b in pairwise(bounds)]
+        self._doc_terms = _int_array(term_ids)
+
+    def _load_docs(self, batch: Batch, distinct: npt.NDArray[np.int64]) -> None:
+        count = len(batch.keys)
+        self._doc_start = array("q", [0])
+        self._doc_start.frombytes(np.cumsum(distinct, dtype=np.int64).tobytes())
+        self._keys, self._orders = list(batch.keys), list(batch.orders)
+        self._slot_of = {key: slot for slot, key in enumerate(batch.keys)}
+        lengths = np.fromiter(map(len, batch.tokens), dtype=np.float64, count=count)
+        self._doc_len = np.zeros(_capacity(count), dtype=np.float64)
+        self._doc_len[:count] = lengths
+        self._alive = np.zeros(_capacity(count), dtype=bool)
+        self._alive[:count] = True
+        self._live_len = int(lengths.sum())
+        for slot, entities in enumerate(batch.entities):
+            if entities:
+                self._doc_entities[slot] = entities
+                for entity in entities:
+                    self._entity_slots.setdefault(entity, set()).add(slot)
+        self._name_slots = {slot for slot, name in enumerate(batch.declares_name) if name}
 
     def _new_slot(self, key: str, order: tuple[str, str], length: int) -> int:
         slot = len(self._keys)

@@ -26,13 +26,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from .dense import LANGUAGES
 from .embeddings import language_of
 from .lexical import ScoredMemory
 from .logistic import sigmoid
 
 PARAMETERS_FILE = Path(__file__).parent / "data" / "relevance.json"
-TRAINING_FILE = Path(__file__).parent / "data" / "relevance-train.json"
-LANGUAGES = ("en", "zh")  # language codes 0 and 1, as `language_of` names them
+# Our own: facts as a memory engine keeps them, and libraries as chats leave them (turns, corrections, summaries).
+TRAINING_FILES = tuple(Path(__file__).parent / "data" / name for name in ("relevance-train.json",
+                                                                          "relevance-train-chat.json"))  # fmt: skip
 LEXICAL_FEATURES = ("bm25_norm", "coverage", "entity", "name")
 FUSED_FEATURES = ("z", "gap", *LEXICAL_FEATURES)
 MIN_BACKGROUND = 8  # fewer memories of a language than this: the library's cosines pooled stand in
@@ -101,6 +103,11 @@ class Calibration:
     background: tuple[tuple[float, float], ...]  # (mean, std) of unrelated pairs, index query * 2 + memory
     dense: tuple[float, float]  # weight of z and bias: relevance from meaning alone
     fused: tuple[float, ...]  # weights of FUSED_FEATURES, then the bias
+
+    @property
+    def fitted(self) -> bool:
+        """Whether the background was measured for the embedder in use (else relevance is an estimate)."""
+        return bool(self.background)
 
     def z(self, cosine: Floats, memory_langs: Codes, query_lang: int) -> Floats:
         """The cosines standardised against unrelated pairs of the same languages."""

@@ -40,6 +40,9 @@ _CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff"
 # A run is all-CJK, all-digits, or all-letters (any script but CJK); mixed runs split at the boundary.
 _RUNS = re.compile(rf"[{_CJK_CLASS}]+|\d+|[^\W\d_{_CJK_CLASS}]+(?:'[^\W\d_{_CJK_CLASS}]+)*")
 _CJK_RUN = re.compile(rf"[{_CJK_CLASS}]")
+# Every exact kind needs one of these: an address or a server number a digit, a path a slash or a backslash.
+# Most memories have none, and skipping `find_entities` for them is most of what tokenising costs.
+_MAY_HOLD_EXACT = re.compile(r"[\d/\\]")
 _CONTRACTION_ENDINGS = frozenset({"s", "t", "d", "ll", "m", "re", "ve"})
 # Negated contractions whose first word is not what precedes "n't".
 _IRREGULAR_NEGATIONS = {"can't": "can", "won't": "will", "shan't": "shall", "ain't": "be"}
@@ -83,6 +86,8 @@ def word_terms(word: str) -> list[str]:
 @lru_cache(maxsize=64)
 def _exact(normalised: str) -> tuple[Entity, ...]:
     # Indexing reads a text's entities twice in a row (tokens, then the filter set): parse it once.
+    if _MAY_HOLD_EXACT.search(normalised) is None:
+        return ()
     return tuple(e for e in find_entities(normalised) if e.kind in EXACT_KINDS)
 
 
@@ -104,16 +109,19 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).replace("\u2019", "'")
 
 
+@lru_cache(maxsize=200_000)
+def _run_terms(run: str) -> tuple[str, ...]:
+    # Words recur far more than they are new: a letter or digit run's terms are worked out once.
+    return (run,) if run.isdigit() else tuple(word_terms(run))
+
+
 def tokenize(text: str) -> list[str]:
     """Tokens of text for BM25: whole entities first, then terms of each script run, in order."""
     text = normalise(text)
     tokens = entity_tokens(text)
-    for match in _RUNS.finditer(text.lower()):
-        run = match.group(0)
+    for run in _RUNS.findall(text.lower()):
         if _CJK_RUN.match(run):
-            tokens.extend(cjk_bigrams(run))
-        elif run.isdigit():
-            tokens.append(run)
+            tokens.extend(cjk_bigrams(run))  # Chinese runs are mostly unique: not worth caching
         else:
-            tokens.extend(word_terms(run))
+            tokens.extend(_run_terms(run))
     return tokens
