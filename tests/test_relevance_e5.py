@@ -108,3 +108,10 @@ def test_calibration_ranks_cross_lingual_answers_above_unrelated_memories_of_the
             wins += z[answer].max() > z[rivals].max()
             raw_wins += cosine[answer].max() > cosine[rivals].max()
     assert total >= 10 and wins >= raw_wins + total // 4, (wins, raw_wins, total)
+
+
+def test_dense_relevance_reads_meaning_alone(fusion: FusionRetriever) -> None:
+    """The exact entity raises fused relevance; the dense method's relevance ignores BM25's evidence."""
+    fused = fusion.search(SCOPE, "What does web-12 run?", limit=1, min_score=0.0)[0]
+    dense = fusion.search(SCOPE, "What does web-12 run?", limit=1, min_score=0.0, method="dense")[0]
+    assert dense.item.id == fused.item.id and dense.relevance < fused.relevance

@@ -194,14 +194,15 @@ class FusionRetriever:
         weight = 0.0 if method == "dense" else bm25_weight(overlap, cap, bool(lexical))
         evidence = self._evidence(view, lexical, query)
         z = self.calibration.z(view.cosine, view.langs, language_code(query))
-        fused = fuse(_bm25_scores(view, lexical), z, weight, self.calibration.fused_relevance(z, evidence))
+        fused = fuse(_bm25_scores(view, lexical), z, weight, self._relevance(z, evidence, method))
         boosts = _category_boosts(view, categories, category_boost)
         total = fused.final + boosts
         keep = _entity_mask(query, view, bool(lexical))
         floor = self.relevance_floor if relevance_floor is None else relevance_floor
         floor = floor if self.calibration.fitted else 0.0  # an estimate from the library alone cuts nothing
         best = float(fused.relevance[keep].max()) if keep.any() else 0.0
-        strong = (evidence.entity > 0) | (evidence.name > 0)  # never cut: see the module's policy, point 5
+        # never cut (the module's policy, point 5): an exact entity or a declared name, when fusion reads BM25
+        strong = (evidence.entity > 0) | (evidence.name > 0) if method == "fusion" else np.zeros(view.size, bool)
         eligible = keep & (((total > min_score) & (best >= floor)) | strong)
         hits = tuple(
             _hit(item, by_id.get(item.id), fused, float(view.cosine[n]), n, float(boosts[n]), float(total[n]), rank,
@@ -209,6 +210,12 @@ class FusionRetriever:
             for rank, (n, item) in enumerate(_best(view, total, eligible, limit), 1)
         )  # fmt: skip
         return SearchReport(hits, int((keep & ~(total > min_score)).sum()), best, floor)
+
+    def _relevance(self, z: Floats, evidence: Lexical, method: str) -> Floats:
+        """Each memory's calibrated relevance: from meaning alone for dense, with BM25's evidence for fusion."""
+        if method == "dense":
+            return self.calibration.dense_relevance(z)
+        return self.calibration.fused_relevance(z, evidence)
 
     def _evidence(self, view: DenseView, lexical: Sequence[ScoredMemory], query: str) -> Lexical:
         """BM25's evidence at the lexical hits' positions in the view."""
