@@ -149,11 +149,3 @@ def judge(rows: Sequence[QueryRows], calibration: Calibration, threshold: float,
 def _scores(r: QueryRows, calibration: Calibration, dense_only: bool) -> Floats:
     z = calibration.z(r.cosine, r.memory_langs, r.lang)
     return calibration.dense_relevance(z) if dense_only else calibration.fused_relevance(z, r.lexical)
-
-
-def by_profile(rows: Sequence[QueryRows], sizes: Sequence[int]) -> list[list[QueryRows]]:
-    out, start = [], 0
-    for size in sizes:
-        out.append(list(rows[start : start + size]))
-        start += size
-    return out

@@ -81,11 +81,6 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def language_codes(langs: Iterable[str]) -> npt.NDArray[np.int8]:
-    """Languages ("en", "zh") as the codes fusion calibrates by."""
-    return np.array([LANGUAGES.index(lang) for lang in langs], dtype=np.int8)
-
-
 def _blocks(rows: int) -> int:
     return -(-rows // ROW_BLOCK) * ROW_BLOCK
 
