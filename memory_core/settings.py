@@ -58,6 +58,7 @@ _SETTINGS_VARIABLES: tuple[tuple[str, str, Parser, Any], ...] = (
     ("sandbox_ttl_hours", "MEMTUNE_SANDBOX_TTL_HOURS", float_between(0.001, 100_000.0), 24.0),
     ("sandbox_max_count", "MEMTUNE_SANDBOX_MAX_COUNT", int_between(1, 10_000_000), 2_000),
     ("index_budget_mb", "MEMTUNE_INDEX_BUDGET_MB", float_between(1.0, 1_000_000.0), 512.0),
+    ("warm_up_libraries", "MEMTUNE_WARM_UP_LIBRARIES", int_between(0, 100_000), 20),
     ("session_capacity", "MEMTUNE_SESSION_CAPACITY", int_between(1, 1_000_000), 1_000),
     ("llm_base_url", "OPENTALKING_LLM_BASE_URL", parse_url, ""),
     ("llm_api_key", "OPENTALKING_LLM_API_KEY", parse_text, ""),
@@ -172,6 +173,7 @@ class Settings:
     sandbox_ttl_hours: float = 24.0
     sandbox_max_count: int = 2_000
     index_budget_mb: float = 512.0
+    warm_up_libraries: int = 20  # built in the background at start-up, most recently updated first (0: none)
     session_capacity: int = 1_000
     llm_base_url: str = field(default="", repr=False)
     llm_api_key: str = field(default="", repr=False)

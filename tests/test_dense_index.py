@@ -11,6 +11,7 @@ from fakes import HashingEmbedder
 
 from memory_core import MemoryItem, NewItem, Scope, SQLiteStore
 from memory_core.models import Change
+from memory_core.recall.background import embed_background
 from memory_core.recall.dense import LANGUAGES, DenseIndex, DenseRetriever, MatrixSource, text_hash
 from memory_core.recall.embeddings import language_of
 from memory_core.recall.fusion import CATEGORY_SCALE, FusionRetriever
@@ -31,7 +32,9 @@ def random_text(rng: random.Random) -> str:
 
 
 def fusion_over(store: SQLiteStore) -> FusionRetriever:
-    return FusionRetriever(BM25Retriever(store), DenseRetriever(store, HashingEmbedder()))
+    """Fusion with each memory's hub (its median cosine to the background questions, see background.py)."""
+    embedder = HashingEmbedder()
+    return FusionRetriever(BM25Retriever(store), DenseRetriever(store, embedder, background=embed_background(embedder)))
 
 
 def searches(fusion: FusionRetriever, scope: Scope) -> list[tuple[ScoredMemory, ...]]:
@@ -93,6 +96,7 @@ def assert_same_as_a_rebuild(store: SQLiteStore, scope: Scope, kept: FusionRetri
     assert set(index.slots) == set(rebuilt.slots) == {item.id for item in store.snapshot(scope)[1]}
     for item_id in index.slots:
         assert np.array_equal(index.vector(item_id), rebuilt.vector(item_id))
+        assert np.array_equal(index.hub[index.slots[item_id]], rebuilt.hub[rebuilt.slots[item_id]])
     assert index.docs_bytes == rebuilt.docs_bytes  # the cache is charged for exactly the memories held
     for query in QUERIES:
         assert cosines(kept.dense, scope, query) == cosines(fresh.dense, scope, query)  # exactly, not approximately
@@ -127,8 +131,10 @@ def reference_search(
     top = max(bm25.values(), default=0.0)
     ids = list(items)
     codes = np.array([LANGUAGES.index(language_of(items[i].text)) for i in ids], dtype=np.int8)
-    z = dict(zip(ids, fusion.calibration.z(np.array([cosine[i] for i in ids]), codes, language_code(query)),
-                 strict=True))  # fmt: skip
+    lang, index, background = language_code(query), fusion.dense.index(scope), fusion.dense.background
+    assert background is not None
+    hub = np.array([float(background.hub(index.vector(i))[0, lang]) for i in ids])  # each memory's own, one by one
+    z = dict(zip(ids, fusion.calibration.z(np.array([cosine[i] for i in ids]), codes, lang, hub), strict=True))
     low, high = min(z.values(), default=0.0), max(z.values(), default=0.0)
     rows = []
     for item_id, item in items.items():
@@ -268,7 +274,7 @@ def cold_loads(store: SQLiteStore, scope: Scope) -> tuple[DenseIndex, list[str],
 def assert_same_index(index: DenseIndex, other: DenseIndex) -> None:
     assert (index.slots, index.rows, index.capacity, index.vocabulary) == (other.slots, other.rows, other.capacity,
                                                                            other.vocabulary)  # fmt: skip
-    for name in ("matrix", "live", "langs", "categories", "hashes", "tenants"):
+    for name in ("matrix", "live", "langs", "hub", "categories", "hashes", "tenants"):
         assert np.array_equal(getattr(index, name)[: index.rows], getattr(other, name)[: other.rows]), name
     assert (index.items, index.docs_bytes) == (other.items, other.docs_bytes)
 

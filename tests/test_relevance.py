@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from memory_core.models import MemoryItem
+from memory_core.recall.background import Background
 from memory_core.recall.lexical import ScoredMemory
 from memory_core.recall.relevance import (
     PARAMETERS_FILE,
@@ -48,6 +49,27 @@ def test_the_same_standing_against_its_background_scores_the_same_in_any_languag
     same = TOY.z(np.array([0.84 + 2 * 0.02]), np.array([1], dtype=np.int8), query_lang=1)
     cross = TOY.z(np.array([0.75 + 2 * 0.025]), np.array([1], dtype=np.int8), query_lang=0)
     assert TOY.dense_relevance(same) == pytest.approx(TOY.dense_relevance(cross))
+
+
+def test_a_memory_near_every_question_gains_less_from_the_same_cosine() -> None:
+    """The centre moves half-way from the pair's mean to the memory's hub: a higher hub, a lower z."""
+    cosine, langs = np.array([0.86, 0.86, 0.86]), np.array([1, 1, 1], dtype=np.int8)
+    z = TOY.z(cosine, langs, query_lang=1, hub=np.array([0.80, 0.84, 0.88]))
+    assert z[0] > z[1] > z[2]
+    assert z[1] == pytest.approx(TOY.z(cosine[:1], langs[:1], query_lang=1)[0])  # a hub at the mean: no change
+    assert z == pytest.approx((0.86 - (0.5 * 0.84 + 0.5 * np.array([0.80, 0.84, 0.88]))) / 0.02)
+
+
+def test_a_rows_hub_is_the_same_alone_or_in_a_batch() -> None:
+    """Float64 products rounded to float32: an index kept write by write holds what a rebuild computes."""
+    rng = np.random.default_rng(3)
+    questions = rng.standard_normal((10, 32))
+    background = Background("toy", questions, np.array([0] * 5 + [1] * 5, dtype=np.int8))
+    rows = rng.standard_normal((300, 32)).astype(np.float32)
+    batch = background.hub(rows)
+    assert batch.shape == (300, 2) and batch.dtype == np.float32
+    assert all(np.array_equal(background.hub(rows[n]), batch[n : n + 1]) for n in range(300))
+    assert batch[7, 1] == pytest.approx(np.median(questions[5:] @ rows[7].astype(np.float64)), abs=1e-6)
 
 
 def test_lexical_evidence_raises_relevance_and_lands_on_its_memory() -> None:

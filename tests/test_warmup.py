@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fakes import HashingEmbedder
 
-from memory_core import MemoryItem, NewItem, Scope, SQLiteStore
+from memory_core import MemoryEngine, MemoryItem, NewItem, Scope, SQLiteStore, load_settings
 from memory_core.errors import ProviderError
 from memory_core.recall.dense import DenseRetriever
 from memory_core.recall.fusion import FusionRetriever
@@ -78,3 +78,20 @@ def test_a_failing_library_is_logged_and_the_next_one_still_warmed(
     assert counting.snapshots == 2  # the good library was warmed after the broken one failed
     counting.broken.clear()
     assert fusion.search(broken, "tea", limit=1) == ()  # its first search builds it, as without a warm-up
+
+
+def test_the_engine_warms_the_named_libraries_then_the_latest_ones(counting: CountingStore, scope: Scope) -> None:
+    """What the app starts with: the demo library first, then the most recently updated, each once."""
+    others = [Scope.of("bob", "tutor", f"lib{n}") for n in range(3)]
+    for n, other in enumerate(others):
+        counting.add_items(other, [NewItem(f"note {n} about rivers")], create_library_name=f"lib{n}")
+    assert counting.recent_libraries(2) == (others[2], others[1])  # the latest writes first
+    bm25 = BM25Retriever(counting)
+    engine = MemoryEngine(counting, bm25, settings=load_settings({}))
+    thread = engine.warm_up([scope, others[2]], recent=2)
+    assert thread is not None
+    thread.join(timeout=30)
+    assert counting.snapshots == 3  # scope, lib2, lib1 (lib2 named and recent: built once), not lib0
+    assert bm25.search(others[0], "rivers", limit=1)[0].item.text == "note 0 about rivers"
+    assert counting.snapshots == 4  # lib0 was not warmed: its first search built it
+    assert MemoryEngine(counting, None, settings=load_settings({})).warm_up([scope], recent=5) is None

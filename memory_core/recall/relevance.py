@@ -4,11 +4,13 @@ A multilingual embedder scores a same-language pair higher than a cross-language
 and its cosines crowd into a narrow band (e5: 0.7 to 0.9), so a raw cosine says little and a threshold on it
 means something different for every pair of languages. Here:
 
-1. The cosine is standardised against unrelated pairs of the same query and memory languages:
-   z = (cosine - mean) / std, with the mean and spread measured on the project's own retrieval set for the
-   embedder that ships (`data/relevance.json`, built by `python -m memory_core relevance train`). For any other
-   embedder the query's own cosines to the library stand in for the background (median and MAD per memory
-   language: most of a library is unrelated to any one query).
+1. The cosine is standardised against unrelated pairs of the same query and memory languages, centred
+   half-way between the pair's mean and the memory's own hub (its median cosine to ordinary questions, see
+   background.py: a memory near every question gains less from a high cosine): z = (cosine - centre) / std,
+   with the means and spread measured on the project's own retrieval set for the embedder that ships
+   (`data/relevance.json`, built by `python -m memory_core relevance train`). For any other embedder the
+   query's own cosines to the library stand in for the background (median and MAD per memory language: most
+   of a library is unrelated to any one query).
 2. A logistic regression turns z, how far z falls below the query's best memory, and the lexical evidence
    (BM25 scaled by the query's best, the share of the query's terms the memory holds, an exact shared entity,
    a name question meeting a declared name) into a probability. When nothing is likely to help, nothing
@@ -26,8 +28,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from .dense import LANGUAGES
-from .embeddings import language_of
+from .embeddings import LANGUAGES, language_of
 from .lexical import ScoredMemory
 from .logistic import sigmoid
 
@@ -37,6 +38,7 @@ TRAINING_FILES = tuple(Path(__file__).parent / "data" / name for name in ("relev
                                                                           "relevance-train-chat.json"))  # fmt: skip
 LEXICAL_FEATURES = ("bm25_norm", "coverage", "entity", "name")
 FUSED_FEATURES = ("z", "gap", *LEXICAL_FEATURES)
+HUB_WEIGHT = 0.5  # the memory's hub's share of the centre, the pair's mean has the rest (chosen on own data)
 MIN_BACKGROUND = 8  # fewer memories of a language than this: the library's cosines pooled stand in
 Floats = npt.NDArray[np.float64]
 Codes = npt.NDArray[np.int8]
@@ -89,6 +91,11 @@ def library_z(cosine: Floats, memory_langs: Codes) -> Floats:
     return out
 
 
+def centre(pair_mean: Floats, hub: npt.ArrayLike | None) -> Floats:
+    """What an unrelated pair's cosine is expected to be: the pair's mean, moved half-way to the memory's hub."""
+    return pair_mean if hub is None else (1 - HUB_WEIGHT) * pair_mean + HUB_WEIGHT * np.asarray(hub, np.float64)
+
+
 def _robust_z(values: Floats, pool: Floats) -> Floats:
     centre = float(np.median(pool))
     spread = 1.4826 * float(np.median(np.abs(pool - centre)))
@@ -109,12 +116,14 @@ class Calibration:
         """Whether the background was measured for the embedder in use (else relevance is an estimate)."""
         return bool(self.background)
 
-    def z(self, cosine: Floats, memory_langs: Codes, query_lang: int) -> Floats:
-        """The cosines standardised against unrelated pairs of the same languages."""
+    def z(self, cosine: Floats, memory_langs: Codes, query_lang: int, hub: npt.ArrayLike | None = None) -> Floats:
+        """The cosines standardised against unrelated pairs of the same languages; `hub` is each memory's hub
+        for the query's language (None: the pair's mean alone is the centre)."""
+        cosine = np.asarray(cosine, dtype=np.float64)
         if not self.background:
-            return library_z(np.asarray(cosine, dtype=np.float64), memory_langs)
+            return library_z(cosine if hub is None else cosine - HUB_WEIGHT * np.asarray(hub, np.float64), memory_langs)
         stats = np.array(self.background).reshape(len(LANGUAGES), len(LANGUAGES), 2)[query_lang]
-        z: Floats = (np.asarray(cosine, dtype=np.float64) - stats[memory_langs, 0]) / stats[memory_langs, 1]
+        z: Floats = (cosine - centre(stats[memory_langs, 0], hub)) / stats[memory_langs, 1]
         return z
 
     def dense_relevance(self, z: Floats) -> Floats:

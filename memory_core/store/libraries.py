@@ -73,6 +73,13 @@ class LibrariesMixin(StoreBase):
             conn.execute(f"DELETE FROM libraries WHERE {_IS_LIBRARY}", _key(scope))
         return len(doomed)
 
+    def recent_libraries(self, limit: int) -> tuple[Scope, ...]:
+        """The `limit` most recently updated libraries of every profile, as scopes (what a start-up warms)."""
+        query = "SELECT profile_id, character_id, id FROM libraries ORDER BY updated_at DESC, id LIMIT ?"
+        with self._reading() as conn:
+            rows = conn.execute(query, (max(limit, 0),)).fetchall()
+        return tuple(Scope.of(*row) for row in rows)
+
     def list_profiles(self) -> tuple[str, ...]:
         """Every profile that owns at least one library."""
         with self._reading() as conn:
