@@ -301,3 +301,50 @@ def test_a_stored_vector_of_another_size_is_embedded_again_either_way(store: SQL
     rows_index, rows_embedded, matrix_index, matrix_embedded = cold_loads(store, scope)
     assert rows_embedded == matrix_embedded == ["note 2 about tea"]
     assert_same_index(rows_index, matrix_index)
+
+
+def test_a_snapshot_is_handed_to_the_next_reader_once_at_the_same_cursor(store: SQLiteStore, scope: Scope) -> None:
+    store.add_items(scope, [NewItem("tea"), NewItem("coffee")], create_library_name="x")
+    first, second, third = store.snapshot(scope), store.snapshot(scope), store.snapshot(scope)
+    assert second[1] is first[1]  # the next reader shares the items
+    assert third[1] is not first[1] and third == first  # once: the one after reads its own
+    store.add_items(scope, [NewItem("juice")])
+    after = store.snapshot(scope)  # the kept one is stale: a write moved the cursor
+    assert after[0] > third[0] and len(after[1]) == 3
+
+
+def test_a_cold_fused_search_holds_one_copy_of_each_memory(store: SQLiteStore, scope: Scope) -> None:
+    store.add_items(scope, [NewItem(f"note {n} about tea") for n in range(5)], create_library_name="x")
+    fusion = fusion_over(store)
+    fusion.search(scope, "tea", limit=5)
+    lexical, _ = fusion.bm25.lexical(scope, "tea", limit=5)
+    view = fusion.dense.view(scope, "tea", locate=[hit.item.id for hit in lexical])
+    held = view.items_at(view.located.tolist())
+    assert len(lexical) == 5 and all(hit.item is item for hit, item in zip(lexical, held, strict=True))
+
+
+def test_relevance_read_where_a_search_needs_it_equals_it_read_everywhere(store: SQLiteStore, scope: Scope) -> None:
+    """Hits' relevance and the best relevance the floor reads, against relevance computed for every memory."""
+    store.ensure_library(scope)
+    writer = Writer(store, scope, seed=5)
+    for _ in range(150):
+        writer.step()
+    fusion = fusion_over(store)
+    for query in (*QUERIES, "Lisbon", "river"):
+        lexical, _ = fusion.bm25.lexical(scope, query, limit=fusion.candidates)
+        view = fusion.dense.view(scope, query, locate=[hit.item.id for hit in lexical])
+        background = fusion.dense.background
+        assert background is not None and view.hub is not None
+        lang = language_code(query)
+        z = fusion.calibration.z(view.cosine, view.langs, lang, view.hub[:, lang])
+        evidence = fusion._evidence(view, lexical, query)
+        everywhere = fusion.calibration.fused_relevance(z, evidence)
+        report = fusion.search_report(scope, query, limit=4, min_score=-1.0)
+        ids = [item.id if item else "" for item in view.items_at(range(view.size))]
+        for hit in report.hits:
+            assert hit.relevance == pytest.approx(everywhere[ids.index(hit.item.id)], abs=1e-12)
+        keep = np.ones(view.size, dtype=bool)
+        if filter_entities(query) and lexical:
+            keep[:] = False
+            keep[view.located[view.located >= 0]] = True
+        assert report.best_relevance == pytest.approx(float(everywhere[keep].max()), abs=1e-12)

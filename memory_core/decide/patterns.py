@@ -330,8 +330,15 @@ def asks_user_name(text: str | Text) -> bool:
     return NAME_QUESTION.found(as_text(text))
 
 
+# Every declaration holds one of these: most texts are turned away without being folded (an index build
+# asks this of every memory).
+_NAME_CUE = re.compile(r"叫|名字|称呼|name|call|go\s+by", re.IGNORECASE)
+
+
 def declares_user_name(text: str) -> bool:
     """True when the text states the user's name or what to call them."""
+    if _NAME_CUE.search(text) is None:
+        return False
     message = as_text(text)
     return NAME_DECLARATION.found(message) and not asks_user_name(message)
 

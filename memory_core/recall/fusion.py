@@ -49,6 +49,8 @@ CATEGORY_SCALE = 0.05
 # at 0.1, but a floor there also cuts answers e5 finds only faintly (a Chinese question about an English memory
 # can score 0.03), so it is a knob to set per library from the golden-query sweep, not a default.
 RELEVANCE_FLOOR = 0.0
+Positions = npt.NDArray[np.intp]
+Mask = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]
 
 
@@ -198,13 +200,15 @@ class FusionRetriever:
         query_lang = language_code(query)
         hub = view.hub[:, query_lang] if view.hub is not None else None
         z = self.calibration.z(view.cosine, view.langs, query_lang, hub)
-        fused = fuse(_bm25_scores(view, lexical), z, weight, self._relevance(z, evidence, method))
+        fused = fuse(_bm25_scores(view, lexical), z, weight, np.zeros(view.size))
         boosts = _category_boosts(view, categories, category_boost)
         total = fused.final + boosts
         keep = _entity_mask(query, view, bool(lexical))
+        scored = _relevance_needed(view, z, total, keep, limit)
+        fused.relevance[scored] = self._relevance(z, evidence, method, scored)
         floor = self.relevance_floor if relevance_floor is None else relevance_floor
         floor = floor if self.calibration.fitted else 0.0  # an estimate from the library alone cuts nothing
-        best = float(fused.relevance[keep].max()) if keep.any() else 0.0
+        best = float(fused.relevance[scored[keep[scored]]].max()) if keep.any() else 0.0
         # never cut (the module's policy, point 5): an exact entity or a declared name, when fusion reads BM25
         strong = (evidence.entity > 0) | (evidence.name > 0) if method == "fusion" else np.zeros(view.size, bool)
         eligible = keep & (((total > min_score) & (best >= floor)) | strong)
@@ -215,11 +219,12 @@ class FusionRetriever:
         )  # fmt: skip
         return SearchReport(hits, int((keep & ~(total > min_score)).sum()), best, floor)
 
-    def _relevance(self, z: Floats, evidence: Lexical, method: str) -> Floats:
-        """Each memory's calibrated relevance: from meaning alone for dense, with BM25's evidence for fusion."""
+    def _relevance(self, z: Floats, evidence: Lexical, method: str, at: Positions) -> Floats:
+        """The calibrated relevance of the memories at `at`: from meaning alone for dense, with BM25's evidence
+        for fusion."""
         if method == "dense":
-            return self.calibration.dense_relevance(z)
-        return self.calibration.fused_relevance(z, evidence)
+            return self.calibration.dense_relevance(z[at])
+        return self.calibration.fused_relevance(z[at], evidence.at(at), top=float(z.max()) if z.size else 0.0)
 
     def _evidence(self, view: DenseView, lexical: Sequence[ScoredMemory], query: str) -> Lexical:
         """BM25's evidence at the lexical hits' positions in the view."""
@@ -231,6 +236,19 @@ class FusionRetriever:
 # Query embeddings run here, beside the BM25 lookup (both release the GIL for much of their work); searches
 # beyond this many at once wait for a thread.
 _QUERY_EMBEDDING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="memtune-query")
+
+
+def _relevance_needed(view: DenseView, z: Floats, total: Floats, keep: Mask, limit: int) -> Positions:
+    """Where a search needs relevance: every memory that can be a hit (the `limit` best kept by score, and
+    BM25's matches, which a floor never cuts when strong) and the memory of best relevance among those BM25 did
+    not match (relevance rises with z when nothing else differs), so the floor reads the library's best."""
+    lexical = np.zeros(view.size, dtype=np.bool_)
+    lexical[view.located[view.located >= 0]] = True
+    wanted = [_contenders(total, keep, limit), np.flatnonzero(lexical)]
+    unmatched = keep & ~lexical
+    if unmatched.any():
+        wanted.append(np.array([int(np.argmax(np.where(unmatched, z, -np.inf)))]))
+    return np.unique(np.concatenate(wanted))
 
 
 def _bm25_scores(view: DenseView, lexical: Sequence[ScoredMemory]) -> Floats:

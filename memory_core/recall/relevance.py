@@ -60,6 +60,11 @@ class Lexical:
     def matrix(self) -> Floats:
         return np.column_stack([self.bm25_norm, self.coverage, self.entity, self.name])
 
+    def at(self, positions: npt.NDArray[np.intp]) -> Lexical:
+        """The evidence of the memories at these positions only."""
+        return Lexical(self.bm25_norm[positions], self.coverage[positions], self.entity[positions],
+                       self.name[positions])  # fmt: skip
+
 
 def lexical_evidence(hits: Sequence[ScoredMemory], positions: Sequence[int], size: int, query_terms: int) -> Lexical:
     """The evidence of BM25's hits, placed at `positions` (each hit's index among the library's memories)."""
@@ -74,9 +79,10 @@ def lexical_evidence(hits: Sequence[ScoredMemory], positions: Sequence[int], siz
     return Lexical(*arrays)
 
 
-def fused_features(z: Floats, lexical: Lexical) -> Floats:
-    """One row per memory: z, its gap below the query's best z (0 for the best), then the lexical evidence."""
-    gap = z - z.max() if len(z) else z
+def fused_features(z: Floats, lexical: Lexical, top: float | None = None) -> Floats:
+    """One row per memory: z, its gap below the query's best z (`top`, else the best of `z`: 0 for the best),
+    then the lexical evidence."""
+    gap = z - (z.max() if top is None else top) if len(z) else z
     return np.column_stack([z, gap, lexical.matrix()])
 
 
@@ -130,8 +136,9 @@ class Calibration:
         weight, bias = self.dense
         return sigmoid(weight * z + bias)
 
-    def fused_relevance(self, z: Floats, lexical: Lexical) -> Floats:
-        return sigmoid(fused_features(z, lexical) @ np.array(self.fused[:-1]) + self.fused[-1])
+    def fused_relevance(self, z: Floats, lexical: Lexical, top: float | None = None) -> Floats:
+        """`top` is the query's best z over the whole library when `z` holds only some of its memories."""
+        return sigmoid(fused_features(z, lexical, top) @ np.array(self.fused[:-1]) + self.fused[-1])
 
     def for_embedder(self, name: str) -> Calibration:
         """These parameters when they were fitted for this embedder; else the same regressions over the

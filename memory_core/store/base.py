@@ -6,11 +6,12 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Self
 
 from ..errors import QuotaError
-from ..models import utc_timestamp
+from ..models import MemoryItem, Scope, utc_timestamp
 from .rows import _profile_items, _provider_errors
 from .schema import connect, migrate
 
@@ -23,6 +24,12 @@ class WriteLimits(Protocol):
     def max_text(self, profile_id: str) -> int | None: ...
 
 
+@dataclass(frozen=True)
+class SharedSnapshot:
+    key: tuple[Scope, int]  # the library and the cursor it was read at
+    items: tuple[int, tuple[MemoryItem, ...]]
+
+
 class StoreBase:
     """One SQLite connection, guarded by a lock, with explicit transactions."""
 
@@ -33,6 +40,9 @@ class StoreBase:
         self._clock = clock
         self.limits = limits
         self._lock = threading.RLock()
+        # The last snapshot read, handed to the next reader of the same library at the same cursor (BM25 then
+        # the dense index of one cold search): both then hold the same item objects, not two copies.
+        self._shared_snapshot: SharedSnapshot | None = None
         with _provider_errors():
             self._conn = connect(self._path, in_memory=str(path) == ":memory:")
         try:
@@ -41,6 +51,16 @@ class StoreBase:
         except BaseException:
             self._conn.close()
             raise
+
+    def _take_shared(self, scope: Scope, cursor: int) -> tuple[int, tuple[MemoryItem, ...]] | None:
+        """The kept snapshot when it is this library's at this cursor (it is handed out once, then dropped)."""
+        with self._lock:
+            shared, self._shared_snapshot = self._shared_snapshot, None
+        return shared.items if shared is not None and shared.key == (scope, cursor) else None
+
+    def _keep_shared(self, scope: Scope, snapshot: tuple[int, tuple[MemoryItem, ...]]) -> None:
+        with self._lock:
+            self._shared_snapshot = SharedSnapshot((scope, snapshot[0]), snapshot)
 
     @property
     def path(self) -> Path:

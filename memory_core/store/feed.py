@@ -29,5 +29,10 @@ class FeedMixin(StoreBase):
         scope = _checked(scope)
         with self._reading() as conn:
             cursor = _cursor(conn, scope)
+            shared = self._take_shared(scope, cursor)
+            if shared is not None:
+                return shared
             rows = conn.execute(f"{_SELECT_ITEMS} {_ORDER}", _key(scope)).fetchall()
-        return cursor, tuple(map(_item_from_row, rows))
+        snapshot = cursor, tuple(map(_item_from_row, rows))
+        self._keep_shared(scope, snapshot)
+        return snapshot
