@@ -152,12 +152,17 @@ CASES = ((5, 0.0, (), "fusion"), (20, -1.0, ("fact",), "fusion"), (7, 0.2, ("use
          (1, 0.0, (), "dense"), (150, -1.0, (), "fusion"))  # fmt: skip
 
 
-def test_fusion_equals_a_per_item_reference(store: SQLiteStore, scope: Scope) -> None:
+def written(store: SQLiteStore, scope: Scope, seed: int) -> FusionRetriever:
+    """Fusion over a library after 150 random writes."""
     store.ensure_library(scope)
-    writer = Writer(store, scope, seed=99)
+    writer = Writer(store, scope, seed=seed)
     for _ in range(150):
         writer.step()
-    fusion = fusion_over(store)
+    return fusion_over(store)
+
+
+def test_fusion_equals_a_per_item_reference(store: SQLiteStore, scope: Scope) -> None:
+    fusion = written(store, scope, seed=99)
     for query in (*QUERIES, "Lisbon", "river"):
         for limit, min_score, categories, method in CASES:
             hits = fusion.search(scope, query, limit=limit, min_score=min_score, categories=categories, method=method)
@@ -325,11 +330,7 @@ def test_a_cold_fused_search_holds_one_copy_of_each_memory(store: SQLiteStore, s
 
 def test_relevance_read_where_a_search_needs_it_equals_it_read_everywhere(store: SQLiteStore, scope: Scope) -> None:
     """Hits' relevance and the best relevance the floor reads, against relevance computed for every memory."""
-    store.ensure_library(scope)
-    writer = Writer(store, scope, seed=5)
-    for _ in range(150):
-        writer.step()
-    fusion = fusion_over(store)
+    fusion = written(store, scope, seed=5)
     for query in (*QUERIES, "Lisbon", "river"):
         lexical, _ = fusion.bm25.lexical(scope, query, limit=fusion.candidates)
         view = fusion.dense.view(scope, query, locate=[hit.item.id for hit in lexical])
