@@ -51,7 +51,7 @@ class Tuning:
     fusion_max_weight: float = 0.6
     fusion_candidates: int = 200
     fusion_min_score: float = 0.6
-    fusion_relevance_floor: float = 0.0  # nothing is recalled when no memory's calibrated relevance reaches it
+    fusion_relevance_floor: float = 0.05  # nothing is recalled when no memory's calibrated relevance reaches it
     mem0_threshold: float = 0.1
     dedupe_threshold: float = 0.985
     show_superseded: bool = False

@@ -218,7 +218,7 @@ def test_fusion_defaults_are_the_references() -> None:
     dense = DenseRetriever.__new__(DenseRetriever)
     dense.embedder = HashingEmbedder()
     fusion = FusionRetriever(BM25Retriever.__new__(BM25Retriever), dense)
-    assert (fusion.max_weight, fusion.candidates, fusion.relevance_floor) == (0.6, 200, 0.0)
+    assert (fusion.max_weight, fusion.candidates, fusion.relevance_floor) == (0.6, 200, 0.05)
 
 
 def test_fusion_in_bm25_mode_passes_every_search_argument_on(store: SQLiteStore, scope: Scope) -> None:

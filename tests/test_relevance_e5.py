@@ -79,7 +79,7 @@ def test_an_introduction_near_every_question_no_longer_outranks_the_answer(tmp_p
 
 @pytest.mark.parametrize("query", ["How do I reverse a linked list in C++?", "北京今天天气怎么样"])
 def test_a_floor_recalls_nothing_when_nothing_is_likely_to_help(fusion: FusionRetriever, query: str) -> None:
-    assert fusion.search(SCOPE, query, limit=5, min_score=0.6)  # the default floor is off
+    assert fusion.search(SCOPE, query, limit=5, min_score=0.6, relevance_floor=0.0)  # with the floor off
     report = fusion.search_report(SCOPE, query, limit=5, min_score=0.6, relevance_floor=0.1)
     assert report.hits == () and report.nothing_likely
     assert report.note().startswith("no memory is likely to help (best relevance 0.")

@@ -44,11 +44,11 @@ from .tokenizer import filter_entities
 METHODS = ("bm25", "dense", "fusion")
 # Fused scores live in 0..1 (BM25 raw scores run to 10s), so the category boost is scaled down to match.
 CATEGORY_SCALE = 0.05
-# Nothing is recalled when no memory's calibrated relevance reaches this (MEMTUNE_FUSION_RELEVANCE_FLOOR). Off by
-# default: on our own training files the best F2 (recall weighted twice precision, cross-validated by profile) is
-# at 0.1, but a floor there also cuts answers e5 finds only faintly (a Chinese question about an English memory
-# can score 0.03), so it is a knob to set per library from the golden-query sweep, not a default.
-RELEVANCE_FLOOR = 0.0
+# Nothing is recalled when no memory's calibrated relevance reaches this (MEMTUNE_FUSION_RELEVANCE_FLOOR). Low on
+# purpose: at 0.05 it cuts 1 of our 148 answerable retrieval queries (dev and fresh together) and every general
+# question of the conversation sets that a decision sent to recall; at 0.1 it cuts 4, as e5 finds some
+# cross-lingual answers only faintly. A library with sharper needs sets its own from the golden-query sweep.
+RELEVANCE_FLOOR = 0.05
 Positions = npt.NDArray[np.intp]
 Mask = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]
