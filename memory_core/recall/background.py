@@ -28,6 +28,7 @@ from .embeddings import LANGUAGES, Embedder
 QUERIES_FILE = Path(__file__).parent / "data" / "background-queries.json"
 VECTORS_FILE = Path(__file__).parent / "data" / "background-vectors.npz"
 Float32s = npt.NDArray[np.float32]
+CHUNK = 4096
 
 
 def background_queries(path: Path = QUERIES_FILE) -> tuple[tuple[str, ...], npt.NDArray[np.int8]]:
@@ -55,9 +56,13 @@ class Background:
         Computed in float64 and rounded to float32, so a row gets the same hub whether it is placed alone or
         in a batch (float32 products would round differently with the batch's shape).
         """
-        cosine = np.atleast_2d(np.asarray(rows, dtype=np.float64)) @ self.vectors.T
-        columns = [np.median(cosine[:, self.langs == code], axis=1) for code in range(len(LANGUAGES))]
-        return np.column_stack(columns).astype(np.float32)
+        rows = np.atleast_2d(rows)
+        hub = np.zeros((len(rows), len(LANGUAGES)), dtype=np.float32)
+        for start in range(0, len(rows), CHUNK):  # a library's first load: float64 copies of a chunk at a time
+            cosine = rows[start : start + CHUNK].astype(np.float64) @ self.vectors.T
+            for code in range(len(LANGUAGES)):
+                hub[start : start + CHUNK, code] = np.median(cosine[:, self.langs == code], axis=1)
+        return hub
 
     def save(self, path: Path = VECTORS_FILE) -> None:
         texts, _ = background_queries()

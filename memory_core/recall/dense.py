@@ -345,16 +345,9 @@ class DenseRetriever:
             self._sync(scope, library, None)
             return library.index
 
-    def query_vector(self, query: str) -> npt.NDArray[np.float32]:
-        vector: npt.NDArray[np.float32] = self.embedder.embed([query], kind="query")[0]
-        return vector
-
-    def view(
-        self, scope: Scope, query: str, *, locate: Sequence[str] = (), vector: npt.NDArray[np.float32] | None = None
-    ) -> DenseView:
-        """Cosine of the query to every live memory (after catching up with the store), and where `locate` sit;
-        `vector` is the query's, when the caller has embedded it already."""
-        query_vector = self.query_vector(query) if vector is None else vector
+    def view(self, scope: Scope, query: str, *, locate: Sequence[str] = ()) -> DenseView:
+        """Cosine of the query to every live memory (after catching up with the store), and where `locate` sit."""
+        query_vector = self.embedder.embed([query], kind="query")[0]
         library = self._library(scope)
         with library.lock:
             self._sync(scope, library, None)

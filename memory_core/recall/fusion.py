@@ -28,7 +28,6 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -190,10 +189,9 @@ class FusionRetriever:
                                                  categories=categories, category_boost=category_boost))  # fmt: skip
         check_search_args(limit, min_score)
         depth = min(max(candidates or self.candidates, limit), MAX_LIMIT)
-        pending = _QUERY_EMBEDDING.submit(self.dense.query_vector, query)  # embedded while BM25 looks it up
         lexical, overlap = self.bm25.lexical(scope, query, limit=depth)
         by_id = {hit.item.id: hit for hit in lexical}
-        view = self.dense.view(scope, query, locate=list(by_id), vector=pending.result())
+        view = self.dense.view(scope, query, locate=list(by_id))
         cap = self.max_weight if max_weight is None else max_weight
         weight = 0.0 if method == "dense" else bm25_weight(overlap, cap, bool(lexical))
         evidence = self._evidence(view, lexical, query)
@@ -231,11 +229,6 @@ class FusionRetriever:
         found = view.located >= 0
         hits = [hit for hit, present in zip(lexical, found.tolist(), strict=True) if present]
         return lexical_evidence(hits, view.located[found].tolist(), view.size, len(set(self.bm25.tokenizer(query))))
-
-
-# Query embeddings run here, beside the BM25 lookup (both release the GIL for much of their work); searches
-# beyond this many at once wait for a thread.
-_QUERY_EMBEDDING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="memtune-query")
 
 
 def _relevance_needed(view: DenseView, z: Floats, total: Floats, keep: Mask, limit: int) -> Positions:
