@@ -66,6 +66,8 @@ def local_recall(
             "max_weight": tuning.fusion_max_weight,
             "candidates": tuning.fusion_candidates,
             "relevance_floor": tuning.fusion_relevance_floor,
+            # left out before scaling, so a replaced memory neither takes a place nor sets the scale of the rest
+            "include_superseded": tuning.show_superseded,
         }
     # Dense and fused scores live on 0..1, where the BM25 threshold means nothing: they have their own.
     threshold = tuning.recall_min_score if method == "bm25" else tuning.fusion_min_score

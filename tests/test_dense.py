@@ -289,3 +289,20 @@ def test_the_nearest_passages_are_ranked_and_embedded_as_memories(store: SQLiteS
     assert embedder.embedded[-1] == "My sister Anna lives in Lisbon"  # embedded as a passage, not a query
     assert len(dense.nearest_passages(scope, "tea", limit=10)) == 4
     assert dense.nearest_passages(Scope.of("nobody", "tutor", "default"), "tea") == []
+
+
+def test_left_out_superseded_memories_neither_take_a_place_nor_set_the_scale(store: SQLiteStore, scope: Scope) -> None:
+    """The replaced memory is the closest match; left out before scaling, the correction is the best there is
+    (scaled to 1) instead of trailing a memory no recall shows."""
+    store.ensure_library(scope)
+    old, new, other = store.add_items(scope, [NewItem("My brother Ravi moved to Perth for work"),
+                                              NewItem("Correction: Ravi went to Adelaide instead"),
+                                              NewItem("I like long walks by the river")])  # fmt: skip
+    fusion, query = fusion_of(store), "Where did my brother Ravi move to?"
+    assert len(fusion.search(scope, query, limit=3, min_score=-1.0, include_superseded=False)) == 3
+    store.supersede(scope, [old.id], new.id)  # after the first search: the kept index takes the new flag
+    everything = fusion.search(scope, query, limit=3, min_score=-1.0)
+    assert everything[0].item.id == old.id
+    current = fusion.search(scope, query, limit=3, min_score=-1.0, include_superseded=False)
+    assert [h.item.id for h in current] == [new.id, other.id]
+    assert current[0].bm25_norm == 1.0 and current[0].dense_norm == 1.0 and current[1].dense_norm == 0.0

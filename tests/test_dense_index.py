@@ -38,8 +38,9 @@ def fusion_over(store: SQLiteStore) -> FusionRetriever:
 
 
 def searches(fusion: FusionRetriever, scope: Scope) -> list[tuple[ScoredMemory, ...]]:
-    return [fusion.search(scope, query, limit=limit, method=method, min_score=min_score, categories=categories)
-            for query in QUERIES for method in ("fusion", "dense")
+    return [fusion.search(scope, query, limit=limit, method=method, min_score=min_score, categories=categories,
+                          include_superseded=superseded)
+            for query in QUERIES for method in ("fusion", "dense") for superseded in (True, False)
             for limit, min_score, categories in ((3, 0.0, ()), (8, -1.0, ("fact",)))]  # fmt: skip
 
 
@@ -58,7 +59,7 @@ class Writer:
         self.serial = 0
 
     def step(self) -> None:
-        rng, kinds = self.rng, ["add", "add", "text", "metadata", "delete", "readd", "seen", "replace"]
+        rng, kinds = self.rng, ["add", "add", "text", "metadata", "delete", "readd", "seen", "replace", "supersede"]
         kind = rng.choice(kinds if self.live else ["add"])
         if kind == "add" or (kind == "readd" and not self.dead):
             self.serial += 1
@@ -85,6 +86,8 @@ class Writer:
             self.store.edit_item(self.scope, item_id, category=self.rng.choice(CATEGORIES))
         elif kind == "seen":
             self.store.mark_seen(self.scope, item_id)
+        elif kind == "supersede":
+            self.store.supersede(self.scope, [item_id], self.rng.choice(self.live))
         else:
             replacement = NewItem(random_text(self.rng), id=item_id, category=self.rng.choice(CATEGORIES))
             self.store.add_items(self.scope, [replacement], on_conflict="replace")
@@ -97,6 +100,7 @@ def assert_same_as_a_rebuild(store: SQLiteStore, scope: Scope, kept: FusionRetri
     for item_id in index.slots:
         assert np.array_equal(index.vector(item_id), rebuilt.vector(item_id))
         assert np.array_equal(index.hub[index.slots[item_id]], rebuilt.hub[rebuilt.slots[item_id]])
+        assert index.superseded[index.slots[item_id]] == rebuilt.superseded[rebuilt.slots[item_id]]
     assert index.docs_bytes == rebuilt.docs_bytes  # the cache is charged for exactly the memories held
     for query in QUERIES:
         assert cosines(kept.dense, scope, query) == cosines(fresh.dense, scope, query)  # exactly, not approximately
@@ -279,7 +283,7 @@ def cold_loads(store: SQLiteStore, scope: Scope) -> tuple[DenseIndex, list[str],
 def assert_same_index(index: DenseIndex, other: DenseIndex) -> None:
     assert (index.slots, index.rows, index.capacity, index.vocabulary) == (other.slots, other.rows, other.capacity,
                                                                            other.vocabulary)  # fmt: skip
-    for name in ("matrix", "live", "langs", "hub", "categories", "hashes", "tenants"):
+    for name in ("matrix", "live", "langs", "hub", "categories", "superseded", "hashes", "tenants"):
         assert np.array_equal(getattr(index, name)[: index.rows], getattr(other, name)[: other.rows]), name
     assert (index.items, index.docs_bytes) == (other.items, other.docs_bytes)
 

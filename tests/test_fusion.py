@@ -59,3 +59,10 @@ def test_in_a_one_language_library_calibrated_standing_is_the_cosines_min_max() 
     for lang in (0, 1):
         z = calibration.z(cosine, np.full(4, lang, dtype=np.int8), query_lang=lang)
         assert standing(z) == pytest.approx((cosine - cosine.min()) / (cosine.max() - cosine.min()))
+
+
+def test_fuse_scales_among_the_memories_it_is_given() -> None:
+    among = np.array([False, True, True])
+    fused = fuse([9.0, 4.0, 2.0], [0.95, 0.80, 0.70], 0.5, NONE, among)
+    assert fused.bm25_norm[1:].tolist() == [1.0, 0.5] and fused.dense_norm[1:].round(6).tolist() == [1.0, 0.0]
+    assert standing([0.3, 0.5], np.array([False, False])).tolist() == [1.0, 1.0]

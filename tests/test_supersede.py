@@ -40,6 +40,11 @@ def test_a_newer_statement_of_the_same_attribute_replaces_the_older(old: str, ne
         ("I love cilantro.", "I love hiking on weekends."),
         ("My dog is called Biscuit.", "I'm allergic to peanuts."),
         ("我妹妹住在里斯本。", "我喜欢喝乌龙茶。"),
+        # a relative's job or move is not the user's
+        ("I work as a pharmacist in Bristol.", "My brother Tom just got a job at a bank in Leeds."),
+        ("I teach maths at a secondary school.", "My wife quit her job at the council last week."),
+        ("我在一家电商公司做产品经理。", "我老公在证券公司上班。"),
+        ("我们家住在南京。", "我妈上个月搬去我姐家住了。"),
     ],
 )
 def test_statements_of_different_attributes_both_stay(old: str, new: str) -> None:

@@ -37,8 +37,9 @@ BATCH = 32
 # wherever the row sits, so an index kept incrementally scores exactly like one rebuilt from the store.
 ROW_BLOCK = 16
 # The size estimate (see index_cache.py): per slot, its matrix row plus this for the live flag, language,
-# category, text hash, tenant, item pointer and hub; per memory, the item plus its slot-map entry and slot number.
-SLOT_BYTES = 36
+# category, superseded flag, text hash, tenant, item pointer and hub; per memory, the item plus its slot-map
+# entry and slot number.
+SLOT_BYTES = 37
 DOC_BYTES = 150
 _INT16_MAX = int(np.iinfo(np.int16).max)
 
@@ -101,6 +102,7 @@ class DenseIndex:
         self.langs = np.zeros(0, dtype=np.int8)  # index in LANGUAGES
         self.hub = np.zeros((0, len(LANGUAGES)), dtype=np.float32)  # median cosine to each language's questions
         self.categories: npt.NDArray[np.integer[Any]] = np.zeros(0, dtype=np.int16)  # code in `vocabulary`
+        self.superseded = np.zeros(0, dtype=np.bool_)  # replaced by a newer memory (metadata `superseded_by`)
         self.hashes = np.zeros(0, dtype=np.uint64)  # the text hash the row was embedded from
         self.tenants = np.zeros(0, dtype=np.int64)  # changes whenever a slot takes another memory
         self.items: list[MemoryItem | None] = []
@@ -194,6 +196,7 @@ class DenseIndex:
         self.items[slot] = item
         self.langs[slot] = LANGUAGES.index(language_of(item.text))
         self.categories[slot] = self._category_code(item.category)
+        self.superseded[slot] = bool(item.metadata.get("superseded_by"))
         self.docs_bytes += item_bytes(item)
 
     def _release(self, slot: int) -> int:
@@ -227,6 +230,7 @@ class DenseIndex:
         self.hashes[start:end] = [int(digest, 16) for digest in digests]
         self.langs[start:end] = [LANGUAGES.index(language_of(item.text)) for item in items]
         self.categories[start:end] = [self._category_code(item.category) for item in items]
+        self.superseded[start:end] = [bool(item.metadata.get("superseded_by")) for item in items]
         self.tenants[start:end] = np.arange(self._tenants + 1, self._tenants + 1 + len(items))
         self.live[start:end], self.items[start:end] = True, items
         self.slots.update(zip((item.id for item in items), range(start, end), strict=True))
@@ -248,6 +252,7 @@ class DenseIndex:
         self.langs = _grown(self.langs, capacity, used)
         self.hub = _grown(self.hub, capacity, used)
         self.categories = _grown(self.categories, capacity, used)
+        self.superseded = _grown(self.superseded, capacity, used)
         self.hashes = _grown(self.hashes, capacity, used)
         self.tenants = _grown(self.tenants, capacity, used)
         self.items += [None] * (capacity - len(self.items))
@@ -283,6 +288,7 @@ class DenseView:
     langs: npt.NDArray[np.int8]
     hub: npt.NDArray[np.float32] | None  # per position and query language (None: the index has no background)
     categories: npt.NDArray[np.integer[Any]]
+    superseded: npt.NDArray[np.bool_]
     vocabulary: Mapping[str, int]
     located: Positions
     tenants: npt.NDArray[np.int64]
@@ -478,7 +484,8 @@ def _view(library: _Library, query_vector: npt.NDArray[Any], locate: Sequence[st
     located = np.where(wanted >= 0, np.searchsorted(slots, wanted), -1)
     hub = _live(index.hub, slots, index.rows) if index.background is not None else None
     return DenseView(slots, _live(index.cosine(query_vector), slots, index.rows), _live(index.langs, slots, index.rows),
-                     hub, _live(index.categories, slots, index.rows), dict(index.vocabulary), located,
+                     hub, _live(index.categories, slots, index.rows), _live(index.superseded, slots, index.rows),
+                     dict(index.vocabulary), located,
                      _live(index.tenants, slots, index.rows), library)  # fmt: skip
 
 

@@ -60,14 +60,15 @@ def scale_by_max(values: npt.ArrayLike) -> Floats:
     return array / top if top > 0 else np.zeros_like(array)
 
 
-def standing(z: npt.ArrayLike) -> Floats:
-    """Each memory's calibrated similarity as a share of the library's range for this query (the best 1,
-    the least similar 0); all-equal or a single memory: 1."""
+def standing(z: npt.ArrayLike, among: Mask | None = None) -> Floats:
+    """Each memory's calibrated similarity as a share of the range of those `among` (default all) for this
+    query (the best 1, the least similar 0); all-equal or a single memory: 1."""
     values = np.asarray(z, dtype=np.float64)
-    if values.size == 0:
-        return values
-    spread = float(values.max() - values.min())
-    return (values - values.min()) / spread if spread > 0 else np.ones_like(values)
+    pool = values if among is None else values[among]
+    if pool.size == 0:
+        return np.ones_like(values)
+    low, spread = float(pool.min()), float(pool.max() - pool.min())
+    return (values - low) / spread if spread > 0 else np.ones_like(values)
 
 
 def bm25_weight(overlap: float, max_weight: float, bm25_matched: bool) -> float:
@@ -108,13 +109,17 @@ class SearchReport:
         return f"{self.below_threshold} below the threshold" if self.below_threshold else ""
 
 
-def fuse(bm25: npt.ArrayLike, z: npt.ArrayLike, weight: float, relevance: Floats) -> FusedScores:
-    """weight × BM25 scaled by its max + (1 − weight) × calibrated standing, for aligned arrays.
+def fuse(
+    bm25: npt.ArrayLike, z: npt.ArrayLike, weight: float, relevance: Floats, among: Mask | None = None
+) -> FusedScores:
+    """weight × BM25 scaled by its max + (1 − weight) × calibrated standing, for aligned arrays, both scaled
+    over the memories `among` (default all: the others' scores mean nothing).
 
     `bm25` holds raw scores (0 for a memory BM25 did not match), `z` each memory's calibrated similarity.
     """
-    bm25_norm = scale_by_max(bm25)
-    dense_norm = standing(z)
+    raw = np.asarray(bm25, dtype=np.float64)
+    bm25_norm = scale_by_max(raw if among is None else np.where(among, raw, 0.0))
+    dense_norm = standing(z, among)
     return FusedScores(bm25_norm, dense_norm, weight * bm25_norm + (1 - weight) * dense_norm, weight, relevance)
 
 
@@ -160,11 +165,14 @@ class FusionRetriever:
         max_weight: float | None = None,
         candidates: int | None = None,
         relevance_floor: float | None = None,
+        include_superseded: bool = True,
     ) -> tuple[ScoredMemory, ...]:
-        """The best memories by the chosen method; every hit carries BM25, dense, the weight and the total."""
+        """The best memories by the chosen method; every hit carries BM25, dense, the weight and the total.
+        Without `include_superseded`, memories a newer one replaced are left out before scores are scaled."""
         return self.search_report(
             scope, query, limit=limit, min_score=min_score, categories=categories, category_boost=category_boost,
             method=method, max_weight=max_weight, candidates=candidates, relevance_floor=relevance_floor,
+            include_superseded=include_superseded,
         ).hits  # fmt: skip
 
     def search_report(
@@ -180,6 +188,7 @@ class FusionRetriever:
         max_weight: float | None = None,
         candidates: int | None = None,
         relevance_floor: float | None = None,
+        include_superseded: bool = True,
     ) -> SearchReport:
         """`search`, with what its floors held back (for bm25: the hits alone)."""
         if method not in METHODS:
@@ -192,18 +201,21 @@ class FusionRetriever:
         lexical, overlap = self.bm25.lexical(scope, query, limit=depth)
         by_id = {hit.item.id: hit for hit in lexical}
         view = self.dense.view(scope, query, locate=list(by_id))
+        pool = np.ones(view.size, dtype=np.bool_) if include_superseded else ~view.superseded
+        matched = bool(pool[view.located[view.located >= 0]].any())  # BM25 matched a memory of the pool
         cap = self.max_weight if max_weight is None else max_weight
-        weight = 0.0 if method == "dense" else bm25_weight(overlap, cap, bool(lexical))
+        weight = 0.0 if method == "dense" else bm25_weight(overlap, cap, matched)
         evidence = self._evidence(view, lexical, query)
         query_lang = language_code(query)
         hub = view.hub[:, query_lang] if view.hub is not None else None
         z = self.calibration.z(view.cosine, view.langs, query_lang, hub)
-        fused = fuse(_bm25_scores(view, lexical), z, weight, np.zeros(view.size))
+        fused = fuse(_bm25_scores(view, lexical), z, weight, np.zeros(view.size), pool)
         boosts = _category_boosts(view, categories, category_boost)
         total = fused.final + boosts
-        keep = _entity_mask(query, view, bool(lexical))
+        keep = _entity_mask(query, view, matched) & pool
         scored = _relevance_needed(view, z, total, keep, limit)
-        fused.relevance[scored] = self._relevance(z, evidence, method, scored)
+        top = float(z[pool].max()) if pool.any() else 0.0
+        fused.relevance[scored] = self._relevance(z, evidence, method, scored, top)
         floor = self.relevance_floor if relevance_floor is None else relevance_floor
         floor = floor if self.calibration.fitted else 0.0  # an estimate from the library alone cuts nothing
         best = float(fused.relevance[scored[keep[scored]]].max()) if keep.any() else 0.0
@@ -217,12 +229,12 @@ class FusionRetriever:
         )  # fmt: skip
         return SearchReport(hits, int((keep & ~(total > min_score)).sum()), best, floor)
 
-    def _relevance(self, z: Floats, evidence: Lexical, method: str, at: Positions) -> Floats:
+    def _relevance(self, z: Floats, evidence: Lexical, method: str, at: Positions, top: float) -> Floats:
         """The calibrated relevance of the memories at `at`: from meaning alone for dense, with BM25's evidence
-        for fusion."""
+        (and how far each trails the `top` z) for fusion."""
         if method == "dense":
             return self.calibration.dense_relevance(z[at])
-        return self.calibration.fused_relevance(z[at], evidence.at(at), top=float(z.max()) if z.size else 0.0)
+        return self.calibration.fused_relevance(z[at], evidence.at(at), top=top)
 
     def _evidence(self, view: DenseView, lexical: Sequence[ScoredMemory], query: str) -> Lexical:
         """BM25's evidence at the lexical hits' positions in the view."""

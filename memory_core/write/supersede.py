@@ -21,7 +21,7 @@ from ..models import MemoryItem
 from .durable import is_correction
 
 # Subjects: the words for a relative or pet, folded onto one name per role.
-_ROLES: tuple[tuple[str, str], ...] = (
+_PEOPLE: tuple[tuple[str, str], ...] = (
     ("sister", r"\bsister\b|姐姐|妹妹|我姐|我妹|姐|妹"),
     ("brother", r"\bbrother\b|哥哥|弟弟|我哥|我弟"),
     ("mother", r"\b(?:mum|mom|mother|mama)\b|妈妈|我妈|母亲|老妈"),
@@ -36,12 +36,17 @@ _ROLES: tuple[tuple[str, str], ...] = (
     ("grandparent", r"\bgrand(?:ma|pa|mother|father)\b|奶奶|爷爷|外婆|外公|姥姥|姥爷"),
     ("grandchild", r"\bgrand(?:son|daughter|child|kid)\b|孙子|孙女|外孙"),
     ("pet", r"\b(?:dog|puppy|cat|kitten|rabbits?|bunny|budgie|parrot|hamster|pet)\b|猫|狗|兔|仓鼠|鹦鹉|宠物"),
+)
+# Topics of the user's own life. In a text about a relative or pet they are that one's ("my sister moved for a
+# job at a bank" says nothing about the user's job), so they are subjects only when no relative or pet is named.
+_TOPICS: tuple[tuple[str, str], ...] = (
     ("job", r"\b(?:job|team|company|work|works|working)\b|工作|上班|公司|单位|实习"),
     ("home", r"\b(?:we|our family) (?:live|moved)\b|我们家|我家"),
     ("trip", r"\btrip\b|旅行|旅游|[去玩]几天"),
     ("exam", r"\b(?:exam|ielts|toefl|test)\b|雅思|托福|考试|证书|考研"),
 )
-_ROLE_PATTERNS = tuple((role, re.compile(pattern, re.IGNORECASE)) for role, pattern in _ROLES)
+_PEOPLE_PATTERNS = tuple((role, re.compile(pattern, re.IGNORECASE)) for role, pattern in _PEOPLE)
+_TOPIC_PATTERNS = tuple((role, re.compile(pattern, re.IGNORECASE)) for role, pattern in _TOPICS)
 _NAME = re.compile(
     r"(?<![.!?] )\b(?!(?:The|This|That|These|Those|There|It|Its|A|An|I|I'm|I've|My|Our|We|He|She|They|If|In|On|At|"
     r"Actually|Correction|Update|Oh|And|But|So|Also|Just|Not|No|Yes)\b)[A-Z][a-z]{2,}\b"
@@ -74,8 +79,10 @@ class Attribute:
 
 
 def subjects(text: str) -> frozenset[str]:
-    """Who or what the text is about: roles and names; "user" when it names nothing else."""
-    found = {role for role, pattern in _ROLE_PATTERNS if pattern.search(text)}
+    """Who or what the text is about: relatives, pets, names, else the user's topics; "user" when it names nothing."""
+    found = {role for role, pattern in _PEOPLE_PATTERNS if pattern.search(text)}
+    if not found:
+        found = {role for role, pattern in _TOPIC_PATTERNS if pattern.search(text)}
     found |= {name.casefold() for name in _NAME.findall(text)}
     return frozenset(found or {"user"})
 
