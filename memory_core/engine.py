@@ -51,7 +51,7 @@ from .stages import (
 from .store.sqlite import SQLiteStore
 from .tuning import Tuning
 from .write.dedupe import DuplicateFinder
-from .write.gate import import_items
+from .write.gate import WriteScorer, import_items
 
 GREETING_MEMORIES = 20  # Pipecat's get_memories() reads get_all's default top_k
 
@@ -107,6 +107,7 @@ class MemoryEngine:
         decider: RecallDecider | None = None,
         chat_model: ChatModel | None = None,
         summary_model: ChatModel | None = None,
+        write_scorer: WriteScorer | None = None,
     ) -> None:
         self.store = store
         self.retriever = retriever
@@ -114,6 +115,7 @@ class MemoryEngine:
         self.decider = decider or RecallDecider()
         self.chat_model = chat_model
         self.summary_model = summary_model
+        self.write_scorer = write_scorer  # the write gate's second opinion where its rules find nothing lasting
         self.responder = OfflineResponder()
         self.retrieval_note = "BM25" if retriever is not None else "no store"
         self.provider_note = "embedded SQLite" if store is not None else "none"
@@ -216,7 +218,7 @@ class MemoryEngine:
 
     def import_turns(self, scope: Scope, turns: Sequence[tuple[str, str]], *, source: str) -> tuple[MemoryItem, ...]:
         """Classify and store a batch of chat turns (the reference's /import): user turns worth keeping."""
-        items = import_items(turns, source=source or "import")
+        items = import_items(turns, source=source or "import", scorer=self.write_scorer)
         if self.store is None or not items:
             return ()
         items = fresh_items(self.store, scope, items, self._finder(), self.settings.tuning().dedupe_threshold)
@@ -314,7 +316,7 @@ class MemoryEngine:
         if turn.active and self.store is not None:
             with turn.stage("write"):
                 write_record = write(self.store, session, turn.user_text, turn.reply, interrupted, turn.errors,
-                                     self._finder())  # fmt: skip
+                                     self._finder(), self.write_scorer)  # fmt: skip
                 if write_record.written:
                     self.refresh(session.scope, turn.errors)
             with turn.stage("summary"):

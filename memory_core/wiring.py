@@ -18,6 +18,7 @@ from .recall.index_cache import IndexCache
 from .recall.lexical import BM25Retriever, Retriever
 from .settings import Settings
 from .store.sqlite import SQLiteStore
+from .write.durable_judge import DurableJudge
 
 
 def open_store(settings: Settings, embedder: Embedder | None = None) -> SQLiteStore | None:
@@ -92,6 +93,7 @@ def build_engine(settings: Settings) -> MemoryEngine:
         decider=build_decider(settings, choice.embedder),
         chat_model=build_chat_model(settings.reply_llm),
         summary_model=build_chat_model(settings.summary_llm),
+        write_scorer=DurableJudge.shipped(choice.embedder),
     )
     engine.retrieval_note = retrieval_note
     engine.provider_note = _provider_note(settings, store)

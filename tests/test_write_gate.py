@@ -210,6 +210,8 @@ def test_realtime_writes_are_classified_with_a_confidence(text: str, category: s
 
 
 class AlwaysDurable:
+    threshold = 0.5
+
     def __init__(self) -> None:
         self.asked: list[str] = []
 

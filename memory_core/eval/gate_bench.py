@@ -1,7 +1,8 @@
 """The write gate alone over labelled turns: precision and recall of what it writes, per language.
 
 Reads either a JSONL file of turns ({"text", "should_write", "lang"}) or a conversations file (the
-`bench conversation` format), and runs `decide_write` on each user turn with a non-empty reply.
+`bench conversation` format), and runs `decide_write` on each user turn with a non-empty reply, with the
+write judge where the engine would use it (the local e5 in use).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
-from ..write.gate import decide_write
+from ..write.gate import WriteScorer, decide_write
 
 
 def labelled_turns(path: str | Path) -> Iterator[tuple[str, str, bool]]:
@@ -27,16 +28,19 @@ def labelled_turns(path: str | Path) -> Iterator[tuple[str, str, bool]]:
             yield conversation["lang"], turn["text"], bool(turn["should_write"])
 
 
-def run_gate(path: str | Path) -> dict[str, Any]:
-    """Precision, recall and counts of the gate's writes, overall and per language, and the reasons."""
+def run_gate(path: str | Path, scorer: WriteScorer | None = None) -> dict[str, Any]:
+    """Precision, recall and counts of the gate's writes, overall and per language, and the reasons; "judged"
+    counts the writes the scorer made where the rules found nothing lasting."""
     counts: dict[str, list[int]] = {}
     reasons: dict[str, int] = {}
     try:
         turns = list(labelled_turns(path))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InvalidInputError(f"cannot read labelled turns from {path}: {exc}") from exc
+    judged = 0
     for lang, text, wanted in turns:
-        decision = decide_write(text, "ok")
+        decision = decide_write(text, "ok", scorer=scorer)
+        judged += decision.action == "write" and scorer is not None and decide_write(text, "ok").action != "write"
         reasons[decision.reason] = reasons.get(decision.reason, 0) + 1
         outcome = _outcome(decision.action == "write", wanted)
         for key in ("all", lang):
@@ -44,8 +48,8 @@ def run_gate(path: str | Path) -> dict[str, Any]:
             if outcome is not None:
                 tally[outcome] += 1
     by_lang = {lang: _scores(tally) for lang, tally in sorted(counts.items()) if lang != "all"}
-    return {"benchmark": "gate", "turns": len(turns), **_scores(counts.get("all", [0, 0, 0])), "by_lang": by_lang,
-            "reasons": reasons}  # fmt: skip
+    return {"benchmark": "gate", "turns": len(turns), "judge": scorer is not None, "judged": judged,
+            **_scores(counts.get("all", [0, 0, 0])), "by_lang": by_lang, "reasons": reasons}  # fmt: skip
 
 
 def _outcome(written: bool, wanted: bool) -> int | None:

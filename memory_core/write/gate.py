@@ -63,7 +63,10 @@ _OWNED_QUESTION_EN = re.compile(
 
 
 class WriteScorer(Protocol):
-    """A second opinion for statements the rules cannot place: the probability that the turn lasts."""
+    """A second opinion for statements the rules cannot place: the probability that the turn lasts, and the
+    probability from which the turn is written."""
+
+    threshold: float
 
     def durable_probability(self, text: str) -> float | None: ...
 
@@ -125,8 +128,10 @@ def gate_reason(text: str, scorer: WriteScorer | None = None) -> str:
     sentence, why = lasting_sentence(text)
     if sentence:
         return ""
-    probability = scorer.durable_probability(text) if scorer is not None and why == "not_durable" else None
-    return "" if probability is not None and probability >= 0.5 else why
+    if scorer is None or why != "not_durable":
+        return why
+    probability = scorer.durable_probability(text)
+    return "" if probability is not None and probability >= scorer.threshold else why
 
 
 def decide_write(
