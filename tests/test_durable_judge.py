@@ -60,7 +60,10 @@ def test_a_judge_needs_the_vectors_it_was_trained_on(tmp_path: Path, judge: Dura
 def test_an_engine_writes_what_its_judge_keeps(store: SQLiteStore, scope: Scope, judge: DurableJudge) -> None:
     engine = MemoryEngine(store, BM25Retriever(store), settings=load_settings({}), write_scorer=judge)
     session = engine.open_session(scope, enabled=True, tuning=Tuning(summary_enabled=False))
-    assert engine.run_turn(session, "the collie naps in the garden shed").write.written  # type: ignore[union-attr]
+    (kept,) = engine.run_turn(session, "the collie naps in the garden shed").write.written  # type: ignore[union-attr]
+    assert kept.metadata["write_judge"] == judge.durable_probability(kept.text) >= 0.5  # the trace says who kept it
+    (by_rules,) = engine.run_turn(session, "I'm allergic to cats.").write.written  # type: ignore[union-attr]
+    assert "write_judge" not in by_rules.metadata
     assert not engine.run_turn(session, "grey wet weather all week").write.written  # type: ignore[union-attr]
     imported = engine.import_turns(scope, [("user", "our collie naps in the garden shed")], source="wechat")
     assert [item.text for item in imported] == ["our collie naps in the garden shed"]

@@ -120,18 +120,17 @@ def lasting_sentence(text: str) -> tuple[str, str]:
 
 def reject_reason(user_text: str, scorer: WriteScorer | None = None) -> str:
     """Why a user's message is not written ("" when it is): the reference's rejects, then what lasts."""
-    return _reject_reason(user_text) or gate_reason(user_text, scorer)
+    return _reject_reason(user_text) or gate_verdict(user_text, scorer)[0]
 
 
-def gate_reason(text: str, scorer: WriteScorer | None = None) -> str:
-    """Why a turn that passed the reject rules is not written ("" when it is)."""
+def gate_verdict(text: str, scorer: WriteScorer | None = None) -> tuple[str, float | None]:
+    """Why a turn that passed the reject rules is not written ("" when it is), and the scorer's probability
+    when it was asked (only where the rules found nothing lasting)."""
     sentence, why = lasting_sentence(text)
-    if sentence:
-        return ""
-    if scorer is None or why != "not_durable":
-        return why
+    if sentence or scorer is None or why != "not_durable":
+        return ("" if sentence else why), None
     probability = scorer.durable_probability(text)
-    return "" if probability is not None and probability >= scorer.threshold else why
+    return ("" if probability is not None and probability >= scorer.threshold else why), probability
 
 
 def decide_write(
@@ -141,11 +140,14 @@ def decide_write(
     text = (user_text or "").strip()
     if interrupted or not (assistant_text or "").strip():
         return WriteDecision("reject", "interrupted_or_empty_assistant")
-    if reason := reject_reason(text, scorer):
+    if reason := _reject_reason(text):
+        return WriteDecision("reject", reason)
+    reason, probability = gate_verdict(text, scorer)
+    if reason:
         return WriteDecision("reject", reason)
     c = classify_turn(text, import_mode=False)
     confidence = c.confidence if c.category else "unknown"
-    metadata = {
+    metadata: dict[str, object] = {
         "role": "user",
         "source": "session",
         "source_type": "realtime_turn",
@@ -153,6 +155,8 @@ def decide_write(
         "confidence": confidence,
         "decision_reason": c.reason,
     }
+    if probability is not None:  # the rules found nothing lasting; the write judge kept it
+        metadata["write_judge"] = probability
     item = NewItem(text, "chat_turn", c.category, confidence, "session", metadata)
     return WriteDecision("write", c.reason, c.category, confidence, (item,), context_kind(text))
 
