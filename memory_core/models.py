@@ -231,7 +231,7 @@ class Library:
     updated_at: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a library of 100k items holds 100k of these
 class MemoryItem:
     id: str
     text: str

@@ -28,6 +28,7 @@ from ..models import Change, MemoryItem, Scope
 from .background import Background, shipped_background
 from .embeddings import LANGUAGES, Embedder, Vectors, language_of
 from .index_cache import LIBRARY_BYTES, CacheSection, IndexCache, item_bytes
+from .lexical import collector_paused
 
 Progress = Callable[[int, int], None]
 Positions = npt.NDArray[np.intp]
@@ -386,9 +387,10 @@ class DenseRetriever:
 
     def _catch_up(self, scope: Scope, library: _Library, progress: Progress | None) -> int:
         if not library.built:
-            cursor, items = self.source.snapshot(scope)
-            library.index = DenseIndex(self.embedder.dims, len(items) + len(items) // 4, self.background)
-            embedded = self._load(scope, library.index, items, progress)
+            with collector_paused():
+                cursor, items = self.source.snapshot(scope)
+                library.index = DenseIndex(self.embedder.dims, len(items) + len(items) // 4, self.background)
+                embedded = self._load(scope, library.index, items, progress)
             library.cursor, library.built = cursor, True  # only now: a failed embedding is retried next time
             return embedded
         changes = self.source.changes_since(scope, library.cursor)

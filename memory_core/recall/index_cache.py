@@ -28,7 +28,7 @@ from ..models import MemoryItem, Scope
 MEGABYTE = 1024 * 1024
 DEFAULT_BUDGET_BYTES = 512 * MEGABYTE
 LIBRARY_BYTES = 2_048  # an empty library: its lock, dicts and the index's initial arrays
-ITEM_BYTES = 700  # a MemoryItem (its instance dict and the id, timestamp and label strings it alone holds)
+ITEM_BYTES = 350  # a MemoryItem (a slotted object, its id and timestamp strings; labels are shared strings)
 METADATA_ENTRY_BYTES = 150  # one metadata key and value
 
 T = TypeVar("T")

@@ -7,12 +7,14 @@ in an `IndexCache` under a memory budget: one evicted as least recently used is 
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Protocol
 
 from ..decide.patterns import asks_user_name, declares_user_name
@@ -95,13 +97,31 @@ class _CollectorPause:
 _PAUSE = _CollectorPause()
 
 
+@cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, where the C library has it (Linux with glibc; elsewhere None)."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+    return trim
+
+
+def return_freed_memory() -> None:
+    """Hand the heap pages a build freed back to the system: glibc keeps them otherwise, and a 100k library's
+    build frees tens of MB in the middle of the heap (measured: RSS 476 -> 443 MB after a cold 100k search)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """The cyclic garbage collector off while a library is built, back on when the last build ends.
 
     A build allocates millions of objects while the library's items are alive, and every full collection
     meanwhile walks all of them again: about a third of a cold 100k build. Cycles made meanwhile are
-    collected once the collector is back on.
+    collected once the collector is back on, and then what the builds freed goes back to the system.
     """
     with _PAUSE.lock:
         if _PAUSE.builds == 0:
@@ -113,8 +133,10 @@ def collector_paused() -> Iterator[None]:
     finally:
         with _PAUSE.lock:
             _PAUSE.builds -= 1
-            if _PAUSE.builds == 0 and _PAUSE.was_enabled:
-                gc.enable()
+            if _PAUSE.builds == 0:
+                if _PAUSE.was_enabled:
+                    gc.enable()
+                return_freed_memory()
 
 
 def check_search_args(limit: int, min_score: float) -> None:
@@ -254,14 +276,13 @@ class BM25Retriever:
         library.cursor, library.built = cursor, True
 
     def _build_from(self, library: _Library, items: Sequence[MemoryItem]) -> None:
-        parsed = [(self.tokenizer(item.text), filter_entities(item.text)) for item in items]  # entities: cached
         library.index = BM25Index(k1=self.k1, b=self.b)
         library.index.add_batch(
             Batch(
                 keys=[item.id for item in items],
-                tokens=[tokens for tokens, _ in parsed],
+                tokens=(self.tokenizer(item.text) for item in items),  # tokenised as the index reads them
                 orders=[(item.created_at, item.id) for item in items],
-                entities=[entities for _, entities in parsed],
+                entities=[filter_entities(item.text) for item in items],  # cached, as the next search reads them
                 declares_name=[declares_user_name(item.text) for item in items],
             )
         )

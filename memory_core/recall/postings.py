@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -39,7 +39,7 @@ class Batch:
     """Documents to index at once, as parallel sequences (one entry per document)."""
 
     keys: Sequence[str]
-    tokens: Sequence[Sequence[str]]
+    tokens: Iterable[Sequence[str]]  # read once, a document at a time: a lazy iterable keeps one in memory
     orders: Sequence[tuple[str, str]]
     entities: Sequence[frozenset[str]]
     declares_name: Sequence[bool]
@@ -53,19 +53,28 @@ def _capacity(count: int) -> int:
     return capacity
 
 
-def _pairs(tokens: Sequence[Sequence[str]], term_ids: dict[str, int]) -> tuple[npt.NDArray[np.int64], ...]:
+def _encoded(tokens: Iterable[Sequence[str]], term_ids: dict[str, int]) -> tuple[npt.NDArray[np.int64], ...]:
+    """Every document's term ids, end to end, and each document's length; new terms get ids in first-occurrence
+    order. A document at a time: only the terms' first occurrences outlive it, so a large library's tokens are
+    never all in memory at once (and leave no holes behind them)."""
+    flat, lengths = array("q"), array("q")
+    for doc in tokens:
+        for term in dict.fromkeys(doc):
+            term_ids.setdefault(term, len(term_ids))
+        flat.extend(map(term_ids.__getitem__, doc))
+        lengths.append(len(doc))
+    return np.frombuffer(flat, dtype=np.int64), np.frombuffer(lengths, dtype=np.int64)
+
+
+def _pairs(tokens: Iterable[Sequence[str]], term_ids: dict[str, int]) -> tuple[npt.NDArray[np.int64], ...]:
     """(slot, term id, term frequency) of every distinct term of every document, documents in order and each
-    document's terms in first-occurrence order (as `Counter` gives them); new terms get ids in that order too."""
-    flat = [term for doc in tokens for term in doc]
-    for term in dict.fromkeys(flat):
-        term_ids.setdefault(term, len(term_ids))
-    ids = np.fromiter(map(term_ids.__getitem__, flat), dtype=np.int64, count=len(flat))
-    lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-    owner = np.repeat(np.arange(len(tokens), dtype=np.int64), lengths)
+    document's terms in first-occurrence order (as `Counter` gives them), and each document's length."""
+    ids, lengths = _encoded(tokens, term_ids)
+    owner = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     unique, first, tf = np.unique(owner * max(len(term_ids), 1) + ids, return_index=True, return_counts=True)
     order = np.argsort(first, kind="stable")
     unique, tf = unique[order], tf[order]
-    return unique // max(len(term_ids), 1), unique % max(len(term_ids), 1), tf
+    return unique // max(len(term_ids), 1), unique % max(len(term_ids), 1), tf, lengths
 
 
 class Postings:
@@ -160,9 +169,9 @@ class Postings:
                 self.add(key, tokens, order=order, entities=entities, declares_name=name)
             return
         self._reset()  # an emptied index may still hold recycled term ids
-        slots, term_ids, tf = _pairs(batch.tokens, self._term_id)
+        slots, term_ids, tf, lengths = _pairs(batch.tokens, self._term_id)
         self._load_postings(slots, term_ids, tf)
-        self._load_docs(batch, np.bincount(slots, minlength=len(batch.keys)))
+        self._load_docs(batch, np.bincount(slots, minlength=len(batch.keys)), lengths)
 
     def _load_postings(
         self, slots: npt.NDArray[np.int64], term_ids: npt.NDArray[np.int64], tf: npt.NDArray[np.int64]
@@ -178,13 +187,12 @@ class Postings:
         self._post_tf = [_packed(tf_bytes, a, b) for a, b in pairwise(bounds)]
         self._doc_terms = _int_array(term_ids)
 
-    def _load_docs(self, batch: Batch, distinct: npt.NDArray[np.int64]) -> None:
+    def _load_docs(self, batch: Batch, distinct: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64]) -> None:
         count = len(batch.keys)
         self._doc_start = array("q", [0])
         self._doc_start.frombytes(np.cumsum(distinct, dtype=np.int64).tobytes())
         self._keys, self._orders = list(batch.keys), list(batch.orders)
         self._slot_of = {key: slot for slot, key in enumerate(batch.keys)}
-        lengths = np.fromiter(map(len, batch.tokens), dtype=np.float64, count=count)
         self._doc_len = np.zeros(_capacity(count), dtype=np.float64)
         self._doc_len[:count] = lengths
         self._alive = np.zeros(_capacity(count), dtype=bool)

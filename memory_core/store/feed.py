@@ -32,7 +32,8 @@ class FeedMixin(StoreBase):
             shared = self._take_shared(scope, cursor)
             if shared is not None:
                 return shared
-            rows = conn.execute(f"{_SELECT_ITEMS} {_ORDER}", _key(scope)).fetchall()
-        snapshot = cursor, tuple(map(_item_from_row, rows))
+            # A row at a time, not fetchall(): a large library's rows are never all held beside its items (they
+            # would leave their holes in memory behind them)
+            snapshot = cursor, tuple(map(_item_from_row, conn.execute(f"{_SELECT_ITEMS} {_ORDER}", _key(scope))))
         self._keep_shared(scope, snapshot)
         return snapshot

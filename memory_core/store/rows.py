@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -37,6 +38,8 @@ _BATCH = 500
 # Item columns follow MemoryItem's field order so rows convert positionally.
 _ITEM_FIELDS = tuple(f.name for f in fields(MemoryItem))
 _METADATA = _ITEM_FIELDS.index("metadata")
+_SHARED = tuple(_ITEM_FIELDS.index(name) for name in (
+    "type", "category", "confidence", "source", "profile_id", "character_id", "library_id"))  # fmt: skip
 _ITEM_COLUMNS = ", ".join(_ITEM_FIELDS).replace("metadata", "metadata_json")
 _EDITABLE = ("text", "type", "category", "confidence", "metadata")
 _IN_LIBRARY = "profile_id = ? AND character_id = ? AND library_id = ?"
@@ -174,6 +177,8 @@ def _metadata_json(metadata: Mapping[str, Any]) -> str:
 def _item_from_row(row: Sequence[Any]) -> MemoryItem:
     values = list(row)
     values[_METADATA] = json.loads(values[_METADATA])
+    for n in _SHARED:  # one string per distinct value, not one per row (a big library repeats a few values)
+        values[n] = sys.intern(values[n])
     return MemoryItem(*values)
 
 
