@@ -105,11 +105,25 @@ def train(rows: Sequence[tuple[str, bool]], embedder: Embedder) -> Parameters:
     """Newton's method on the L2-regularised log loss over standardised features: deterministic, and it
     converges (plain gradient descent on e5's small components underfits). The penalty was chosen by
     5-fold cross-validation on the training file alone: 0.885 at 30, against 0.875 at 1 and 0.879 at 300."""
+    return fit_parameters(rows, embedder, _L2)
+
+
+def fit_parameters(rows: Sequence[tuple[str, bool]], embedder: Embedder, l2: float) -> Parameters:
+    """A logistic regression over (text, label) rows' query embeddings and rule features, with the examples kept."""
     texts = [text for text, _ in rows]
     labels = np.array([label for _, label in rows], dtype=bool)
     vectors = embedder.embed(texts, kind="query")
-    weights, bias = logistic.fit(features(vectors, texts), labels, _L2)
+    weights, bias = logistic.fit(features(vectors, texts), labels, l2)
     return Parameters(embedder.name, weights, bias, vectors.astype(np.float16), tuple(texts), labels)
+
+
+def shipped_parameters(embedder: Embedder | None, path: Path) -> Parameters | None:
+    """The parameters in `path` when they were fitted on this embedder's vectors (else None: no embedder, no
+    file, or another model's)."""
+    if embedder is None or not path.exists():
+        return None
+    parameters = Parameters.load(path)
+    return parameters if parameters.model == embedder.name else None
 
 
 class LocalJudge:
@@ -125,10 +139,8 @@ class LocalJudge:
     @classmethod
     def shipped(cls, embedder: Embedder | None, path: Path = PARAMETERS_FILE) -> LocalJudge | None:
         """The shipped judge for this embedder, or None (no embedder, no file, or another model's vectors)."""
-        if embedder is None or not path.exists():
-            return None
-        parameters = Parameters.load(path)
-        return cls(embedder, parameters) if parameters.model == embedder.name else None
+        parameters = shipped_parameters(embedder, path)
+        return cls(embedder, parameters) if embedder is not None and parameters is not None else None
 
     def judge(self, text: str, taught: Sequence[TaughtExample] = ()) -> LocalVerdict:
         """The verdict for a message; a taught example within TAUGHT_RADIUS decides it (probability 1 or 0)."""
