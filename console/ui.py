@@ -464,6 +464,8 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
             token_budget = gr.Number(tuning.memory_token_budget, label="Memory block token budget (0: none)",
                                      precision=0, minimum=0)  # fmt: skip
             write_mode = gr.Radio(["hybrid", "raw", "mem0"], value=tuning.write_mode, label="Write mode")
+            write_judge = gr.Slider(0, 1, value=tuning.write_judge_threshold, step=0.05,
+                                    label="Write judge threshold (1: the rules alone)")  # fmt: skip
             summary_enabled = gr.Checkbox(tuning.summary_enabled, label="Summaries on")
             window = gr.Slider(1, 30, value=tuning.summary_turn_window, step=1, label="Summary turn window")
             max_items = gr.Slider(1, 10, value=tuning.summary_max_items, step=1, label="Summary max items")
@@ -478,11 +480,12 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
              "recall_timeout_ms", "category_boost", "injection_style", "pipecat_system_prompt", "pipecat_position",
              "pipecat_add_as_system_message", "write_mode", "summary_enabled", "summary_turn_window",
              "summary_max_items", "reply_timeout_ms", "summary_timeout_ms", "retrieval_method", "fusion_max_weight",
-             "fusion_min_score", "fusion_candidates", "memory_token_budget", "fusion_relevance_floor"]  # fmt: skip
+             "fusion_min_score", "fusion_candidates", "memory_token_budget", "fusion_relevance_floor",
+             "write_judge_threshold"]  # fmt: skip
     knobs = [decision_mode, decision_timeout, recall_backend, limit, min_score, recall_timeout, category_boost,
              style, system_prompt, position, as_system, write_mode, summary_enabled, window, max_items,
              reply_timeout, summary_timeout, method, max_weight, fusion_min, candidates, token_budget,
-             relevance_floor]  # fmt: skip
+             relevance_floor, write_judge]  # fmt: skip
 
     def on_apply(current: ConsoleState | None, *values: Any) -> tuple[Any, ...]:
         return chat.apply_tuning(current, engine, **dict(zip(names, values, strict=True)))

@@ -51,7 +51,7 @@ from .stages import (
 from .store.sqlite import SQLiteStore
 from .tuning import Tuning
 from .write.dedupe import DuplicateFinder
-from .write.gate import WriteScorer, import_items
+from .write.gate import WriteScorer, at_threshold, import_items
 
 GREETING_MEMORIES = 20  # Pipecat's get_memories() reads get_all's default top_k
 
@@ -218,7 +218,8 @@ class MemoryEngine:
 
     def import_turns(self, scope: Scope, turns: Sequence[tuple[str, str]], *, source: str) -> tuple[MemoryItem, ...]:
         """Classify and store a batch of chat turns (the reference's /import): user turns worth keeping."""
-        items = import_items(turns, source=source or "import", scorer=self.write_scorer)
+        judge = at_threshold(self.write_scorer, self.settings.tuning().write_judge_threshold)
+        items = import_items(turns, source=source or "import", scorer=judge)
         if self.store is None or not items:
             return ()
         items = fresh_items(self.store, scope, items, self._finder(), self.settings.tuning().dedupe_threshold)

@@ -20,7 +20,7 @@ from .session import Session, SummaryRecord, WriteRecord
 from .store.sqlite import DEFAULT_LIBRARY_NAME, SQLiteStore
 from .tuning import Tuning
 from .write.dedupe import Duplicate, DuplicateFinder, find_duplicate, text_key
-from .write.gate import WriteDecision, WriteScorer, decide_write
+from .write.gate import WriteDecision, WriteScorer, at_threshold, decide_write
 from .write.summary import summarise_window
 from .write.supersede import canonical_relation, superseded_by
 
@@ -144,7 +144,8 @@ def write(
     scorer: WriteScorer | None = None,
 ) -> WriteRecord:
     retry_pending(store, session, errors)
-    decision = decide_write(user_text, reply, interrupted=interrupted, scorer=scorer)
+    judge = at_threshold(scorer, session.tuning.write_judge_threshold)
+    decision = decide_write(user_text, reply, interrupted=interrupted, scorer=judge)
     if decision.action != "write":
         return WriteRecord(decision, "none")
     tuning = session.tuning

@@ -54,6 +54,8 @@ class Tuning:
     fusion_relevance_floor: float = 0.05  # nothing is recalled when no memory's calibrated relevance reaches it
     mem0_threshold: float = 0.1
     dedupe_threshold: float = 0.985
+    # The write judge writes what the rules left from this probability (write/durable_judge.py); 1: the rules alone
+    write_judge_threshold: float = 0.7
     show_superseded: bool = False
 
     def with_changes(self, **changes: Any) -> Tuning:
@@ -104,5 +106,6 @@ TUNING_VARIABLES: dict[str, tuple[str, Parser]] = {
     "fusion_relevance_floor": ("MEMTUNE_FUSION_RELEVANCE_FLOOR", float_between(0.0, 1.0)),
     "mem0_threshold": ("MEMTUNE_MEM0_THRESHOLD", float_between(0.0, 1.0)),
     "dedupe_threshold": ("MEMTUNE_DEDUPE_THRESHOLD", float_between(0.5, 1.0)),
+    "write_judge_threshold": ("MEMTUNE_WRITE_JUDGE_THRESHOLD", float_between(0.0, 1.0)),
     "show_superseded": ("MEMTUNE_SHOW_SUPERSEDED", parse_bool),
 }

@@ -69,6 +69,20 @@ def test_an_engine_writes_what_its_judge_keeps(store: SQLiteStore, scope: Scope,
     assert [item.text for item in imported] == ["our collie naps in the garden shed"]
 
 
+def test_a_session_sets_the_judges_threshold_and_1_leaves_the_rules_alone(
+    store: SQLiteStore, scope: Scope, judge: DurableJudge
+) -> None:
+    text, probability = "the collie naps by the garden shed all day", judge.durable_probability(
+        "the collie naps by the garden shed all day")  # fmt: skip
+    settings = load_settings({"MEMTUNE_WRITE_JUDGE_THRESHOLD": "1"})
+    engine = MemoryEngine(store, BM25Retriever(store), settings=settings, write_scorer=judge)
+    for threshold, written in ((1.0, False), (probability, True)):
+        session = engine.open_session(scope, enabled=True, tuning=Tuning(summary_enabled=False,
+                                                                         write_judge_threshold=threshold))  # fmt: skip
+        assert bool(engine.run_turn(session, text).write.written) is written  # type: ignore[union-attr]
+    assert engine.import_turns(scope, [("user", "that collie of ours naps in the garden shed")], source="x") == ()
+
+
 def test_the_gate_bench_counts_what_the_judge_wrote(tmp_path: Path, judge: DurableJudge) -> None:
     path = tmp_path / "turns.jsonl"
     path.write_text("\n".join(json.dumps({"text": t, "should_write": w, "lang": "en"}) for t, w in ROWS), "utf-8")

@@ -66,9 +66,26 @@ class WriteScorer(Protocol):
     """A second opinion for statements the rules cannot place: the probability that the turn lasts, and the
     probability from which the turn is written."""
 
-    threshold: float
+    @property
+    def threshold(self) -> float: ...
 
     def durable_probability(self, text: str) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class AtThreshold:
+    """A scorer read at a session's own threshold (MEMTUNE_WRITE_JUDGE_THRESHOLD)."""
+
+    scorer: WriteScorer
+    threshold: float
+
+    def durable_probability(self, text: str) -> float | None:
+        return self.scorer.durable_probability(text)
+
+
+def at_threshold(scorer: WriteScorer | None, threshold: float) -> WriteScorer | None:
+    """The scorer at this threshold; None (the rules alone) without one or at 1 and above."""
+    return AtThreshold(scorer, threshold) if scorer is not None and threshold < 1 else None
 
 
 @dataclass(frozen=True)
