@@ -40,7 +40,7 @@ def run_gate(path: str | Path, scorer: WriteScorer | None = None) -> dict[str, A
     judged = 0
     for lang, text, wanted in turns:
         decision = decide_write(text, "ok", scorer=scorer)
-        judged += decision.action == "write" and scorer is not None and decide_write(text, "ok").action != "write"
+        judged += any("write_judge" in item.metadata for item in decision.items)  # kept by the judge, not the rules
         reasons[decision.reason] = reasons.get(decision.reason, 0) + 1
         outcome = _outcome(decision.action == "write", wanted)
         for key in ("all", lang):
