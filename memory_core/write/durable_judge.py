@@ -6,7 +6,7 @@ fact unwritten, and the answer it held is then missing from every later recall. 
 lasting sentence, this judge reads the message's multilingual e5 query embedding (the vector the recall
 decision computed for the same message, so it costs no second embedding) with a logistic regression
 trained on the project's own labelled messages (`data/gate-train.jsonl`; the shared dev data is for
-validation only). Its parameters ship as `data/gate.npz`, built by `python -m memory_core gate train`,
+validation only). Its parameters ship as `data/gate.npz`, built by `python -m memory_core judge train --kind write`,
 and a test rebuilds them to check the shipped file.
 """
 
