@@ -105,6 +105,9 @@ def build_router(engine: MemoryEngine) -> APIRouter:
     _add_audit_routes(router, engine)
     _add_recall_routes(router, engine)
     _add_teaching_routes(router, engine)
+    from .rest_pipecat import add_pipecat_routes  # it uses this module's helpers
+
+    add_pipecat_routes(router, engine)
     return router
 
 

@@ -59,7 +59,7 @@ ItemType = Annotated[Text, Field(max_length=MAX_LABEL_LENGTH, json_schema_extra=
 Confidence = Annotated[Text, Field(max_length=MAX_LABEL_LENGTH, json_schema_extra=_declared(enum=CONFIDENCES))]
 ItemText = Annotated[Text, Field(max_length=MAX_TEXT_LENGTH, json_schema_extra=_NOT_BLANK)]
 LibraryName = Annotated[Text, Field(max_length=MAX_LIBRARY_NAME_LENGTH)]
-Mode = Literal["rule", "hybrid", "llm"]
+Mode = Literal["rule", "hybrid", "llm", "always"]
 ProfileId = Annotated[
     Text,
     Query(
@@ -169,6 +169,12 @@ class ItemEdit(StrictBody):
 
 class BulkDelete(StrictBody):
     ids: list[Annotated[Text, Field(max_length=MAX_ID_LENGTH)]] = Field(max_length=MAX_BULK_IDS)
+
+
+class Mem0Ids(StrictBody):
+    ids: list[Annotated[Text, Field(max_length=MAX_ID_LENGTH)]] = Field(
+        min_length=1, max_length=MAX_BULK_IDS, description="Mem0 ids, as the unfiled listing gives them."
+    )
 
 
 class DecideRequest(StrictBody):

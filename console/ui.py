@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import gradio as gr
 
 from memory_core import CONFIDENCES, ITEM_TYPES, MemoryCoreError, MemoryEngine
-from memory_core.decide.decider import MODES
+from memory_core.decide.decider import DECISION_MODES, MODES
 from memory_core.eval.compare import CONFUSION_COLUMNS, METRIC_COLUMNS
 from memory_core.markup import inert, inert_code
 from memory_core.sandbox import Sandboxes
@@ -18,7 +18,7 @@ from memory_core.views import HIT_COLUMNS, ITEM_COLUMNS, env_snippet, pipecat_sn
 from . import chat_handlers as chat
 from . import compare_handlers as compare
 from . import library_handlers as lib
-from . import teaching_ui
+from . import pipecat_ui, teaching_ui
 from .access import access_note
 from .session_state import ConsoleState
 from .visitor import Visitor, visitor_of
@@ -92,7 +92,7 @@ def build_ui(engine: MemoryEngine, sandboxes: Sandboxes | None = None, *, browse
             with gr.Tab("Compare", id="compare"):
                 teaching = _compare_tab(console, state)
             with gr.Tab("Settings", id="settings"):
-                _settings_tab(engine, state)
+                _settings_tab(console, state)
         chat_tab["after_turn"](inspector, teaching)
         teaching_ui.wire_inspector(console, state, inspector, teaching)
         _on_open(console, demo, state, token, chat_tab, libraries_tab, teaching)
@@ -144,7 +144,7 @@ def _chat_tab(console: Console, state: gr.State, mode0: str) -> dict[str, Any]:
         library = gr.Dropdown([], label="Library", allow_custom_value=True, elem_id="library")
     with gr.Row():
         memory_on = gr.Checkbox(True, label="Memory on (recall and write)", elem_id="memory-on")
-        mode = gr.Radio(["rule", "hybrid", "llm"], value=mode0, label="Decision mode", elem_id="mode")
+        mode = gr.Radio(list(DECISION_MODES), value=mode0, label="Decision mode", elem_id="mode")
         backend = gr.Radio(["hybrid", "bm25", "mem0"], value="hybrid", label="Recall backend", elem_id="backend")
         start = gr.Button("Start chat", variant="primary", elem_id="start")
     with gr.Accordion("Character and persona", open=False):
@@ -308,6 +308,7 @@ def _libraries_tab(console: Console, state: gr.State) -> dict[str, Any]:
     status = gr.Markdown(elem_id="lib-status")
 
     where = [profile, character, library]
+    pipecat_ui.unfiled_section(console, state, where)
     filters = [item_type, category, search, page, page_size]
     refreshed = [state, libraries, items, page_info, audit]
 
@@ -432,7 +433,8 @@ def _compare_tab(console: Console, state: gr.State) -> dict[str, Any]:
     return panel
 
 
-def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
+def _settings_tab(console: Console, state: gr.State) -> None:
+    engine = console.engine
     settings = engine.settings
     tuning = settings.tuning()
     gr.Markdown(access_note(settings), elem_id="access-note")
@@ -440,7 +442,8 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
                 f"Memory: **{engine.provider_note}**. Recall: **{engine.retrieval_note}**.")  # fmt: skip
     with gr.Row():
         with gr.Column():
-            decision_mode = gr.Radio(["rule", "hybrid", "llm"], value=tuning.decision_mode, label="Decision mode")
+            decision_mode = gr.Radio(list(DECISION_MODES), value=tuning.decision_mode, label="Decision mode",
+                                     info="always: every message is searched, as a Pipecat bot does")  # fmt: skip
             decision_timeout = gr.Number(tuning.decision_timeout_ms, label="Decision timeout (ms)", precision=0)
             recall_backend = gr.Radio(["hybrid", "bm25", "mem0"], value=tuning.recall_backend, label="Recall backend")
             limit = gr.Slider(1, 20, value=tuning.recall_limit, step=1, label="Recall limit", elem_id="knob-limit")
@@ -461,6 +464,9 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
             system_prompt = gr.Textbox(tuning.pipecat_system_prompt, label="Pipecat system_prompt", lines=2)
             position = gr.Number(tuning.pipecat_position, label="Pipecat position", precision=0)
             as_system = gr.Checkbox(tuning.pipecat_add_as_system_message, label="Pipecat add_as_system_message")
+            pile_up = gr.Checkbox(tuning.pipecat_pile_up, label="Pipecat pile-up (blocks accumulate, as in a bot)")
+            mem0_threshold = gr.Slider(0, 1, value=tuning.mem0_threshold, step=0.01,
+                                       label="Mem0 search threshold (Pipecat search_threshold)")  # fmt: skip
             token_budget = gr.Number(tuning.memory_token_budget, label="Memory block token budget (0: none)",
                                      precision=0, minimum=0)  # fmt: skip
             write_mode = gr.Radio(["hybrid", "raw", "mem0"], value=tuning.write_mode, label="Write mode")
@@ -474,6 +480,7 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
     with gr.Row():
         env = gr.Code(env_snippet(tuning), language="shell", label=".env (reference variable names)")
         pipecat = gr.Code(pipecat_snippet(tuning), language="python", label="Pipecat Mem0MemoryService.InputParams")
+    pipecat_ui.export_section(console, state)
     gr.Dataframe(value=[list(row) for row in settings.describe()], headers=["variable", "effective value"],
                  label="Effective configuration", interactive=False)  # fmt: skip
     names = ["decision_mode", "decision_timeout_ms", "recall_backend", "recall_limit", "recall_min_score",
@@ -481,11 +488,11 @@ def _settings_tab(engine: MemoryEngine, state: gr.State) -> None:
              "pipecat_add_as_system_message", "write_mode", "summary_enabled", "summary_turn_window",
              "summary_max_items", "reply_timeout_ms", "summary_timeout_ms", "retrieval_method", "fusion_max_weight",
              "fusion_min_score", "fusion_candidates", "memory_token_budget", "fusion_relevance_floor",
-             "write_judge_threshold"]  # fmt: skip
+             "write_judge_threshold", "pipecat_pile_up", "mem0_threshold"]  # fmt: skip
     knobs = [decision_mode, decision_timeout, recall_backend, limit, min_score, recall_timeout, category_boost,
              style, system_prompt, position, as_system, write_mode, summary_enabled, window, max_items,
              reply_timeout, summary_timeout, method, max_weight, fusion_min, candidates, token_budget,
-             relevance_floor, write_judge]  # fmt: skip
+             relevance_floor, write_judge, pile_up, mem0_threshold]  # fmt: skip
 
     def on_apply(current: ConsoleState | None, *values: Any) -> tuple[Any, ...]:
         return chat.apply_tuning(current, engine, **dict(zip(names, values, strict=True)))

@@ -38,7 +38,15 @@ from .errors import (
     ProviderError,
     QuotaError,
 )
-from .injection import Injection, inject_pipecat, inject_reference, memory_block, pipecat_block
+from .injection import (
+    Injection,
+    PipecatInsertion,
+    inject_pipecat,
+    inject_reference,
+    insert_pipecat,
+    memory_block,
+    pipecat_block,
+)
 from .models import (
     CATEGORIES,
     CONFIDENCES,
@@ -52,7 +60,9 @@ from .models import (
     Scope,
     TaughtExample,
 )
+from .providers.mem0_store import Mem0Store
 from .providers.openai_chat import OpenAIChatModel, build_chat_model
+from .providers.pipecat_export import BotExport, bot_export, bot_snippet
 from .recall.entities import Entity, exact_entities, find_entities
 from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
 from .recall.tokenizer import tokenize
@@ -81,6 +91,7 @@ __all__ = [
     "CONFIDENCES",
     "ITEM_TYPES",
     "BM25Retriever",
+    "BotExport",
     "ChatMessage",
     "ChatModel",
     "Classification",
@@ -101,6 +112,7 @@ __all__ = [
     "LLMJudge",
     "Library",
     "LibraryAudit",
+    "Mem0Store",
     "MemoryCoreError",
     "MemoryEngine",
     "MemoryItem",
@@ -109,6 +121,7 @@ __all__ = [
     "OfflineResponder",
     "OpenAIChatModel",
     "Page",
+    "PipecatInsertion",
     "ProviderError",
     "QuotaError",
     "RecallDecider",
@@ -130,6 +143,8 @@ __all__ = [
     "WriteDecision",
     "WriteRecord",
     "audit_library",
+    "bot_export",
+    "bot_snippet",
     "build_chat_model",
     "build_decider",
     "build_engine",
@@ -147,6 +162,7 @@ __all__ = [
     "import_library",
     "inject_pipecat",
     "inject_reference",
+    "insert_pipecat",
     "load_settings",
     "memory_block",
     "open_store",

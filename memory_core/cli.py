@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from .decide.decider import MODES
+from .decide.decider import DECISION_MODES
 from .decide.local_judge import PARAMETERS_FILE, TRAINING_FILE, LocalJudge, train, training_rows
 from .errors import InvalidInputError, MemoryCoreError
 from .eval.benchmarks import BACKENDS, SCALE_METHODS, SCORERS, run_locomo, run_scale, run_write
@@ -28,6 +28,7 @@ from .models import Scope
 from .providers.embedders import build_embedder
 from .providers.mem0_store import Mem0Store
 from .providers.openai_chat import build_chat_model
+from .providers.pipecat_export import DEFAULT_EMBEDDER_PORT, bot_export, bot_snippet
 from .recall.background import VECTORS_FILE as BACKGROUND_VECTORS_FILE
 from .recall.embeddings import Embedder
 from .recall.fusion import METHODS
@@ -267,14 +268,47 @@ def cmd_serve(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def cmd_mem0(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    """Copy a library into Mem0 (push) or catalogue the library's Mem0 memories made elsewhere (pull)."""
+    """Copy a library into Mem0 (push), catalogue its Mem0 memories made elsewhere (pull), list the memories
+    outside every library (unfiled) or file some into a library (adopt)."""
     with _store(replace(settings, provider="mem0")) as store:
         if not isinstance(store, Mem0Store):
             raise InvalidInputError("the Mem0 provider did not open")
         scope = _scope(args, settings)
+        if args.direction == "unfiled":
+            for item in store.unfiled(scope.profile_id, scope.character_id):
+                _emit(out, {"id": item.metadata.get("_mem0_id"), "text": item.text, "metadata": dict(item.metadata)})
+            return 0
+        if args.direction == "adopt":
+            return _adopt(store, scope, args, out)
         store.ensure_library(scope)
         count = store.push_library(scope) if args.direction == "push" else store.pull_library(scope)
     _emit(out, {"direction": args.direction, "library": scope.library_id, "copied": count})
+    return 0
+
+
+def _adopt(store: Mem0Store, scope: Scope, args: argparse.Namespace, out: TextIO) -> int:
+    ids = args.ids or [str(i.metadata.get("_mem0_id")) for i in store.unfiled(scope.profile_id, scope.character_id)]
+    if not args.ids and not args.all:
+        raise InvalidInputError("adopt needs --ids ID [ID ...] or --all")
+    adopted = store.adopt(scope, ids) if ids else ()
+    _emit(out, {"direction": "adopt", "library": scope.library_id, "adopted": [item.id for item in adopted]})
+    return 0
+
+
+def cmd_pipecat(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """What a Pipecat bot needs to read one library: JSON (or, with --python, the snippet)."""
+    scope = _scope(args, settings)
+    # The catalogue alone: opening Mem0 here would take the local Qdrant folder from a running console.
+    with SQLiteStore(settings.database_path) as store:
+        store.get_library(scope)
+        texts = [item.text for item in store.iter_items(scope)]
+    embedder = None if args.no_threshold_check else build_embedder(settings).embedder
+    export = bot_export(settings, settings.tuning(), scope, texts=texts, embedder=embedder,
+                        embedder_port=args.embedder_port)  # fmt: skip
+    if args.python:
+        out.write(bot_snippet(export))
+    else:
+        out.write(json.dumps(export.as_dict(), ensure_ascii=False, indent=2) + "\n")
     return 0
 
 
@@ -366,13 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     decide = sub.add_parser("decide", help="recall decisions for a JSONL file of messages")
-    decide.add_argument("--mode", choices=MODES, default="rule")
+    decide.add_argument("--mode", choices=DECISION_MODES, default="rule")
     decide.add_argument("--data", required=True, help="JSONL rows with text (and optional should_recall, lang, id)")
     decide.set_defaults(run=cmd_decide)
 
     recall = sub.add_parser("recall", help="decide and search one library for a message")
     recall.add_argument("query")
-    recall.add_argument("--mode", choices=MODES, default=None)
+    recall.add_argument("--mode", choices=DECISION_MODES, default=None)
     recall.add_argument("--limit", type=int, default=0)
     _add_scope_arguments(recall)
     recall.set_defaults(run=cmd_recall)
@@ -390,10 +424,25 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--on-conflict", choices=("error", "skip", "replace"), default="error")
         command.set_defaults(run=run)
 
-    mem0 = sub.add_parser("mem0", help="copy a library into Mem0 (push) or Mem0's memories into it (pull)")
-    mem0.add_argument("direction", choices=("push", "pull"))
+    mem0 = sub.add_parser("mem0", help="copy a library to or from Mem0; list or adopt memories outside libraries")
+    mem0.add_argument("direction", choices=("push", "pull", "unfiled", "adopt"),
+                      help="push, pull: one library; unfiled: the profile and character's memories outside every "
+                           "library (a bot's own writes); adopt: file unfiled memories into --library")  # fmt: skip
+    mem0.add_argument("--ids", nargs="+", default=[], help="adopt: the Mem0 ids to adopt")
+    mem0.add_argument("--all", action="store_true", help="adopt: every unfiled memory")
     _add_scope_arguments(mem0)
     mem0.set_defaults(run=cmd_mem0)
+
+    pipecat = sub.add_parser("pipecat", help="use the tuned memory in a Pipecat bot")
+    pipecat_kinds = pipecat.add_subparsers(dest="pipecat", required=True)
+    export = pipecat_kinds.add_parser("export", help="Mem0MemoryService's local_config, ids, params and env as JSON")
+    _add_scope_arguments(export)
+    export.add_argument("--embedder-port", type=int, default=DEFAULT_EMBEDDER_PORT,
+                        help="where `serve embeddings` listens, when the config uses the local e5")  # fmt: skip
+    export.add_argument("--python", action="store_true", help="print a ready Python snippet instead of JSON")
+    export.add_argument("--no-threshold-check", action="store_true",
+                        help="skip judging search_threshold against the library's memories (no embedding)")  # fmt: skip
+    pipecat.set_defaults(run=cmd_pipecat)
 
     serve = sub.add_parser("serve", help="serve the local e5 to other processes (a Pipecat bot's Mem0)")
     serve_kinds = serve.add_subparsers(dest="serve", required=True)
@@ -450,7 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--k", type=int, default=0, help="--golden: top-k scored (default: the recall limit)")
     conversation = kinds.add_parser("conversation", help="write, recall and injection scores on multi-session chats")
     conversation.add_argument("--data", required=True)
-    conversation.add_argument("--mode", choices=MODES, default=None, help="decision mode (default: the settings')")
+    conversation.add_argument("--mode", choices=DECISION_MODES, default=None,
+                              help="decision mode (default: the settings')")  # fmt: skip
     conversation.add_argument("--method", choices=METHODS, default=None, help="retrieval (default: the settings')")
     decide_bench = kinds.add_parser(
         "decide", help="decision latency: rules, and the local judge with or without a shared vector"

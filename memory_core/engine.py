@@ -30,6 +30,7 @@ from .injection import Injection
 from .models import MemoryItem, Scope, TaughtExample
 from .prompts import greeting_messages, without_own_name
 from .providers.mem0_store import Mem0Store
+from .recall.embeddings import Embedder
 from .recall.fusion import FusionRetriever
 from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
 from .recall.warmup import warm
@@ -38,6 +39,7 @@ from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import Settings
 from .stages import (
     buffer_for_summary,
+    conversation,
     fresh_items,
     guarded,
     inject,
@@ -124,9 +126,13 @@ class MemoryEngine:
     def memory_available(self) -> bool:
         return self.store is not None and self.retriever is not None
 
+    @property
+    def embedder(self) -> Embedder | None:
+        """The embedder recall uses (None: BM25 only)."""
+        return self.retriever.dense.embedder if isinstance(self.retriever, FusionRetriever) else None
+
     def close(self) -> None:
-        embedder = self.retriever.dense.embedder if isinstance(self.retriever, FusionRetriever) else None
-        parts = (self.chat_model, self.summary_model, _judge_model(self.decider), embedder)
+        parts = (self.chat_model, self.summary_model, _judge_model(self.decider), self.embedder)
         for model in {id(m): m for m in parts if m}.values():
             close = getattr(model, "close", None)
             if close is not None:
@@ -196,7 +202,8 @@ class MemoryEngine:
     def reply_without_memory(self, session: Session, user_text: str) -> str:
         """What the character would answer with no memory at all (for side-by-side demos); stores nothing. The
         model's call is recorded in the session's next trace."""
-        messages = inject(session, user_text, ()).messages
+        persona, turns = conversation(session, user_text)
+        messages = [*persona, *turns]
         if self.chat_model is not None:
             options = CallOptions(session.tuning.reply_timeout_ms)
             completion, call = call_model(self.chat_model, messages, purpose="reply_without_memory", options=options)
@@ -290,7 +297,9 @@ class MemoryEngine:
                 )
             if turn.decision.llm_call is not None:
                 turn.calls.append(turn.decision.llm_call)
-            if turn.decision.should_recall:
+            if turn.decision.should_recall and repeats_query(session, turn.decision):
+                turn.note = SAME_QUERY_NOTE
+            elif turn.decision.should_recall:
                 with turn.stage("recall"):
                     mem0 = self.store if isinstance(self.store, Mem0Store) else None
                     turn.hits, turn.note = recall(retriever, session.scope, turn.decision, tuning, turn.errors, mem0)
@@ -300,7 +309,7 @@ class MemoryEngine:
 
     def _turn_taught(self, scope: Scope, mode: str, errors: list[str]) -> tuple[TaughtExample, ...]:
         """The taught examples for this turn's decision, read once; none when no local judge could use them."""
-        if mode == "rule" or self.decider.local is None:
+        if mode in ("rule", "always") or self.decider.local is None:
             return ()
         return guarded(errors, "taught examples", lambda: self.taught_examples(scope)) or ()
 
@@ -312,6 +321,7 @@ class MemoryEngine:
         """Record the turn in the history, write, buffer for the summary, and build the trace."""
         session, tuning = turn.session, turn.session.tuning
         session.history += [ChatMessage("user", turn.user_text), ChatMessage("assistant", turn.reply)]
+        remember_pipecat(session, turn.decision, turn.injection)
         write_record: WriteRecord | None = None
         summary: SummaryRecord | None = None
         if turn.active and self.store is not None:
@@ -354,6 +364,24 @@ class MemoryEngine:
             errors=tuple(turn.errors),
             llm_calls=(*session.take_side_calls(), *turn.calls),
         )
+
+
+SAME_QUERY_NOTE = "Pipecat's pile-up: the same query as the last turn's (last_query) is not searched again"
+
+
+def repeats_query(session: Session, decision: RecallDecision) -> bool:
+    """With Pipecat's pile-up, a query equal to the last turn's: Pipecat neither searches nor inserts."""
+    return session.tuning.piles_up and decision.query == session.last_query
+
+
+def remember_pipecat(session: Session, decision: RecallDecision | None, injection: Injection) -> None:
+    """With Pipecat's pile-up, keep the turn's query as `last_query` and the block it inserted."""
+    if not session.tuning.piles_up:
+        return
+    if decision is not None:
+        session.last_query = decision.query
+    if injection.inserted is not None:
+        session.pipecat_blocks.append(injection.inserted)
 
 
 def _judge_model(decider: RecallDecider) -> ChatModel | None:

@@ -2,12 +2,17 @@
 
 `reference`: the memory block (flat, or grouped by category when any memory has one) replaces the
 content of the last user message, followed by "Current user message:" and the original text.
-`pipecat`: `system_prompt` plus numbered memories, inserted as one system (or user) message at
-`position`; an earlier block is replaced, never piled up.
+`pipecat`: what pipecat-ai 1.14's `Mem0MemoryService._enhance_context_with_memories` builds:
+`system_prompt` then "N. memory" and a blank line for every memory (its text as stored), as one message
+with role "developer" (or "user" when `add_as_system_message` is off), inserted at clamp(position, 0,
+len(messages)). By default an earlier block is replaced; with `pipecat_pile_up` every turn inserts a new
+one into the context as Pipecat does, and the earlier ones stay where they went (`PipecatInsertion`,
+replayed by `replay_pipecat`).
 
 A token budget (`fit_block`) keeps the block within an estimated size: memories are taken in rank order and
 one that would take the block past the budget is left out whole, so a later, shorter one may still fit.
-Sizes are estimated without a tokenizer (`estimate_tokens`): nothing is downloaded, nothing is fetched.
+Blank memories are skipped. Sizes are estimated without a tokenizer (`estimate_tokens`): nothing is
+downloaded, nothing is fetched.
 """
 
 from __future__ import annotations
@@ -88,6 +93,15 @@ class BlockBudget:
 
 
 @dataclass(frozen=True)
+class PipecatInsertion:
+    """A block Pipecat inserted into its live context: the message, and when and where it went."""
+
+    message: ChatMessage
+    turns: int  # the conversation messages after the persona (history and the user's) the context held then
+    position: int  # the position asked for; clamped to the context as Pipecat clamps it
+
+
+@dataclass(frozen=True)
 class Injection:
     """The exact messages to send, the memory block in them, and where it sits."""
 
@@ -95,6 +109,7 @@ class Injection:
     block: str
     block_index: int  # index of the message holding the block, -1 when nothing was injected
     budget: BlockBudget = field(default_factory=BlockBudget)
+    inserted: PipecatInsertion | None = None  # with pile-up, this turn's block for the session to keep
 
 
 def _section_of(item: MemoryItem) -> str:
@@ -174,11 +189,15 @@ def inject_reference(messages: Sequence[ChatMessage], block: str) -> Injection:
 
 
 def pipecat_block(items: Sequence[MemoryItem], system_prompt: str = PIPECAT_SYSTEM_PROMPT) -> str:
-    """Pipecat's text: the system prompt, then "1. memory" entries separated by blank lines."""
-    kept = [m.text.strip() for m in items if m.text.strip()]
-    if not kept:
+    """Pipecat's text: the system prompt, then "N. memory" and a blank line for each memory, as stored."""
+    if not items:
         return ""
-    return system_prompt + "\n\n".join(f"{n}. {text}" for n, text in enumerate(kept, start=1))
+    return system_prompt + "".join(f"{n}. {m.text}\n\n" for n, m in enumerate(items, start=1))
+
+
+def pipecat_role(add_as_system_message: bool) -> str:
+    """The block's role: Pipecat's instruction role "developer", or "user"."""
+    return "developer" if add_as_system_message else "user"
 
 
 def inject_pipecat(
@@ -190,14 +209,43 @@ def inject_pipecat(
     add_as_system_message: bool = True,
 ) -> Injection:
     """Insert the block at clamp(position), after removing any block an earlier turn inserted."""
-    out = [m for m in messages if not _is_pipecat_block(m, system_prompt)]
+    kept = [m for m in messages if not _is_pipecat_block(m, system_prompt)]
+    return insert_pipecat(kept, block, position=position, add_as_system_message=add_as_system_message)
+
+
+def insert_pipecat(
+    messages: Sequence[ChatMessage], block: str, *, position: int = 1, add_as_system_message: bool = True
+) -> Injection:
+    """Pipecat's insertion: the block at clamp(position, 0, len(messages)), earlier blocks left in place."""
+    out = list(messages)
     if not block:
         return Injection(tuple(out), "", -1)
-    index = min(max(position, 0), len(out))
-    out.insert(index, ChatMessage("system" if add_as_system_message else "user", block))
+    index = _clamped(position, out)
+    out.insert(index, ChatMessage(pipecat_role(add_as_system_message), block))
     return Injection(tuple(out), block, index)
 
 
+def replay_pipecat(
+    persona: Sequence[ChatMessage], turns: Sequence[ChatMessage], earlier: Sequence[PipecatInsertion]
+) -> list[ChatMessage]:
+    """Pipecat's live context before this turn's block: the persona and the turns, each earlier block
+    inserted, in order, where Pipecat put it when its context held that many turns (a block of turns the
+    history no longer holds is left out)."""
+    live, taken = list(persona), 0
+    for insertion in earlier:
+        if insertion.turns > len(turns):
+            break
+        live += turns[taken : insertion.turns]
+        taken = max(taken, insertion.turns)
+        live.insert(_clamped(insertion.position, live), insertion.message)
+    return live + list(turns[taken:])
+
+
+def _clamped(position: int, messages: Sequence[ChatMessage]) -> int:
+    return max(0, min(position, len(messages)))
+
+
 def _is_pipecat_block(message: ChatMessage, system_prompt: str) -> bool:
-    # A block is recognised by its exact prefix; an empty prefix could match any message, so never.
-    return bool(system_prompt) and message.role in ("system", "user") and message.content.startswith(system_prompt)
+    # A block is recognised by its role and exact prefix; an empty prefix could match any message, so never.
+    roles = (pipecat_role(True), pipecat_role(False))
+    return bool(system_prompt) and message.role in roles and message.content.startswith(system_prompt)

@@ -8,7 +8,7 @@ from typing import Any
 
 from .chat import ChatMessage, LLMCall
 from .decide.decider import RecallDecision
-from .injection import BlockBudget
+from .injection import BlockBudget, PipecatInsertion
 from .models import MemoryItem, NewItem, Scope
 from .recall.lexical import ScoredMemory
 from .tuning import Tuning
@@ -37,6 +37,10 @@ class Session:
     side_calls: list[LLMCall] = field(
         default_factory=list
     )  # the greeting's and without-memory calls, for the next trace
+    # With Pipecat's pile-up: the blocks inserted so far, in order (replayed into every turn's context), and
+    # the last turn's query (Pipecat's `last_query`: the same query again is not searched)
+    pipecat_blocks: list[PipecatInsertion] = field(default_factory=list)
+    last_query: str | None = None
 
     def take_side_calls(self) -> tuple[LLMCall, ...]:
         """The model calls made outside a turn since the last one; the next trace shows them."""

@@ -10,7 +10,15 @@ from typing import Any, TypeVar
 from .chat import ChatMessage, ChatModel
 from .decide.decider import RecallDecision
 from .errors import MemoryCoreError, QuotaError
-from .injection import Injection, inject_pipecat, inject_reference, tuned_block
+from .injection import (
+    Injection,
+    PipecatInsertion,
+    inject_pipecat,
+    inject_reference,
+    insert_pipecat,
+    replay_pipecat,
+    tuned_block,
+)
 from .models import MemoryItem, NewItem, Scope
 from .prompts import persona_system
 from .providers.mem0_store import Mem0Store
@@ -96,11 +104,18 @@ def mem0_search(store: Mem0Store, scope: Scope, decision: RecallDecision, tuning
 
     `mem0_threshold` is Mem0's own: it applies to the semantic score, not to the score Mem0 returns.
     """
-    rows = store.backend.search(scope, decision.query, top_k=tuning.recall_limit + SUPERSEDED_SLACK,
-                                threshold=tuning.mem0_threshold, timeout_ms=tuning.recall_timeout_ms)  # fmt: skip
+    rows = store.backend.search(scope, decision.query, top_k=mem0_top_k(tuning), threshold=tuning.mem0_threshold,
+                                timeout_ms=tuning.recall_timeout_ms)  # fmt: skip
     items = store.by_mem0_rows(scope, rows)
     hits = [_mem0_hit(item, row, rank) for rank, (item, row) in enumerate(zip(items, rows, strict=True), 1)]
     return current(hits, tuning)
+
+
+def mem0_top_k(tuning: Tuning) -> int:
+    """How many hits Mem0 is asked for: the limit plus slack for superseded ones, or in the Pipecat style
+    exactly the limit, as the bot asks for `search_limit`: Mem0 ranks its hybrid scores over a candidate
+    count taken from top_k (max(4*top_k, 60)), so another top_k can bring back other memories."""
+    return tuning.recall_limit if tuning.injection_style == "pipecat" else tuning.recall_limit + SUPERSEDED_SLACK
 
 
 def _mem0_hit(item: MemoryItem, row: dict[str, Any], rank: int) -> ScoredMemory:
@@ -113,24 +128,43 @@ def _mem0_hit(item: MemoryItem, row: dict[str, Any], rank: int) -> ScoredMemory:
     )  # fmt: skip
 
 
+def conversation(session: Session, user_text: str) -> tuple[list[ChatMessage], list[ChatMessage]]:
+    """The persona's system message (if any), and the turns: the history then the user's message."""
+    system = persona_system(session.persona, session.character_name)
+    return ([ChatMessage("system", system)] if system else []), [*session.history, ChatMessage("user", user_text)]
+
+
 def inject(session: Session, user_text: str, hits: Sequence[ScoredMemory]) -> Injection:
     """The messages to send: the hits' block, held to the session's token budget, in its injection style."""
     tuning = session.tuning
-    system = persona_system(session.persona, session.character_name)
-    base = [ChatMessage("system", system)] if system else []
-    messages = [*base, *session.history, ChatMessage("user", user_text)]
+    persona, turns = conversation(session, user_text)
     block, budget = tuned_block([h.item for h in hits], tuning)
-    if tuning.injection_style == "pipecat":
+    if tuning.piles_up:
+        injection = pile_up(session, persona, turns, block)
+    elif tuning.injection_style == "pipecat":
         injection = inject_pipecat(
-            messages,
+            [*persona, *turns],
             block,
             system_prompt=tuning.pipecat_system_prompt,
             position=tuning.pipecat_position,
             add_as_system_message=tuning.pipecat_add_as_system_message,
         )
     else:
-        injection = inject_reference(messages, block)
+        injection = inject_reference([*persona, *turns], block)
     return replace(injection, budget=budget)
+
+
+def pile_up(session: Session, persona: list[ChatMessage], turns: list[ChatMessage], block: str) -> Injection:
+    """Pipecat's live context: the earlier blocks where they went, this turn's block inserted at `position`
+    (the newest at it, the older ones after it), and the insertion for the session to keep."""
+    tuning = session.tuning
+    live = replay_pipecat(persona, turns, session.pipecat_blocks)
+    injection = insert_pipecat(live, block, position=tuning.pipecat_position,
+                               add_as_system_message=tuning.pipecat_add_as_system_message)  # fmt: skip
+    if injection.block_index < 0:
+        return injection
+    inserted = PipecatInsertion(injection.messages[injection.block_index], len(turns), tuning.pipecat_position)
+    return replace(injection, inserted=inserted)
 
 
 def write(

@@ -43,6 +43,9 @@ class Tuning:
     pipecat_system_prompt: str = PIPECAT_SYSTEM_PROMPT
     pipecat_position: int = 1
     pipecat_add_as_system_message: bool = True
+    # Pipecat's blocks pile up in the context, one a turn, and a query equal to the last one is not searched
+    # again; off: this turn's block replaces the earlier one (our default, not Pipecat's)
+    pipecat_pile_up: bool = False
     memory_token_budget: int = 600  # estimated tokens the memory block may take; 0: no budget
     reply_timeout_ms: int = 30_000
     partial_replies: str = "keep"  # a streamed reply cut at its bound: kept marked partial, or "drop"ped
@@ -57,6 +60,11 @@ class Tuning:
     # The write judge writes what the rules left from this probability (write/durable_judge.py); 1: the rules alone
     write_judge_threshold: float = 0.7
     show_superseded: bool = False
+
+    @property
+    def piles_up(self) -> bool:
+        """The Pipecat style with its blocks piling up, as Pipecat's own service does."""
+        return self.injection_style == "pipecat" and self.pipecat_pile_up
 
     def with_changes(self, **changes: Any) -> Tuning:
         """A copy with some knobs changed, each validated like its environment variable."""
@@ -79,7 +87,7 @@ class Tuning:
 
 
 TUNING_VARIABLES: dict[str, tuple[str, Parser]] = {
-    "decision_mode": ("OPENTALKING_MEMORY_DECISION_MODE", one_of("rule", "hybrid", "llm")),
+    "decision_mode": ("OPENTALKING_MEMORY_DECISION_MODE", one_of("rule", "hybrid", "llm", "always")),
     "decision_timeout_ms": ("OPENTALKING_MEMORY_DECISION_TIMEOUT_MS", parse_decision_timeout),
     "recall_backend": ("OPENTALKING_MEMORY_RECALL_BACKEND", one_of("bm25", "mem0", "hybrid")),
     "recall_limit": ("OPENTALKING_MEMORY_RECALL_LIMIT", int_between(1, 100)),
@@ -95,6 +103,7 @@ TUNING_VARIABLES: dict[str, tuple[str, Parser]] = {
     "pipecat_system_prompt": ("MEMTUNE_PIPECAT_SYSTEM_PROMPT", parse_raw_text),
     "pipecat_position": ("MEMTUNE_PIPECAT_POSITION", int_between(0, 1000)),
     "pipecat_add_as_system_message": ("MEMTUNE_PIPECAT_ADD_AS_SYSTEM_MESSAGE", parse_bool),
+    "pipecat_pile_up": ("MEMTUNE_PIPECAT_PILE_UP", parse_bool),
     "memory_token_budget": ("MEMTUNE_MEMORY_TOKEN_BUDGET", int_between(0, 100_000)),
     "reply_timeout_ms": ("OPENTALKING_LLM_TIMEOUT_MS", int_between(1, 600_000)),
     "partial_replies": ("MEMTUNE_PARTIAL_REPLIES", one_of("keep", "drop")),

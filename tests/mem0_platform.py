@@ -43,7 +43,7 @@ class PlatformServer:
         for text in texts:
             memory_id = uuid.uuid4().hex
             row = {"id": memory_id, "memory": text, "metadata": body.get("metadata") or {},
-                   "user_id": body.get("user_id"), "agent_id": body.get("agent_id"),
+                   "user_id": body.get("user_id"), "agent_id": body.get("agent_id"), "run_id": body.get("run_id"),
                    "created_at": "2026-11-22T00:00:00Z", "updated_at": "2026-11-22T00:00:00Z"}  # fmt: skip
             self.memories[memory_id] = row
             self.history[memory_id] = [{"memory_id": memory_id, "event": "ADD", "old_memory": None, "new_memory": text}]
@@ -53,7 +53,7 @@ class PlatformServer:
         wanted = {k: v for clause in filters.get("AND", [filters]) for k, v in clause.items()}
 
         def value(row: dict[str, Any], key: str) -> Any:
-            return row.get(key) if key in ("user_id", "agent_id") else row["metadata"].get(key)
+            return row.get(key) if key in ("user_id", "agent_id", "run_id") else row["metadata"].get(key)
 
         return [row for row in self.memories.values() if all(value(row, k) == v for k, v in wanted.items())]
 

@@ -68,7 +68,7 @@ def text_of(message: dict) -> str:
 SCOPE = ("default", "demo", "demo", True, "rule", "hybrid")
 OFFLINE_TEA_REPLY = "\\[离线回复：未配置对话模型\\] 关于「还记得我喜欢喝什么茶吗」，我记得："
 KNOBS = ("rule", 2000, "hybrid", 1, 0.0, 2000, 1.0, "pipecat", "MEM: ", 1, True, "hybrid", True, 8, 3, 30000, 20000,
-         "fusion", 0.6, 0.6, 200, 600, 0.05, 0.7)  # fmt: skip
+         "fusion", 0.6, 0.6, 200, 600, 0.05, 0.7, False, 0.1)  # fmt: skip
 
 
 def test_chat_turn_shows_the_decision_and_recalls(client: Client) -> None:
@@ -138,7 +138,7 @@ def test_compare_and_batch(client: Client, tmp_path: Path) -> None:
 def test_settings_apply_to_this_session_only(client: Client) -> None:
     client.predict(*SCOPE, api_name="/start_chat")
     knobs = ("rule", 2000, "hybrid", 2, 0.0, 2000, 1.0, "pipecat", "MEM: ", 1, True, "hybrid", True, 8, 3, 30000, 20000,
-             "fusion", 0.6, 0.6, 200, 600, 0.05, 0.7)  # fmt: skip
+             "fusion", 0.6, 0.6, 200, 600, 0.05, 0.7, False, 0.1)  # fmt: skip
     status, env, pipecat = client.predict(*knobs, api_name="/apply_settings")
     assert status == "Applied to this session."
     assert "OPENTALKING_MEMORY_RECALL_LIMIT=2" in env and "search_limit=2" in pipecat

@@ -1,4 +1,4 @@
-"""The three decision modes, the judge seam, strict parsing and a timeout that cuts."""
+"""The four decision modes, the judge seam, strict parsing and a timeout that cuts."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from fakes import ScriptedChatModel, failing
 
 from memory_core import ChatMessage, InvalidInputError, LLMJudge, RecallDecider, parse_verdict
-from memory_core.decide.decider import JudgeError
+from memory_core.decide.decider import DECIDED_BY, DECISION_MODES, MODES, JudgeError
 
 YES = json.dumps(
     {
@@ -130,6 +130,22 @@ def test_timeout_cuts_and_the_late_answer_is_discarded(judged: tuple[RecallDecid
     assert decision.decided_by == "fallback_rule"
     assert decision.fallback_reason == "timeout after 100 ms"
     assert not decision.should_recall
+
+
+def test_always_recalls_every_message_as_its_own_query(judged: tuple[RecallDecider, ScriptedChatModel]) -> None:
+    decider, model = judged
+    for text in ("hi", "  介绍一下这个项目？ ", "在146服务器上执行回滚"):  # a greeting, no marker, a hard reject
+        decision = decider.decide(text, mode="always")
+        assert (decision.should_recall, decision.query, decision.mode) == (True, text, "always")
+        assert (decision.reason, decision.decided_by, decision.categories) == ("always", "always", ())
+        assert "every user message" in decision.evidence and "Pipecat" in decision.evidence
+    assert model.calls == []  # neither rules nor a judge: Pipecat searches every message
+
+
+def test_the_judged_modes_are_the_ones_compared() -> None:
+    assert MODES == ("rule", "hybrid", "llm")
+    assert DECISION_MODES == ("rule", "hybrid", "llm", "always")
+    assert "always" in DECIDED_BY
 
 
 def test_unknown_mode_is_an_error(decider: RecallDecider) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from e5_drift import assert_same_judge
 from fakes import HashingEmbedder
 
 from memory_core import MemoryEngine, Scope, SQLiteStore
@@ -107,8 +108,7 @@ def test_the_shipped_parameters_are_what_training_builds(tmp_path: Path) -> None
     assert main(["judge", "train", "--kind", "write", "--out", str(tmp_path / "gate.npz")], out=out) == 0
     assert json.loads(out.getvalue().splitlines()[-1])["examples"] == len(training_rows(TRAINING_FILE))
     rebuilt, shipped = Parameters.load(tmp_path / "gate.npz"), Parameters.load(PARAMETERS_FILE)
-    assert (rebuilt.model, rebuilt.texts) == (shipped.model, shipped.texts)
-    assert np.allclose(rebuilt.weights, shipped.weights, atol=1e-4) and abs(rebuilt.bias - shipped.bias) < 1e-4
+    assert_same_judge(rebuilt, shipped)  # up to this CPU's e5 kernels (e5_drift)
 
 
 @e5

@@ -9,6 +9,7 @@ import pytest
 from fakes import ScriptedChatModel, failing, slow
 
 from memory_core import (
+    ChatMessage,
     MemoryEngine,
     NewItem,
     ProviderError,
@@ -21,8 +22,9 @@ from memory_core import (
 )
 from memory_core.decide.decider import LLMJudge
 from memory_core.models import MemoryItem
+from memory_core.providers.mem0_store import Mem0Store
 from memory_core.recall.lexical import BM25Retriever
-from memory_core.stages import NOTHING_TO_SUMMARISE
+from memory_core.stages import NOTHING_TO_SUMMARISE, SUPERSEDED_SLACK, mem0_search
 
 Factory = Callable[..., MemoryEngine]
 
@@ -135,7 +137,87 @@ def test_pipecat_injection_style(engine_factory: Factory, store: SQLiteStore, sc
     trace = engine.run_turn(session, "还记得我喜欢喝什么茶吗")
     blocks = [m for m in trace.messages if m.content.startswith("Based on previous conversations")]
     assert len(blocks) == 1 and trace.block_index == 1
+    assert trace.messages[1] == ChatMessage("developer", trace.memory_block)
+    assert trace.memory_block.endswith("\n\n")
     assert trace.messages[-1].content == "还记得我喜欢喝什么茶吗"
+
+
+def test_by_default_each_turn_replaces_the_pipecat_block(
+    engine_factory: Factory, store: SQLiteStore, scope: Scope
+) -> None:
+    seed(store, scope)
+    engine = engine_factory()
+    tuning = Tuning(injection_style="pipecat", decision_mode="always", pipecat_add_as_system_message=False)
+    session = engine.open_session(scope, persona="persona", enabled=True, tuning=tuning)
+    traces = [engine.run_turn(session, text) for text in ("乌龙茶", "安娜住在哪里", "乌龙茶")]
+    for trace in traces:
+        blocks = [m for m in trace.messages if m.content.startswith(tuning.pipecat_system_prompt)]
+        assert blocks == [ChatMessage("user", trace.memory_block)] and trace.block_index == 1
+    assert len(traces[2].messages) == 1 + 5 + 1  # persona, two exchanges, the message; one block
+    assert traces[2].memory_block.startswith(tuning.pipecat_system_prompt + "1. 我喜欢喝乌龙茶，不加糖\n\n")
+    assert session.pipecat_blocks == [] and session.last_query is None  # replacement keeps nothing
+
+
+def test_pile_up_keeps_every_block_and_skips_a_repeated_query(
+    engine_factory: Factory, store: SQLiteStore, scope: Scope
+) -> None:
+    seed(store, scope)
+    engine = engine_factory()
+    tuning = Tuning(injection_style="pipecat", decision_mode="always", pipecat_pile_up=True)
+    session = engine.open_session(scope, persona="persona", enabled=True, tuning=tuning)
+    first = engine.run_turn(session, "乌龙茶")
+    second = engine.run_turn(session, "乌龙茶")
+    third = engine.run_turn(session, "安娜住在哪里")
+    assert first.block_index == 1 and first.hits
+    assert (second.hits, second.memory_block, second.block_index) == ((), "", -1)
+    assert second.query == "乌龙茶" and "not searched again" in second.recall_note
+    assert second.messages[1] == first.messages[1]  # the earlier block stays where it went
+    roles = [m.role for m in third.messages]
+    assert roles == ["system", "developer", "developer", "user", "assistant", "user", "assistant", "user"]
+    assert third.messages[1].content == third.memory_block and third.messages[2] == first.messages[1]
+    assert [b.message for b in session.pipecat_blocks] == [first.messages[1], third.messages[1]]
+    assert session.last_query == "安娜住在哪里"
+
+
+def test_reply_without_memory_leaves_out_piled_up_blocks(
+    engine_factory: Factory, store: SQLiteStore, scope: Scope
+) -> None:
+    seed(store, scope)
+    model = ScriptedChatModel("first", "without")
+    engine = engine_factory(chat_model=model)
+    tuning = Tuning(injection_style="pipecat", decision_mode="always", pipecat_pile_up=True)
+    session = engine.open_session(scope, persona="persona", enabled=True, tuning=tuning)
+    engine.run_turn(session, "乌龙茶")
+    assert engine.reply_without_memory(session, "安娜住在哪里") == "without"
+    assert [m.role for m in model.calls[-1]] == ["system", "user", "assistant", "user"]
+
+
+class RecordingMem0:
+    """A Mem0 backend's search, answered from fixed rows; records what it was asked for."""
+
+    def __init__(self, rows: list[dict[str, object]]) -> None:
+        self.rows = rows
+        self.top_k: list[int] = []
+
+    def search(self, scope: Scope, query: str, *, top_k: int, threshold: float, timeout_ms: int | None = None
+               ) -> list[dict[str, object]]:  # fmt: skip
+        self.top_k.append(top_k)
+        return self.rows[:top_k]
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_pipecat_style_asks_mem0_for_exactly_the_limit(tmp_path: Path, scope: Scope) -> None:
+    rows = [{"id": f"m{n}", "memory": f"memory {n}", "score": 0.9, "metadata": {}} for n in range(12)]
+    backend = RecordingMem0(rows)
+    with Mem0Store(tmp_path / "catalogue.sqlite3", backend) as store:  # type: ignore[arg-type]
+        store.ensure_library(scope)
+        decision = RecallDecider().decide("memory", mode="always")
+        pipecat = mem0_search(store, scope, decision, Tuning(injection_style="pipecat", recall_limit=3))
+        ours = mem0_search(store, scope, decision, Tuning(recall_limit=3))
+    assert backend.top_k == [3, 3 + SUPERSEDED_SLACK]
+    assert [h.item.text for h in pipecat] == [h.item.text for h in ours] == ["memory 0", "memory 1", "memory 2"]
 
 
 def test_summary_window_and_session_end_flush(engine_factory: Factory, store: SQLiteStore, scope: Scope) -> None:

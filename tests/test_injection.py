@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from memory_core import ChatMessage, MemoryItem, inject_pipecat, inject_reference, memory_block, pipecat_block
+import pytest
+
+from memory_core import (
+    ChatMessage,
+    Injection,
+    MemoryItem,
+    PipecatInsertion,
+    inject_pipecat,
+    inject_reference,
+    insert_pipecat,
+    memory_block,
+    pipecat_block,
+)
+from memory_core.injection import replay_pipecat
 
 
 def item(text: str, category: str = "", item_type: str = "note") -> MemoryItem:
@@ -71,30 +84,71 @@ def test_reference_injection_replaces_the_last_user_message() -> None:
     assert messages[3].content == "what tea do I like?"  # the caller's history keeps the original text
 
 
-def test_pipecat_block_and_insertion() -> None:
-    block = pipecat_block([item("likes oolong"), item("sister Anna")])
-    assert block == "Based on previous conversations, I recall: \n\n1. likes oolong\n\n2. sister Anna"
+PROMPT = "Based on previous conversations, I recall: \n\n"
+
+
+def test_pipecat_block_is_pipecats_text_with_its_trailing_blank_line() -> None:
+    block = pipecat_block([item("likes oolong"), item(" sister Anna ")])
+    assert block == PROMPT + "1. likes oolong\n\n2.  sister Anna \n\n"  # each text as stored, not stripped
+    assert pipecat_block([]) == ""
+    assert pipecat_block([item("x")], "MEM: ") == "MEM: 1. x\n\n"
+
+
+def test_pipecat_block_goes_in_as_developer_or_user() -> None:
     messages = [ChatMessage("system", "You are Mia."), ChatMessage("user", "hello")]
+    block = pipecat_block([item("likes oolong")])
     injection = inject_pipecat(messages, block)
     assert injection.messages == (
         ChatMessage("system", "You are Mia."),
-        ChatMessage("system", block),
+        ChatMessage("developer", block),
         ChatMessage("user", "hello"),
     )
     assert injection.block_index == 1
+    as_user = inject_pipecat(messages, block, add_as_system_message=False)
+    assert as_user.messages[1] == ChatMessage("user", block)
 
 
-def test_pipecat_replaces_the_previous_block_instead_of_piling_up() -> None:
-    first = inject_pipecat([ChatMessage("system", "persona"), ChatMessage("user", "a")], pipecat_block([item("x")]))
-    context = [*first.messages, ChatMessage("assistant", "b"), ChatMessage("user", "c")]
-    second = inject_pipecat(context, pipecat_block([item("y")]))
-    blocks = [m for m in second.messages if m.content.startswith("Based on previous conversations")]
-    assert len(blocks) == 1
-    assert blocks[0].content.endswith("1. y")
+@pytest.mark.parametrize(("position", "index"), [(-3, 0), (0, 0), (1, 1), (2, 2), (99, 2)])
+def test_pipecat_position_is_clamped_to_the_list(position: int, index: int) -> None:
+    messages = [ChatMessage("system", "persona"), ChatMessage("user", "hello")]
+    injection = insert_pipecat(messages, "MEM: 1. x\n\n", position=position)
+    assert injection.block_index == index
+    assert injection.messages[index] == ChatMessage("developer", "MEM: 1. x\n\n")
+    assert [m for m in injection.messages if m.role != "developer"] == messages
 
 
-def test_pipecat_position_is_clamped_and_role_configurable() -> None:
+def test_nothing_is_inserted_without_a_block() -> None:
     messages = [ChatMessage("user", "hello")]
-    injection = inject_pipecat(messages, "MEM: 1. x", system_prompt="MEM: ", position=99, add_as_system_message=False)
-    assert injection.messages == (ChatMessage("user", "hello"), ChatMessage("user", "MEM: 1. x"))
-    assert inject_pipecat(messages, "MEM: 1. x", system_prompt="MEM: ", position=-3).block_index == 0
+    assert insert_pipecat(messages, "") == Injection((ChatMessage("user", "hello"),), "", -1)
+
+
+@pytest.mark.parametrize("as_system", [True, False])
+def test_pipecat_replaces_the_previous_block_of_either_role(as_system: bool) -> None:
+    first = inject_pipecat([ChatMessage("system", "persona"), ChatMessage("user", "a")], pipecat_block([item("x")]),
+                           add_as_system_message=as_system)  # fmt: skip
+    context = [*first.messages, ChatMessage("assistant", "b"), ChatMessage("user", "c")]
+    second = inject_pipecat(context, pipecat_block([item("y")]), add_as_system_message=as_system)
+    assert [m.content for m in second.messages] == ["persona", PROMPT + "1. y\n\n", "a", "b", "c"]
+
+
+def test_an_empty_prefix_never_recognises_a_block() -> None:
+    messages = [ChatMessage("user", "a"), ChatMessage("developer", "1. x\n\n")]
+    assert inject_pipecat(messages, "1. y\n\n", system_prompt="", position=0).messages[1:] == tuple(messages)
+
+
+def test_replay_puts_each_earlier_block_where_it_went_then_the_new_one_at_position() -> None:
+    persona = [ChatMessage("system", "persona")]
+    turns = [ChatMessage("user", "u1"), ChatMessage("assistant", "a1"), ChatMessage("user", "u2"),
+             ChatMessage("assistant", "a2"), ChatMessage("user", "u3")]  # fmt: skip
+    earlier = [PipecatInsertion(ChatMessage("developer", "B1"), 1, 1),
+               PipecatInsertion(ChatMessage("user", "B2"), 3, 99)]  # fmt: skip
+    live = replay_pipecat(persona, turns, earlier)
+    assert [m.content for m in live] == ["persona", "B1", "u1", "a1", "u2", "B2", "a2", "u3"]
+    third = insert_pipecat(live, "B3", position=1)
+    assert [m.content for m in third.messages] == ["persona", "B3", "B1", "u1", "a1", "u2", "B2", "a2", "u3"]
+
+
+def test_replay_leaves_out_blocks_of_turns_the_history_no_longer_holds() -> None:
+    kept, gone = ChatMessage("developer", "B1"), ChatMessage("user", "B2")
+    earlier = [PipecatInsertion(kept, 1, 1), PipecatInsertion(gone, 5, 1)]
+    assert [m.content for m in replay_pipecat([], [ChatMessage("user", "u")], earlier)] == ["u", "B1"]

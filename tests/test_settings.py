@@ -71,6 +71,16 @@ def test_unknown_variables_are_reported() -> None:
     assert settings.unknown_variables == ("OPENTALKING_MEMORY_RECAL_LIMIT",)
 
 
+def test_pipecat_pile_up_and_the_always_mode() -> None:
+    tuning = load_settings({"MEMTUNE_PIPECAT_PILE_UP": "true", "OPENTALKING_MEMORY_DECISION_MODE": "always"}).tuning()
+    assert (tuning.pipecat_pile_up, tuning.decision_mode) == (True, "always")
+    assert not tuning.piles_up  # only in the pipecat style
+    assert tuning.with_changes(injection_style="pipecat").piles_up
+    assert Tuning().pipecat_pile_up is False and Tuning().as_env()["MEMTUNE_PIPECAT_PILE_UP"] == "false"
+    with pytest.raises(ConfigurationError, match="MEMTUNE_PIPECAT_PILE_UP"):
+        load_settings({"MEMTUNE_PIPECAT_PILE_UP": "maybe"})
+
+
 def test_tuning_changes_are_validated_and_exportable() -> None:
     tuning = Tuning().with_changes(recall_limit="8", injection_style="pipecat", summary_enabled=False)
     assert (tuning.recall_limit, tuning.injection_style, tuning.summary_enabled) == (8, "pipecat", False)

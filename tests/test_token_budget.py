@@ -124,10 +124,10 @@ def test_grouped_rank_order_holds_across_sections() -> None:
 
 def test_pipecat_style_counts_its_system_prompt_and_renumbers() -> None:
     items = [item("likes tea", item_id="a"), item("word " * 40, item_id="long"), item("has a dog", item_id="c")]
-    budget = estimate_tokens("MEM: 1. likes tea\n\n2. has a dog")
+    budget = estimate_tokens("MEM: 1. likes tea\n\n2. has a dog\n\n")
     tuning = Tuning(injection_style="pipecat", pipecat_system_prompt="MEM: ", memory_token_budget=budget)
     block, fitted = tuned_block(items, tuning)
-    assert block == pipecat_block([items[0], items[2]], "MEM: ") == "MEM: 1. likes tea\n\n2. has a dog"
+    assert block == pipecat_block([items[0], items[2]], "MEM: ") == "MEM: 1. likes tea\n\n2. has a dog\n\n"
     assert [m.id for m in fitted.left_out] == ["long"] and fitted.tokens == budget
 
 

@@ -1,8 +1,10 @@
-"""The recall decision in three modes (rule, hybrid, llm) behind one interface.
+"""The recall decision in four modes (rule, hybrid, llm, always) behind one interface.
 
-Rules decide first. `hybrid` sends only the ambiguous `no_marker` messages to the LLM judge, `llm` sends
-everything but the hard rejects. Whenever the judge is missing, late, failing or unparseable the rule
-result stands, and the decision says so: never "no recall for everything".
+`always` recalls on every message with the message itself as the query, as Pipecat's Mem0MemoryService
+does: no rules, no judge. In the other modes rules decide first. `hybrid` sends only the ambiguous
+`no_marker` messages to the LLM judge, `llm` sends everything but the hard rejects. Whenever the judge is
+missing, late, failing or unparseable the rule result stands, and the decision says so: never "no recall for
+everything".
 
 Taught examples (a user's corrections, per character) come before any judge in hybrid and llm modes: when
 the local judge finds one within its TAUGHT_RADIUS of a message that is not a hard reject, that example
@@ -23,10 +25,12 @@ from .llm_judge import JudgeError, JudgeVerdict, LLMJudge, parse_verdict
 from .local_judge import LocalJudge, LocalVerdict
 from .rules import CATEGORIES_BY_REASON, HARD_REJECTS, RuleMatch, decide_by_rules
 
-__all__ = ["DECIDED_BY", "MODES", "Decider", "Judge", "JudgeError", "JudgeVerdict", "LLMJudge", "RecallDecider",
-           "RecallDecision", "parse_verdict"]  # fmt: skip
-MODES = ("rule", "hybrid", "llm")
-DECIDED_BY = ("rule", "llm", "fallback_rule", "local_judge", "taught_example")
+__all__ = ["DECIDED_BY", "DECISION_MODES", "MODES", "Decider", "Judge", "JudgeError", "JudgeVerdict", "LLMJudge",
+           "RecallDecider", "RecallDecision", "parse_verdict"]  # fmt: skip
+MODES = ("rule", "hybrid", "llm")  # the modes that judge each message: compared side by side and benched
+DECISION_MODES = (*MODES, "always")  # every mode a session may run
+DECIDED_BY = ("rule", "llm", "fallback_rule", "local_judge", "taught_example", "always")
+ALWAYS_EVIDENCE = "every user message, itself the query, as Pipecat's Mem0MemoryService recalls"
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,12 @@ class RecallDecider:
         self, text: str, *, mode: str = "rule", timeout_ms: int = 2000, taught: Sequence[TaughtExample] = ()
     ) -> RecallDecision:
         """The decision for a message; ``taught`` are the character's taught examples (hybrid and llm only)."""
-        if mode not in MODES:
-            raise InvalidInputError(f"decision mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if mode not in DECISION_MODES:
+            raise InvalidInputError(f"decision mode must be one of {', '.join(DECISION_MODES)}, got {mode!r}")
         check_text(text, what="text")
         started = time.perf_counter()
+        if mode == "always":
+            return _always(text, started)
         rule = decide_by_rules(text)
         local = self._taught_verdict(text, rule, mode, taught)
         if local is not None and local.taught is not None:
@@ -124,6 +130,13 @@ class RecallDecider:
         if not taught or self.local is None or mode == "rule" or rule.reason in HARD_REJECTS:
             return None
         return self.local.judge(text, taught)
+
+
+def _always(text: str, started: float) -> RecallDecision:
+    """Pipecat's decision: recall, with the message as it came (not stripped) as the query."""
+    return RecallDecision(should_recall=True, query=text, reason="always", categories=(), mode="always",
+                          decided_by="always", evidence=ALWAYS_EVIDENCE,
+                          latency_ms=(time.perf_counter() - started) * 1000)  # fmt: skip
 
 
 def _from_taught(

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..decide.decider import MODES
+from ..decide.decider import DECISION_MODES
 from ..engine import MemoryEngine
 from ..errors import ConfigurationError, InvalidInputError
 from ..recall.fusion import METHODS
@@ -187,8 +187,8 @@ def conversation_row(outcome: ConversationOutcome, k: int) -> dict[str, Any]:
 
 def bench_tuning(settings: Settings, mode: str | None, method: str | None) -> Tuning:
     """The configured knobs, with the decision mode and retrieval method the command asks for."""
-    if mode is not None and mode not in MODES:
-        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode is not None and mode not in DECISION_MODES:
+        raise InvalidInputError(f"mode must be one of {', '.join(DECISION_MODES)}, got {mode!r}")
     if method is not None and method not in METHODS:
         raise InvalidInputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     tuning = settings.tuning()

@@ -1,8 +1,11 @@
 """Mem0 behind one small interface: the open-source `Memory` in-process, or the hosted platform.
 
 Every call is bounded by a timeout (a late answer is discarded) and runs off the caller's thread;
-failures surface as ProviderError. Libraries are ours: each memory carries library, profile and
-character in its metadata, and every search and listing pushes the library into Mem0's filters.
+failures surface as ProviderError. Scope maps onto Mem0's own ids: profile -> `user_id`, character ->
+`agent_id`, library -> `run_id`. Those are the only filters Pipecat's Mem0MemoryService can set, so a bot
+given the same three ids sees exactly one library. Library, profile and character also ride in the
+metadata. `list_owned` lists every memory of a profile and character, in any library or none, which is
+how the store finds what bots wrote ("unfiled": see mem0_store).
 """
 
 from __future__ import annotations
@@ -44,14 +47,26 @@ class Mem0Backend(Protocol):
 
     def list_all(self, scope: Scope) -> list[dict[str, Any]]: ...
 
+    def list_owned(self, profile_id: str, character_id: str) -> list[dict[str, Any]]: ...
+
     def history(self, mem0_id: str) -> list[dict[str, Any]]: ...
 
     def close(self) -> None: ...
 
 
 def scope_filters(scope: Scope) -> dict[str, Any]:
-    """Mem0 filters for one library of one profile and character (user_id, agent_id, then our metadata)."""
-    return {"user_id": scope.profile_id, "agent_id": scope.character_id, "library_id": scope.library_id}
+    """Mem0 filters for one library of one profile and character, as a bot would set them."""
+    return {**scope_ids(scope), "run_id": scope.library_id}
+
+
+def scope_ids(scope: Scope) -> dict[str, str]:
+    """The ids `add` takes: library as `run_id`, so Mem0 and Pipecat can both filter on it."""
+    return {"user_id": scope.profile_id, "agent_id": scope.character_id, "run_id": scope.library_id}
+
+
+def owner_filters(profile_id: str, character_id: str) -> dict[str, Any]:
+    """Every memory of one profile and character, in every library and none."""
+    return {"user_id": profile_id, "agent_id": character_id}
 
 
 def scope_metadata(scope: Scope) -> dict[str, Any]:
@@ -93,8 +108,7 @@ class LocalMem0:
             "add",
             lambda: self.memory.add(
                 [{"role": "user", "content": text}],
-                user_id=scope.profile_id,
-                agent_id=scope.character_id,
+                **scope_ids(scope),
                 metadata={**metadata, **scope_metadata(scope)},
                 infer=False,
             ),
@@ -111,8 +125,7 @@ class LocalMem0:
             "smart add",
             lambda: self.memory.add(
                 list(messages),
-                user_id=scope.profile_id,
-                agent_id=scope.character_id,
+                **scope_ids(scope),
                 metadata={**metadata, **scope_metadata(scope)},
                 infer=True,
             ),
@@ -140,7 +153,13 @@ class LocalMem0:
         return list(result.get("results") or [])
 
     def list_all(self, scope: Scope) -> list[dict[str, Any]]:
-        result = self._call("list", lambda: self.memory.get_all(filters=scope_filters(scope), top_k=LIST_ALL))
+        return self._listed(scope_filters(scope))
+
+    def list_owned(self, profile_id: str, character_id: str) -> list[dict[str, Any]]:
+        return self._listed(owner_filters(profile_id, character_id))
+
+    def _listed(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        result = self._call("list", lambda: self.memory.get_all(filters=filters, top_k=LIST_ALL))
         return list(result.get("results") or [])
 
     def history(self, mem0_id: str) -> list[dict[str, Any]]:
@@ -162,8 +181,7 @@ class HostedMem0:
         result = bounded(
             lambda: self.client.add(
                 [{"role": "user", "content": text}],
-                user_id=scope.profile_id,
-                agent_id=scope.character_id,
+                **scope_ids(scope),
                 metadata={**metadata, **scope_metadata(scope)},
                 infer=False,
             ),
@@ -179,8 +197,7 @@ class HostedMem0:
         bounded(
             lambda: self.client.add(
                 list(messages),
-                user_id=scope.profile_id,
-                agent_id=scope.character_id,
+                **scope_ids(scope),
                 metadata={**metadata, **scope_metadata(scope)},
                 infer=True,
             ),
@@ -208,8 +225,14 @@ class HostedMem0:
         return list(result.get("results") or []) if isinstance(result, dict) else list(result or [])
 
     def list_all(self, scope: Scope) -> list[dict[str, Any]]:
+        return self._listed(scope_filters(scope))
+
+    def list_owned(self, profile_id: str, character_id: str) -> list[dict[str, Any]]:
+        return self._listed(owner_filters(profile_id, character_id))
+
+    def _listed(self, ids: dict[str, Any]) -> list[dict[str, Any]]:
         """Every page of the platform's listing, not just the first."""
-        filters = {"AND": [{k: v} for k, v in scope_filters(scope).items()]}
+        filters = {"AND": [{k: v} for k, v in ids.items()]}
         rows: list[dict[str, Any]] = []
         page = 1
         while True:
@@ -272,6 +295,15 @@ def open_memory(settings: Settings, config: dict[str, Any]) -> Any:
             try:
                 _MEMORIES[key] = Memory.from_config(config)
             except Exception as exc:
+                if "already accessed by another instance of Qdrant client" in str(exc):
+                    raise ConfigurationError(
+                        f"the local Qdrant folder {key} is open in another process (a running console or bot?), "
+                        "and local Qdrant allows only one process at a time. To share one vector store, run a "
+                        "Chroma server (chroma run --host 127.0.0.1 --port 8000 --path ./data/chroma) and set "
+                        "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PROVIDER=chroma, "
+                        "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_HOST=127.0.0.1 and "
+                        "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PORT=8000"
+                    ) from exc
                 raise ConfigurationError(f"Mem0 did not start: {type(exc).__name__}: {exc}") from exc
         return _MEMORIES[key]
 
@@ -281,11 +313,22 @@ def close_memory(memory: Any) -> None:
         for key, held in list(_MEMORIES.items()):
             if held is memory:
                 del _MEMORIES[key]
-    # Memory.close() leaves the local Qdrant client to the garbage collector, which complains at exit.
-    for part in (memory, getattr(getattr(memory, "vector_store", None), "client", None)):
+    # Memory.close() closes only its SQLite history: the vector stores' clients (local Qdrant, a Chroma
+    # server's HTTP session) and the embedder's and LLM's openai clients are left to the garbage collector,
+    # which complains at exit.
+    for part in (memory, *_clients_of(memory)):
         close = getattr(part, "close", None)
         if close is not None:
             close()
+
+
+def _clients_of(memory: Any) -> list[Any]:
+    stores = [getattr(memory, "vector_store", None), getattr(memory, "_entity_store", None)]
+    models = [getattr(memory, "embedding_model", None), getattr(memory, "llm", None)]
+    clients = [client for owner in (*stores, *models) if (client := getattr(owner, "client", None)) is not None]
+    # chromadb 1.5's Client.close() stops its System but leaves the server API's HTTP session open.
+    sessions = [getattr(getattr(client, "_server", None), "_session", None) for client in clients]
+    return [*clients, *(session for session in sessions if session is not None)]
 
 
 def build_backend(settings: Settings, *, embedder_url: str = "", embedder_dims: int = 0) -> Mem0Backend:

@@ -21,7 +21,17 @@ MEM0_ENVIRONMENT = {
     "MEM0_TELEMETRY": "False",  # read once at import: no PostHog, no notice fetch, no second store
     "HF_HUB_OFFLINE": "1",  # no hub downloads (fastembed's BM25 encoder would stall for 39 s offline)
     "ORT_DISABLE_TELEMETRY": "1",
+    # chromadb's Settings read it. Measured with chromadb 1.5.9: its client's PostHog capture is a no-op and
+    # mem0's Chroma wrapper passes anonymized_telemetry=False anyway; this covers any other chromadb client
+    # in the process, and older chromadb releases that did send.
+    "ANONYMIZED_TELEMETRY": "False",
 }
+# `chroma run`'s port when OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PORT is unset.
+CHROMA_PORT = 8000
+# mem0 2.2.1's configs for these stores have no `embedding_model_dims` and reject unknown fields.
+_STORES_WITHOUT_DIMS = frozenset(
+    {"chroma", "databricks", "langchain", "neptune", "upstash_vector", "vertex_ai_vector_search"}
+)
 
 
 def mem0_dir(settings: Settings) -> Path:
@@ -68,19 +78,36 @@ def split_config(settings: Settings, *, embedder_url: str = "", embedder_dims: i
             "embedding_dims": dims,
         },
     )
-    config: dict[str, Any] = {"llm": llm, "embedder": embedder}
-    if settings.mem0_vector_store_provider:
-        path = settings.mem0_vector_store_path or str(Path(settings.data_dir) / "mem0_qdrant")
-        store = {
-            "collection_name": settings.mem0_collection,
-            "path": "" if settings.mem0_vector_store_host else path,
-            "host": settings.mem0_vector_store_host,
-            "port": settings.mem0_vector_store_port,
-            "embedding_model_dims": dims,
-        }
-        config["vector_store"] = _block(settings.mem0_vector_store_provider, store)
+    config: dict[str, Any] = {"llm": llm, "embedder": embedder, "vector_store": _vector_store(settings, dims)}
     config["history_db_path"] = str(mem0_dir(settings) / "history.db")
     return _normalised({k: v for k, v in config.items() if v is not None})
+
+
+def _vector_store(settings: Settings, dims: int) -> dict[str, Any] | None:
+    provider = settings.mem0_vector_store_provider
+    if provider == "chroma":
+        return {"provider": "chroma", "config": _chroma_store(settings)}
+    if not provider:
+        return None
+    path = settings.mem0_vector_store_path or str(Path(settings.data_dir) / "mem0_qdrant")
+    store = {
+        "collection_name": settings.mem0_collection,
+        "path": "" if settings.mem0_vector_store_host else path,
+        "host": settings.mem0_vector_store_host,
+        "port": settings.mem0_vector_store_port,
+        "embedding_model_dims": dims,
+    }
+    return _block(provider, store)
+
+
+def _chroma_store(settings: Settings) -> dict[str, Any]:
+    """A Chroma server at host:port, which any number of processes share; without a host, Chroma on a path."""
+    store: dict[str, Any] = {"collection_name": settings.mem0_collection}
+    if not settings.mem0_vector_store_host:
+        return {**store, "path": settings.mem0_vector_store_path or str(Path(settings.data_dir) / "mem0_chroma")}
+    # path stays, as None: left out, mem0 would fill in /tmp/chroma.
+    port = settings.mem0_vector_store_port or CHROMA_PORT
+    return {**store, "host": settings.mem0_vector_store_host, "port": port, "path": None}
 
 
 def json_config(raw: str) -> dict[str, Any]:
@@ -95,13 +122,13 @@ def json_config(raw: str) -> dict[str, Any]:
 
 
 def _normalised(config: dict[str, Any]) -> dict[str, Any]:
-    """Qdrant on a path gets on_disk; the vector store's dims follow the embedder's."""
+    """Qdrant on a path gets on_disk; the vector store's dims follow the embedder's (where it has any)."""
     store = config.get("vector_store") or {}
     store_config = store.get("config") or {}
     if store.get("provider", "qdrant") == "qdrant" and store_config.get("path") and "on_disk" not in store_config:
         store_config["on_disk"] = True
     dims = ((config.get("embedder") or {}).get("config") or {}).get("embedding_dims")
-    if dims and store_config:
+    if dims and store_config and store.get("provider", "qdrant") not in _STORES_WITHOUT_DIMS:
         store_config["embedding_model_dims"] = dims
     return config
 

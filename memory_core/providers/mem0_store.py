@@ -5,6 +5,12 @@ keeps our stable ids while Mem0's raw id rides along as `_mem0_id` in the item's
 writes (infer=True) come back as new memories and are recorded in the catalogue the same way.
 Edits and deletes go through Mem0's `update` / `delete` by `_mem0_id`; an item's history shows
 Mem0's history beside ours. Listing reads the catalogue, which has no cap.
+
+Memories Mem0 holds for a profile and character that the catalogue has not filed are "unfiled": a Pipecat
+bot's own writes, with no `run_id` (no library) or with its library's `run_id` but unknown here. `unfiled`
+lists them; `adopt` files them into a library: catalogued as they are when Mem0 already has them under
+that library's `run_id`, else written again with it (Mem0's `update` cannot move a memory) and the
+original deleted.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from .mem0_backend import Mem0Backend
 
 MEM0_ID = "_mem0_id"
 OUR_ID = "opentalking_memory_id"
+ADOPTED_FROM = "adopted_from"  # the Mem0 id an adopted memory had while it was unfiled
 
 
 def mem0_metadata(item: MemoryItem | NewItem, item_id: str) -> dict[str, Any]:
@@ -227,6 +234,58 @@ class Mem0Store(SQLiteStore):
         items = [_transient(scope, row) for row in rows]
         new = [NewItem(i.text, i.type, i.category, i.confidence, i.source or "mem0", i.metadata) for i in items]
         return len(SQLiteStore.add_items(self, scope, new, source="mem0-copy", create_library_name=scope.library_id))
+
+    # -- memories outside every library --------------------------------------------------------------
+
+    def unfiled(self, profile_id: str, character_id: str) -> list[MemoryItem]:
+        """Mem0's memories of this profile and character that no library here lists (library id: Mem0's run_id)."""
+        return [_transient(Scope(profile_id, character_id, str(row.get("run_id") or "")), row)
+                for row in self._unfiled_rows(profile_id, character_id).values()]  # fmt: skip
+
+    def _unfiled_rows(self, profile_id: str, character_id: str) -> dict[str, dict[str, Any]]:
+        # Filed: catalogued in the library whose run_id Mem0 holds it under. A memory catalogued before
+        # libraries were run ids has none in Mem0, so it shows here and adopting it files it in Mem0 too.
+        owner = Scope(profile_id, character_id)
+        filed = {(str(item.metadata.get(MEM0_ID)), library.id) for library in self.list_libraries(owner)
+                 for item in self.iter_items(replace(owner, library_id=library.id))}  # fmt: skip
+        rows = self.backend.list_owned(profile_id, character_id)
+        return {str(row.get("id")): row for row in rows if (str(row.get("id")), row.get("run_id") or "") not in filed}
+
+    def adopt(self, scope: Scope, mem0_ids: Sequence[str]) -> tuple[MemoryItem, ...]:
+        """File unfiled memories (by Mem0 id) into the library; an unknown id is NotFoundError, nothing moved."""
+        self.get_library(scope)
+        rows = self._unfiled_rows(scope.profile_id, scope.character_id)
+        wanted = list(dict.fromkeys(mem0_ids))
+        missing = [mem0_id for mem0_id in wanted if mem0_id not in rows]
+        if missing:
+            raise NotFoundError(f"no unfiled memory with id {', '.join(missing)}")
+        return tuple(self._adopt_one(scope, rows[mem0_id]) for mem0_id in wanted)
+
+    def _adopt_one(self, scope: Scope, row: dict[str, Any]) -> MemoryItem:
+        found = _transient(scope, row)
+        known = self.items_by_id(scope, [found.id]).get(found.id)  # catalogued before libraries were run ids
+        base = known or replace(found, id=uuid.uuid4().hex, source="mem0-adopt")
+        original = str(row.get("id"))
+        if row.get("run_id") == scope.library_id:  # in Mem0's copy of the library already: catalogue it
+            return self._catalogue_adopted(scope, base, known, {**dict(base.metadata), MEM0_ID: original})
+        metadata = {**mem0_metadata(base, base.id), ADOPTED_FROM: original}
+        mem0_id = self.backend.add_raw(scope, base.text, metadata)
+        try:
+            filed = self._catalogue_adopted(scope, base, known, {**dict(base.metadata), MEM0_ID: mem0_id})
+        except Exception:
+            self._forget_in_mem0(mem0_id)
+            raise
+        self._forget_in_mem0(original)
+        return filed
+
+    def _catalogue_adopted(
+        self, scope: Scope, base: MemoryItem, known: MemoryItem | None, metadata: dict[str, Any]
+    ) -> MemoryItem:
+        if known is not None:
+            return SQLiteStore.edit_item(self, scope, known.id, metadata=metadata, source="mem0-adopt")
+        new = NewItem(base.text, base.type, base.category, base.confidence, "mem0-adopt", metadata, id=base.id)
+        (item,) = SQLiteStore.add_items(self, scope, [new], source="mem0-adopt")
+        return item
 
 
 def _transient(scope: Scope, row: dict[str, Any]) -> MemoryItem:
