@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 from conftest import free_port
 from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 
 from app import create_app
 from memory_core import MemoryEngine, load_settings
@@ -264,3 +265,19 @@ def test_teaching_needs_a_message_and_a_batch(teaching: Client) -> None:
     with pytest.raises(Exception, match="Nothing to teach: run a batch file first"):
         fresh.predict("hybrid", api_name="/teach_batch")
     fresh.close()
+
+
+def test_settings_exports_the_chat_library_for_a_pipecat_bot(client: Client) -> None:
+    client.predict(*SCOPE, api_name="/start_chat")
+    exported, snippet, status = client.predict("", "", "", 8765, api_name="/bot_export")  # blank: the chat's library
+    export = json.loads(exported)
+    assert (export["user_id"], export["agent_id"], export["run_id"]) == ("default", "demo", "demo")
+    assert export["params"]["search_threshold"] == 0.1 and export["threshold"]["filters_nothing"]
+    assert "filters nothing" in status and "Mem0MemoryService(" in snippet and "run_id='demo'" in snippet
+    with pytest.raises(AppError, match="between 1 and 65535"):
+        client.predict("", "", "", 0, api_name="/bot_export")
+
+
+def test_unfiled_memories_need_the_mem0_provider(client: Client) -> None:
+    with pytest.raises(AppError, match="OPENTALKING_MEMORY_PROVIDER=mem0"):
+        client.predict("default", "demo", "demo", api_name="/unfiled_list")

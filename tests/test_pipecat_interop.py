@@ -20,9 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from chroma_server import ChromaServer, chroma_server_fixture  # noqa: F401  (the module's `chroma_server`)
-from conftest import ROOT, free_port
+from conftest import ROOT, free_port, running_app
 from e5_server import serving
 from openai_server import OpenAIServer
 
@@ -210,18 +211,34 @@ class BotProcess:
 
 
 def test_console_and_bot_processes_share_one_chroma_server(
-    console: MemoryEngine, e5_port: int, monkeypatch: pytest.MonkeyPatch
+    chroma_server: ChromaServer, llm: OpenAIServer, e5_port: int, tmp_path: Path
 ) -> None:
-    store = console.store
-    assert isinstance(store, Mem0Store)
-    bot = BotProcess(exported(console, TEA, e5_port))
-    try:
-        assert bot.ask(do="list") == sorted(TEA_TEXTS)
-        store.add_items(TEA, [NewItem("I keep my tea in a blue tin.")])  # the console writes while the bot runs
-        assert "I keep my tea in a blue tin." in bot.ask(do="list")
-        injected = bot.ask(do="turn", text="Where do I keep my tea?")
-        assert any("blue tin" in text for text in injected[:2])  # the console's new memory reached the bot's prompt
-        wait_for(lambda: [i for i in store.unfiled("alice", "mia") if i.text == BOT_FACT])  # the bot's write, here
-    finally:
-        errors = bot.close()
+    """`python app.py` and a bot process at once on one Chroma server, each seeing what the other writes."""
+    data = tmp_path / "app"
+    data.mkdir()
+    env = console_env(chroma_server, llm, data, "shared_by_two")
+    with running_app(data, **env) as url, httpx.Client(base_url=url + "memory", timeout=60) as rest:
+        who = {"profile_id": "alice", "character_id": "mia"}
+        assert rest.post("/libraries", json={**who, "id": "tea", "name": "Tea"}).status_code == 200
+        for text in TEA_TEXTS:
+            assert rest.post("/libraries/tea/items", params=who, json={"text": text}).status_code == 201
+        export = rest.get("/libraries/tea/pipecat-export", params={**who, "embedder_port": e5_port}).json()
+        bot = BotProcess(export)
+        try:
+            assert bot.ask(do="list") == sorted(TEA_TEXTS)  # the console's memories, from the bot
+            added = rest.post("/libraries/tea/items", params=who, json={"text": "I keep my tea in a blue tin."})
+            assert added.status_code == 201  # the console writes while the bot runs
+            assert "I keep my tea in a blue tin." in bot.ask(do="list")
+            injected = bot.ask(do="turn", text="Where do I keep my tea?")
+            assert any("blue tin" in text for text in injected[:2])  # and it reached the bot's prompt
+            unfiled = wait_for(lambda: [i for i in rest.get("/characters/mia/unfiled", params=who).json()["items"]
+                                        if i["text"] == BOT_FACT])  # fmt: skip
+            adopted = rest.post("/libraries/tea/adopt", params=who, json={"ids": [unfiled[0]["mem0_id"]]})
+            assert adopted.status_code == 200 and adopted.json()["items"][0]["text"] == BOT_FACT
+            listed = rest.get("/libraries/tea/items", params=who).json()["items"]
+            assert BOT_FACT in [item["text"] for item in listed]  # the bot's write, filed in the console
+        finally:
+            errors = bot.close()
     assert "Error" not in errors and "Traceback" not in errors, errors
+    log = (data / "app.log").read_text()
+    assert "Traceback" not in log and " 500 " not in log, log
