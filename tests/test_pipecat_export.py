@@ -147,3 +147,18 @@ def test_the_cli_exports_a_library_with_the_e5_threshold_check(tmp_path: Path, m
 def test_the_cli_refuses_an_unknown_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMTUNE_DATA_DIR", str(tmp_path))
     assert main(["pipecat", "export", "--character", "mia", "--library", "nope"], out=io.StringIO()) == 2
+
+
+def test_on_chroma_the_threshold_is_judged_on_its_own_score_scale(tmp_path: Path) -> None:
+    cosines = np.linspace(0.70, 0.90, 45)
+    chroma = judged(0.5, cosines, scale="chroma")  # 0.5 on Chroma is a cosine of 0.5: below every pair
+    assert chroma.filters_nothing and chroma.lowest == pytest.approx(1 / (3 - 2 * 0.70), abs=1e-3)
+    assert chroma.suggested == pytest.approx(np.floor(100 / (3 - 2 * np.percentile(cosines, 40))) / 100)
+    assert "Chroma" in chroma.note and not judged(0.8, cosines, scale="chroma").filters_nothing
+    env = {"MEMTUNE_DATA_DIR": str(tmp_path), "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PROVIDER": "chroma",
+           "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_HOST": "127.0.0.1"}  # fmt: skip
+    texts = ["I take oolong without sugar", "My sister lives in Lisbon", "I run on Saturdays"]
+    export = bot_export(load_settings(env), Tuning(), SCOPE, texts=texts, embedder=HashingEmbedder())
+    assert export.threshold is not None and export.threshold.scale == "chroma"
+    assert export.local_config is not None and export.local_config["vector_store"]["config"]["port"] == 8000
+    assert not any("held by one process" in w for w in export.warnings)  # a server is shared, not locked

@@ -88,7 +88,8 @@ def bot_export(
     embedder_port: int = DEFAULT_EMBEDDER_PORT,
 ) -> BotExport:
     """The export for one library; `texts` and `embedder` judge the threshold (skipped without them)."""
-    advice = advise(tuning.mem0_threshold, texts, embedder) if embedder is not None and texts else None
+    scale = _score_scale(settings)
+    advice = advise(tuning.mem0_threshold, texts, embedder, scale=scale) if embedder is not None and texts else None
     base = BotExport(scope.profile_id, scope.character_id, scope.library_id, bot_params(tuning),
                      bot_environment(settings), threshold=advice)  # fmt: skip
     if settings.mem0_api_key:
@@ -100,6 +101,14 @@ def bot_export(
     hidden, secrets = hide_secrets(config, from_json=bool(settings.mem0_config.strip()))
     warnings = (*_threshold_warnings(advice), *warnings)
     return replace(base, local_config=_closed_llm(hidden), secrets=secrets, embedder=embedder_note, warnings=warnings)
+
+
+def _score_scale(settings: Settings) -> str:
+    """The scale of Mem0's semantic score on the store the config names (only Chroma's differs from cosine)."""
+    if settings.mem0_api_key:
+        return "cosine"
+    store = (build_config(settings).get("vector_store") or {}).get("provider", "qdrant")
+    return "chroma" if store == "chroma" else "cosine"
 
 
 def _bot_config(settings: Settings, embedder_port: int) -> tuple[dict[str, Any], str]:
@@ -173,6 +182,8 @@ def _config_warnings(config: Mapping[str, Any], embedder_note: str) -> tuple[str
             f"local Qdrant at {path} is held by one process at a time: stop the console before the bot starts, "
             "or share a Chroma server (OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PROVIDER=chroma, _HOST, _PORT)"
         )
+    if store.get("provider") == "chroma" and path:
+        warnings.append(f"Chroma on the folder {path} is for one process: share a `chroma run` server (_HOST, _PORT)")
     if _no_llm(config):
         warnings.append(
             "no Mem0 LLM is configured (OPENTALKING_MEMORY_MEM0_LLM_*): Pipecat writes with infer=True, which "
