@@ -100,7 +100,12 @@ def collection_config(chroma: ChromaServer, name: str) -> dict[str, Any]:
     import chromadb
 
     client = chromadb.HttpClient(host=chroma.host, port=chroma.port)
-    return dict(client.get_collection(name, embedding_function=None).configuration_json)
+    try:
+        return dict(client.get_collection(name, embedding_function=None).configuration_json)
+    finally:
+        client.close()  # chromadb 1.5's close() leaves the HTTP sessions of its two Systems open
+        for owner in (client, client.__dict__.get("_admin_client")):
+            owner._server._session.close()
 
 
 def test_the_settings_build_a_chroma_server_config_that_opens_a_memory(

@@ -326,8 +326,10 @@ def _clients_of(memory: Any) -> list[Any]:
     stores = [getattr(memory, "vector_store", None), getattr(memory, "_entity_store", None)]
     models = [getattr(memory, "embedding_model", None), getattr(memory, "llm", None)]
     clients = [client for owner in (*stores, *models) if (client := getattr(owner, "client", None)) is not None]
-    # chromadb 1.5's Client.close() stops its System but leaves the server API's HTTP session open.
-    sessions = [getattr(getattr(client, "_server", None), "_session", None) for client in clients]
+    # chromadb 1.5's Client.close() stops its Systems but leaves the HTTP sessions of their server APIs open:
+    # the client's own and its admin client's (a System of its own).
+    owners = [*clients, *(getattr(client, "__dict__", {}).get("_admin_client") for client in clients)]
+    sessions = [getattr(getattr(owner, "_server", None), "_session", None) for owner in owners]
     return [*clients, *(session for session in sessions if session is not None)]
 
 
