@@ -102,7 +102,7 @@ def test_a_threshold_below_every_pair_cosine_filters_nothing_and_gets_a_suggesti
     cosines = np.linspace(0.70, 0.90, 45)  # 10 memories make 45 pairs
     advice = judged(0.1, cosines)
     assert advice.filters_nothing and advice.memories == 10 and advice.lowest == 0.7
-    assert advice.suggested == pytest.approx(np.floor(np.percentile(cosines, 40) * 100) / 100)
+    assert advice.suggested == pytest.approx(np.floor(np.percentile(cosines, 30) * 100) / 100)
     assert "filters nothing" in advice.note and f"{advice.suggested:.2f}" in advice.note
     assert not judged(0.8, cosines).filters_nothing
 
@@ -153,7 +153,7 @@ def test_on_chroma_the_threshold_is_judged_on_its_own_score_scale(tmp_path: Path
     cosines = np.linspace(0.70, 0.90, 45)
     chroma = judged(0.5, cosines, scale="chroma")  # 0.5 on Chroma is a cosine of 0.5: below every pair
     assert chroma.filters_nothing and chroma.lowest == pytest.approx(1 / (3 - 2 * 0.70), abs=1e-3)
-    assert chroma.suggested == pytest.approx(np.floor(100 / (3 - 2 * np.percentile(cosines, 40))) / 100)
+    assert chroma.suggested == pytest.approx(np.floor(100 / (3 - 2 * np.percentile(cosines, 30))) / 100)
     assert "Chroma" in chroma.note and not judged(0.8, cosines, scale="chroma").filters_nothing
     env = {"MEMTUNE_DATA_DIR": str(tmp_path), "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_PROVIDER": "chroma",
            "OPENTALKING_MEMORY_MEM0_VECTOR_STORE_HOST": "127.0.0.1"}  # fmt: skip
