@@ -13,14 +13,13 @@ from memory_core import Mem0Store, MemoryEngine, bot_export
 from .rest import _errors, _library_scope, _scope, _store
 from .rest_bodies import CharacterId, CharacterPathId, LibraryId, Mem0Ids, ProfileId
 
-NOT_MEM0 = "unfiled memories live in Mem0: the server's provider is not Mem0 (OPENTALKING_MEMORY_PROVIDER=mem0)"
+NOT_MEM0 = "no unfiled memory: they live in Mem0, and this server's provider is not Mem0 (OPENTALKING_MEMORY_PROVIDER)"
 
 
-def _mem0(engine: MemoryEngine) -> Mem0Store:
+def _mem0(engine: MemoryEngine) -> Mem0Store | None:
+    """The Mem0 store, or None: the embedded store holds every memory in a library, so none is unfiled."""
     store = _store(engine)
-    if not isinstance(store, Mem0Store):
-        raise HTTPException(503, NOT_MEM0)
-    return store
+    return store if isinstance(store, Mem0Store) else None
 
 
 def add_pipecat_routes(router: APIRouter, engine: MemoryEngine) -> None:
@@ -44,9 +43,10 @@ def add_pipecat_routes(router: APIRouter, engine: MemoryEngine) -> None:
     @router.get("/characters/{character_id}/unfiled", summary="List unfiled memories", responses=_errors(400, 503))
     def list_unfiled(character_id: CharacterPathId, profile_id: ProfileId = "default") -> dict[str, Any]:
         """Mem0's memories of the profile and character that no library lists: a bot's own writes. Each has
-        `mem0_id` (to adopt it) and `library_id`, the run id Mem0 holds it under ("" for none)."""
-        scope = _scope(engine, profile_id, character_id)
-        items = _mem0(engine).unfiled(scope.profile_id, scope.character_id)
+        `mem0_id` (to adopt it) and `library_id`, the run id Mem0 holds it under ("" for none). Without the Mem0
+        provider the list is empty: the embedded store files every memory in a library."""
+        scope, store = _scope(engine, profile_id, character_id), _mem0(engine)
+        items = store.unfiled(scope.profile_id, scope.character_id) if store is not None else []
         return {"items": [{**item_to_api(item), "mem0_id": item.metadata.get("_mem0_id"),
                            "library_id": item.library_id} for item in items]}  # fmt: skip
 
@@ -56,7 +56,9 @@ def add_pipecat_routes(router: APIRouter, engine: MemoryEngine) -> None:
         library_id: LibraryId, body: Mem0Ids, character_id: CharacterId, profile_id: ProfileId = "default"
     ) -> dict[str, Any]:
         """File unfiled memories (by `mem0_id`) into this library; an unknown id is a 404 and nothing moves."""
-        scope = _library_scope(engine, profile_id, character_id, library_id)
-        adopted = _mem0(engine).adopt(scope, body.ids)
+        scope, store = _library_scope(engine, profile_id, character_id, library_id), _mem0(engine)
+        if store is None:
+            raise HTTPException(404, NOT_MEM0)
+        adopted = store.adopt(scope, body.ids)
         engine.refresh(scope, [])
         return {"items": [item_to_api(item) for item in adopted]}
