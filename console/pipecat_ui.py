@@ -33,7 +33,7 @@ def export_section(console: Console, state: gr.State) -> None:
     gr.Markdown(EXPORT_INTRO)
     with gr.Row():
         where = [gr.Textbox(label=key.title(), elem_id=f"bot-{key}") for key in ("profile", "character", "library")]
-        port = gr.Number(DEFAULT_EMBEDDER_PORT, label="`serve embeddings` port", precision=0, elem_id="bot-port")
+        port = gr.Number(DEFAULT_EMBEDDER_PORT, label="serve embeddings port", precision=0, elem_id="bot-port")
         run = gr.Button("Export for a bot", elem_id="bot-export")
     status = gr.Markdown(elem_id="bot-status")
     with gr.Row():
