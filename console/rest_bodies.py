@@ -189,7 +189,9 @@ class RecallRequest(StrictBody):
     library_id: BlankOrId | None = None
     mode: Mode | None = None
     limit: int | None = Field(None, ge=1, le=MAX_RECALL_LIMIT, description="Defaults to the configured limit.")
-    min_score: float | None = Field(None, allow_inf_nan=False, description="Defaults to the configured minimum.")
+    min_score: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="Defaults to the configured minimum; never below 0."
+    )
 
 
 class ExampleCreate(StrictBody):

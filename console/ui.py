@@ -447,7 +447,8 @@ def _settings_tab(console: Console, state: gr.State) -> None:
             decision_timeout = gr.Number(tuning.decision_timeout_ms, label="Decision timeout (ms)", precision=0)
             recall_backend = gr.Radio(["hybrid", "bm25", "mem0"], value=tuning.recall_backend, label="Recall backend")
             limit = gr.Slider(1, 20, value=tuning.recall_limit, step=1, label="Recall limit", elem_id="knob-limit")
-            min_score = gr.Number(tuning.recall_min_score, label="Min score (strictly above)", elem_id="knob-min")
+            min_score = gr.Number(tuning.recall_min_score, label="Min score (strictly above)", elem_id="knob-min",
+                                  minimum=0)  # fmt: skip
             recall_timeout = gr.Number(tuning.recall_timeout_ms, label="Recall timeout (ms)", precision=0)
             category_boost = gr.Number(tuning.category_boost, label="Category boost")
             reply_timeout = gr.Number(tuning.reply_timeout_ms, label="Reply timeout (ms)", precision=0)

@@ -91,7 +91,8 @@ TUNING_VARIABLES: dict[str, tuple[str, Parser]] = {
     "decision_timeout_ms": ("OPENTALKING_MEMORY_DECISION_TIMEOUT_MS", parse_decision_timeout),
     "recall_backend": ("OPENTALKING_MEMORY_RECALL_BACKEND", one_of("bm25", "mem0", "hybrid")),
     "recall_limit": ("OPENTALKING_MEMORY_RECALL_LIMIT", int_between(1, 100)),
-    "recall_min_score": ("OPENTALKING_MEMORY_RECALL_MIN_SCORE", float_between(-1e6, 1e6)),
+    # BM25 scores are never negative and a memory no query word matches scores 0: below 0, every one passes.
+    "recall_min_score": ("OPENTALKING_MEMORY_RECALL_MIN_SCORE", float_between(0.0, 1e6)),
     "recall_timeout_ms": ("OPENTALKING_MEMORY_RECALL_TIMEOUT_MS", int_between(1, 600_000)),
     "category_boost": ("MEMTUNE_CATEGORY_BOOST", float_between(0.0, 1000.0)),
     "write_mode": ("OPENTALKING_MEMORY_WRITE_MODE", one_of("raw", "mem0", "hybrid")),

@@ -100,3 +100,11 @@ def test_env_example_lists_every_variable_with_its_default() -> None:
     for name in KNOWN_VARIABLES:
         assert f"{name}=" in text, f"{name} is missing from .env.example"
     assert load_settings({"OPENTALKING_ENV_FILE": str(example)}).tuning() == load_settings({}).tuning()
+
+
+def test_a_negative_bm25_minimum_is_refused_before_it_lets_every_memory_through() -> None:
+    with pytest.raises(ConfigurationError, match=r"OPENTALKING_MEMORY_RECALL_MIN_SCORE\) must be between 0\.0"):
+        Tuning().with_changes(recall_min_score=-5)
+    with pytest.raises(ConfigurationError):
+        load_settings({"OPENTALKING_MEMORY_RECALL_MIN_SCORE": "-5"})
+    assert Tuning().with_changes(recall_min_score=0).recall_min_score == 0.0
