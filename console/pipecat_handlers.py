@@ -6,9 +6,11 @@ import json
 
 import pandas as pd
 
-from memory_core import InvalidInputError, Mem0Store, MemoryEngine, Scope, SQLiteStore, bot_export, bot_snippet
+from memory_core import InvalidInputError, Mem0Store, MemoryEngine, Scope, bot_export, bot_snippet
 from memory_core.markup import inert
+from memory_core.providers.mem0_store import MEM0_ID
 
+from .library_handlers import store_of
 from .retrieval_handlers import golden_scope
 from .session_state import ConsoleState
 from .visitor import Visitor
@@ -21,7 +23,7 @@ def export_for_bot(
 ) -> tuple[str, str, str]:
     """The export's JSON, its Python snippet and a status line, for the library chosen (blank: the chat's)."""
     scope = golden_scope(engine, state, visitor, *where)
-    store = _store(engine)
+    store = store_of(engine)
     store.get_library(scope)
     texts = [item.text for item in store.iter_items(scope)]
     export = bot_export(engine.settings, state.tuning, scope, texts=texts, embedder=engine.embedder,
@@ -34,7 +36,7 @@ def export_for_bot(
 
 def unfiled_table(engine: MemoryEngine, scope: Scope) -> pd.DataFrame:
     """The profile and character's Mem0 memories that belong to no library."""
-    rows = [[item.metadata.get("_mem0_id", ""), item.text, item.metadata.get("platform") or item.source,
+    rows = [[item.metadata.get(MEM0_ID, ""), item.text, item.metadata.get("platform") or item.source,
              item.created_at] for item in _mem0(engine).unfiled(scope.profile_id, scope.character_id)]  # fmt: skip
     return pd.DataFrame(rows, columns=UNFILED_COLUMNS)
 
@@ -54,12 +56,6 @@ def _port(port: float | None) -> int:
     if not 1 <= value <= 65535:
         raise InvalidInputError(f"the embedder port must be between 1 and 65535, got {value}")
     return value
-
-
-def _store(engine: MemoryEngine) -> SQLiteStore:
-    if engine.store is None:
-        raise InvalidInputError("The memory provider is 'none': there is no library to export.")
-    return engine.store
 
 
 def _mem0(engine: MemoryEngine) -> Mem0Store:

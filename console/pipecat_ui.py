@@ -23,8 +23,8 @@ EXPORT_INTRO = (
     "Secrets appear as the names of their variables. Blank fields: the chat's library."
 )
 UNFILED_INTRO = (
-    "Memories Mem0 holds for this profile and character in no library: a Pipecat bot's own writes (they carry "
-    "no `run_id`). Adopt them to file them into the library above."
+    "Memories Mem0 holds for this profile and character that no library here lists: a Pipecat bot's own writes "
+    "(under a library's `run_id`, or none). Adopt them to file them into the library above."
 )
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from console.api_shapes import item_to_api
 from memory_core import Mem0Store, MemoryEngine, bot_export
+from memory_core.providers.mem0_store import MEM0_ID
 
 from .rest import _errors, _library_scope, _scope, _store
 from .rest_bodies import CharacterId, CharacterPathId, LibraryId, Mem0Ids, ProfileId
@@ -47,7 +48,7 @@ def add_pipecat_routes(router: APIRouter, engine: MemoryEngine) -> None:
         provider the list is empty: the embedded store files every memory in a library."""
         scope, store = _scope(engine, profile_id, character_id), _mem0(engine)
         items = store.unfiled(scope.profile_id, scope.character_id) if store is not None else []
-        return {"items": [{**item_to_api(item), "mem0_id": item.metadata.get("_mem0_id"),
+        return {"items": [{**item_to_api(item), "mem0_id": item.metadata.get(MEM0_ID),
                            "library_id": item.library_id} for item in items]}  # fmt: skip
 
     @router.post("/libraries/{library_id}/adopt", summary="Adopt unfiled memories",

@@ -26,7 +26,7 @@ from .eval.metrics import binary_scores, percentile
 from .eval.retrieval_bench import run_golden, run_retrieval
 from .models import Scope
 from .providers.embedders import build_embedder
-from .providers.mem0_store import Mem0Store
+from .providers.mem0_store import MEM0_ID, Mem0Store
 from .providers.openai_chat import build_chat_model
 from .providers.pipecat_export import DEFAULT_EMBEDDER_PORT, bot_export, bot_snippet
 from .recall.background import VECTORS_FILE as BACKGROUND_VECTORS_FILE
@@ -276,7 +276,7 @@ def cmd_mem0(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         scope = _scope(args, settings)
         if args.direction == "unfiled":
             for item in store.unfiled(scope.profile_id, scope.character_id):
-                _emit(out, {"id": item.metadata.get("_mem0_id"), "text": item.text, "metadata": dict(item.metadata)})
+                _emit(out, {"id": item.metadata.get(MEM0_ID), "text": item.text, "metadata": dict(item.metadata)})
             return 0
         if args.direction == "adopt":
             return _adopt(store, scope, args, out)
@@ -287,9 +287,9 @@ def cmd_mem0(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _adopt(store: Mem0Store, scope: Scope, args: argparse.Namespace, out: TextIO) -> int:
-    ids = args.ids or [str(i.metadata.get("_mem0_id")) for i in store.unfiled(scope.profile_id, scope.character_id)]
     if not args.ids and not args.all:
         raise InvalidInputError("adopt needs --ids ID [ID ...] or --all")
+    ids = args.ids or [str(i.metadata.get(MEM0_ID)) for i in store.unfiled(scope.profile_id, scope.character_id)]
     adopted = store.adopt(scope, ids) if ids else ()
     _emit(out, {"direction": "adopt", "library": scope.library_id, "adopted": [item.id for item in adopted]})
     return 0
