@@ -15,7 +15,7 @@ from .library_handlers import scope_of
 from .session_state import ConsoleState
 
 if TYPE_CHECKING:
-    from .ui import Console
+    from .base import Console
 
 EXPORT_INTRO = (
     "### Use this memory in a Pipecat bot\nThe `Mem0MemoryService` for one library, with this session's knobs: "

@@ -15,7 +15,7 @@ from . import retrieval_handlers as golden
 from .session_state import ConsoleState
 
 if TYPE_CHECKING:
-    from .ui import Console
+    from .base import Console
 
 INTRO = (
     '### Golden queries\nA JSONL file (or JSON `{"queries": [...]}`) of `query` with `expected_ids` and/or '

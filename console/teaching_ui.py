@@ -17,7 +17,7 @@ from . import teaching_handlers as teaching
 from .session_state import ConsoleState
 
 if TYPE_CHECKING:
-    from .ui import Console
+    from .base import Console
 
 Handler = Callable[..., tuple[Any, ...]]
 
