@@ -8,9 +8,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from memory_core import InvalidInputError, MemoryEngine, NotFoundError, Scope, Trace
+from memory_core import InvalidInputError, MemoryCoreError, MemoryEngine, NotFoundError, Scope, Trace, Tuning
 from memory_core.demo import DEMO_CHARACTER_ID, DEMO_LIBRARY_ID, DEMO_PROFILE_ID
-from memory_core.markup import inert
+from memory_core.markup import inert, inert_code
 from memory_core.views import (
     HIT_COLUMNS,
     block_size,
@@ -24,6 +24,7 @@ from memory_core.views import (
     query_line,
     score_bars,
     summary_state,
+    threshold_label,
     threshold_of,
     timing_rows,
     turn_label,
@@ -35,6 +36,10 @@ from .visitor import Visitor
 
 EMPTY_HITS = pd.DataFrame(columns=HIT_COLUMNS)
 EMPTY_BARS = pd.DataFrame({"memory": [], "score": [], "kind": []})
+INSPECTOR_HINT = (
+    "**Nothing to inspect yet.** Send a message in the *Chat* tab: each turn's recall decision, the search "
+    "and its scores, the exact prompt sent and what was written show here; pick an earlier turn in *Turn*."
+)
 
 
 def default_scope(engine: MemoryEngine, visitor: Visitor) -> tuple[str, str, str]:
@@ -53,14 +58,20 @@ def default_scope(engine: MemoryEngine, visitor: Visitor) -> tuple[str, str, str
 def character_choices(engine: MemoryEngine, visitor: Visitor) -> list[tuple[str, str]]:
     if engine.store is None:
         return []
-    return [(f"{c.name} ({c.id})", c.id) for c in engine.store.list_characters(owner=visitor.owner)]
+    return [(_labelled(c.name, c.id), c.id) for c in engine.store.list_characters(owner=visitor.owner)]
+
+
+def _labelled(name: str, id_: str) -> str:
+    """A name with its id, unless the name already shows it ("Mia (demo)", not "Mia (demo) (demo)")."""
+    return name if id_ in name else f"{name} ({id_})"
 
 
 def library_choices(engine: MemoryEngine, profile: str, character: str) -> list[tuple[str, str]]:
     if engine.store is None or not (character or "").strip():
         return []
     scope = Scope.of(profile, character, default_profile_id=engine.settings.default_profile_id)
-    return [(f"{lib.name} ({lib.id}, {lib.memory_count})", lib.id) for lib in engine.store.list_libraries(scope)]
+    return [(f"{_labelled(lib.name, lib.id)}: {lib.memory_count} memories", lib.id)
+            for lib in engine.store.list_libraries(scope)]  # fmt: skip
 
 
 def profile_choices(engine: MemoryEngine, visitor: Visitor) -> list[tuple[str, str]]:
@@ -93,6 +104,26 @@ def save_character(engine: MemoryEngine, visitor: Visitor, character: str, name:
     return gr.Dropdown(choices=choices, value=saved.id), message
 
 
+def status_line(engine: MemoryEngine, state: ConsoleState) -> str:
+    """Who the visitor is chatting with, where, and how memory is set, in plain words; the engine's own
+    notes (variables, reasons) follow in small print for engineers."""
+    if state.session is None:
+        return ""
+    scope = state.session.scope
+    memory = f"memory on · decision mode {state.tuning.decision_mode}" if state.memory_on else "memory off"
+    ended = " · **session ended**" if state.session.ended else ""
+    head = (f"Chatting with **{inert(state.character_name)}** · library {inert_code(scope.library_id)} · "
+            f"profile {inert_code(scope.profile_id)} · {memory}{ended}")  # fmt: skip
+    store, recall = _plain(engine.provider_note), _plain(engine.retrieval_note)
+    details = inert(f"Store: {engine.provider_note}. Recall: {engine.retrieval_note}.")
+    return f"{head}\n\nMemories kept in {inert(store)}, found by {inert(recall)}.\n\n<sub>{details}</sub>"
+
+
+def _plain(note: str) -> str:
+    """A note without its parenthesised reason (which names variables)."""
+    return note.split(" (", 1)[0]
+
+
 def check_length(engine: MemoryEngine, text: str, what: str) -> None:
     """A clear message for text over the deployment's limit (the sandbox quota on a public Space)."""
     limit = engine.settings.text_limit
@@ -111,22 +142,72 @@ def start_chat(
     mode: str,
     backend: str,
 ) -> ConsoleState:
-    """A new session for the chosen scope, opened with a greeting built from what is stored."""
-    settings = engine.settings
+    """A new conversation for the chosen scope, opened with a greeting built from what is stored. The
+    visitor's other knobs (Settings) carry over: only the mode and backend shown beside the chat change."""
     tuning = state.tuning.with_changes(decision_mode=mode, recall_backend=backend)
-    scope = Scope.of(visitor.profile(profile), character, library, default_profile_id=settings.default_profile_id,
-                     default_library_id=settings.default_library_id)  # fmt: skip
-    persona, name = "", scope.character_id
+    scope = Scope.of(visitor.profile(profile), character, library,
+                     default_profile_id=engine.settings.default_profile_id,
+                     default_library_id=engine.settings.default_library_id)  # fmt: skip
+    fresh = ConsoleState(tuning=tuning, memory_on=bool(memory_on), sandbox=state.sandbox)
+    return _open(engine, fresh, visitor, scope)
+
+
+def clear_chat(engine: MemoryEngine, state: ConsoleState, visitor: Visitor) -> ConsoleState:
+    """The same scope and knobs, a new conversation: the session's settings survive."""
+    if state.session is None:
+        raise gr.Error("Start a chat first.")
+    fresh = ConsoleState(tuning=state.tuning, memory_on=state.memory_on, sandbox=state.sandbox)
+    return _open(engine, fresh, visitor, state.session.scope)
+
+
+def reopen(engine: MemoryEngine, state: ConsoleState, visitor: Visitor) -> ConsoleState:
+    """After End session: a new session on the same scope, its greeting appended below the old chat."""
+    if state.session is None:
+        raise gr.Error("Start a chat first.")
+    kept = list(state.chat)
+    _open(engine, state, visitor, state.session.scope)
+    state.chat = [*kept, *state.chat]
+    return state
+
+
+def _open(engine: MemoryEngine, state: ConsoleState, visitor: Visitor, scope: Scope) -> ConsoleState:
+    persona, name = _persona(engine, visitor, scope.character_id)
+    state.session = engine.open_session(scope, persona=persona, enabled=state.memory_on, tuning=state.tuning,
+                                        name=name)  # fmt: skip
+    state.character_name = name
+    greeting = engine.greeting(state.session, name=name)
+    state.chat = [{"role": "assistant", "content": inert(greeting)}]
+    return state
+
+
+def _persona(engine: MemoryEngine, visitor: Visitor, character: str) -> tuple[str, str]:
+    """The stored character's persona and name; none and its id for one not in the catalogue."""
     if engine.store is not None:
         try:
-            character_row = engine.store.get_character(scope.character_id, owner=visitor.owner)
-            persona, name = character_row.persona, character_row.name
+            found = engine.store.get_character(character, owner=visitor.owner)
+            return found.persona, found.name
         except NotFoundError:
             pass
-    session = engine.open_session(scope, persona=persona, enabled=memory_on, tuning=tuning, name=name)
-    greeting = engine.greeting(session, name=name)
-    return ConsoleState(tuning=tuning, session=session, character_name=name, sandbox=state.sandbox,
-                        chat=[{"role": "assistant", "content": inert(greeting)}])  # fmt: skip
+    return "", character
+
+
+def set_memory(state: ConsoleState, on: bool) -> ConsoleState:
+    """Memory on or off for the visitor, applied to the open session's next turn."""
+    state.memory_on = bool(on)
+    if state.session is not None:
+        state.session.enabled = state.memory_on
+    return state
+
+
+def set_knobs(state: ConsoleState, **knobs: Any) -> ConsoleState:
+    """Some knobs changed beside the chat, validated, applied to the open session's next turn."""
+    try:
+        state.tuning = state.tuning.with_changes(**knobs)
+    except MemoryCoreError as exc:
+        raise gr.Error(str(exc)) from exc
+    if state.session is not None:
+        state.session.tuning = state.tuning
+    return state
 
 
 def send(
@@ -165,19 +246,24 @@ def chat_messages(trace: Trace) -> list[dict[str, Any]]:
     return [{"role": "user", "content": user}, note, {"role": "assistant", "content": reply}]
 
 
-def end_session(engine: MemoryEngine, state: ConsoleState) -> ConsoleState:
-    if state.session is None or state.session.ended:
-        raise gr.Error("There is no open session to end.")
+SESSION_ENDED = "Session ended. Your next message starts a new session."
+
+
+def end_session(engine: MemoryEngine, state: ConsoleState) -> tuple[ConsoleState, str]:
+    """Flush the session (pending writes, the summary window) and close it; the chat says so. Ending one
+    already ended changes nothing and says why."""
+    if not state.live or state.session is None:
+        return state, "This session has already ended: your next message starts a new one."
     record = engine.end_session(state.session)
-    text = "Session ended. "
     if record is None:
-        text += "Nothing was waiting in the summary window."
+        text = "Nothing was waiting in the summary window."
     elif record.note:
-        text += inert(record.note)
+        text = inert(record.note)
     else:
-        text += f"Summary stored ({record.by}): {inert(record.text)}"
-    state.chat.append({"role": "assistant", "content": text, "metadata": {"title": "📝 Session summary"}})
-    return state
+        text = f"Summary stored ({record.by}): {inert(record.text)}"
+    state.chat.append({"role": "assistant", "content": f"{SESSION_ENDED} {text}",
+                       "metadata": {"title": "📝 Session ended"}})  # fmt: skip
+    return state, SESSION_ENDED
 
 
 def inspect(state: ConsoleState | None, label: str | None) -> tuple[Any, ...]:
@@ -185,11 +271,13 @@ def inspect(state: ConsoleState | None, label: str | None) -> tuple[Any, ...]:
     trace = state.trace(label) if state else None
     choices = [turn_label(t) for t in state.traces] if state else []
     if trace is None:
-        return (gr.Dropdown(choices=choices, value=None), {}, "", EMPTY_HITS, EMPTY_BARS, [], "", "", [], [])
+        return (gr.Dropdown(choices=choices, value=None), {}, INSPECTOR_HINT, EMPTY_HITS, EMPTY_BARS, [], "", "", [],
+                [])  # fmt: skip
     decision = trace.decision.to_dict() if trace.decision else {"memory": "off", "note": trace.recall_note}
     hits = pd.DataFrame(hit_rows(trace.hits), columns=HIT_COLUMNS)
-    min_score = threshold_of(trace.hits, state.tuning) if state else 0.0
-    bars = pd.DataFrame(score_bars(trace.hits, min_score))
+    tuning = state.tuning if state else Tuning()
+    bars = gr.BarPlot(pd.DataFrame(score_bars(trace.hits, threshold_of(trace.hits, tuning))),
+                      label=f"Final scores against the threshold: {threshold_label(trace.hits, tuning)}")  # fmt: skip
     spans = message_spans(trace.messages, trace.memory_block, trace.block_index)
     return (
         gr.Dropdown(choices=choices, value=turn_label(trace)),
@@ -205,14 +293,18 @@ def inspect(state: ConsoleState | None, label: str | None) -> tuple[Any, ...]:
     )
 
 
-def apply_tuning(state: ConsoleState | None, engine: MemoryEngine, **knobs: Any) -> tuple[ConsoleState, str, str, str]:
-    """Change this visitor's knobs (validated like their variables); the open session uses them at once."""
+def apply_tuning(state: ConsoleState | None, engine: MemoryEngine, **knobs: Any) -> tuple[Any, ...]:
+    """Change this visitor's knobs (validated like their variables); the open session uses them at once.
+    A refused value leaves every knob as it was and says why beside the button."""
     base = state or ConsoleState(tuning=engine.settings.tuning())
     try:
         tuning = base.tuning.with_changes(**knobs)
-    except Exception as exc:
-        raise gr.Error(str(exc)) from exc
+    except MemoryCoreError as exc:
+        current = base.tuning
+        return (base, f"⚠️ Not applied: {inert(str(exc))}", env_snippet(current), pipecat_snippet(current),
+                current.decision_mode, current.recall_backend)  # fmt: skip
     base.tuning = tuning
     if base.session is not None:
         base.session.tuning = tuning
-    return base, "Applied to this session.", env_snippet(tuning), pipecat_snippet(tuning)
+    return (base, "Applied to this session.", env_snippet(tuning), pipecat_snippet(tuning), tuning.decision_mode,
+            tuning.recall_backend)  # fmt: skip

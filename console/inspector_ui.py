@@ -19,11 +19,12 @@ def inspector_tab(state: gr.State) -> dict[str, Any]:
             decision = gr.JSON(label="Recall decision", elem_id="decision")
             teach = teaching_ui.inspector_buttons()
         with gr.Column():
-            query = gr.Markdown(elem_id="query")
+            query = gr.Markdown(chat.INSPECTOR_HINT, elem_id="query")
             timings = gr.Dataframe(headers=["stage", "ms"], label="Time per stage (ms)", interactive=False)
     hits = gr.Dataframe(headers=HIT_COLUMNS, label="Hits and their score parts", interactive=False, elem_id="hits")
     bars = gr.BarPlot(x="memory", y="score", color="kind", label="Final scores against the threshold",
-                      elem_id="score-chart", height=260)  # fmt: skip
+                      elem_id="score-chart", height=300, x_label_angle=-30, color_title="",
+                      color_map={"hit": "#6366f1", "threshold": "#f97316"})  # fmt: skip
     prompt = gr.HighlightedText(label="Exact messages sent (memory block highlighted)", elem_id="prompt",
                                 color_map={"memory": "green", "system": "gray", "user": "blue",
                                            "assistant": "purple"}, show_legend=True)  # fmt: skip

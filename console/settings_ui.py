@@ -16,7 +16,7 @@ from .base import Console
 from .session_state import ConsoleState
 
 
-def settings_tab(console: Console, state: gr.State) -> None:
+def settings_tab(console: Console, state: gr.State, chat_controls: tuple[gr.Radio, gr.Radio]) -> tuple[Any, ...]:
     engine = console.engine
     settings = engine.settings
     tuning = settings.tuning()
@@ -26,19 +26,22 @@ def settings_tab(console: Console, state: gr.State) -> None:
     with gr.Row():
         with gr.Column():
             decision_mode = gr.Radio(list(DECISION_MODES), value=tuning.decision_mode, label="Decision mode",
+                                     elem_id="knob-mode",
                                      info="always: every message is searched, as a Pipecat bot does")  # fmt: skip
             decision_timeout = gr.Number(tuning.decision_timeout_ms, label="Decision timeout (ms)", precision=0)
             recall_backend = gr.Radio(["hybrid", "bm25", "mem0"], value=tuning.recall_backend, label="Recall backend")
             limit = gr.Slider(1, 20, value=tuning.recall_limit, step=1, label="Recall limit", elem_id="knob-limit")
-            min_score = gr.Number(tuning.recall_min_score, label="Min score (strictly above)", elem_id="knob-min",
-                                  minimum=0)  # fmt: skip
+            min_score = gr.Number(tuning.recall_min_score, label="BM25 min score (strictly above)",
+                                  elem_id="knob-min", minimum=0,
+                                  info="OPENTALKING_MEMORY_RECALL_MIN_SCORE: recall by BM25 alone")  # fmt: skip
             recall_timeout = gr.Number(tuning.recall_timeout_ms, label="Recall timeout (ms)", precision=0)
             category_boost = gr.Number(tuning.category_boost, label="Category boost")
             reply_timeout = gr.Number(tuning.reply_timeout_ms, label="Reply timeout (ms)", precision=0)
             method = gr.Radio(["fusion", "dense", "bm25"], value=tuning.retrieval_method, label="Retrieval method",
                               info=engine.retrieval_note)  # fmt: skip
             max_weight = gr.Slider(0, 1, value=tuning.fusion_max_weight, step=0.05, label="Fusion: max BM25 weight")
-            fusion_min = gr.Slider(0, 1, value=tuning.fusion_min_score, step=0.05, label="Fusion/dense min score")
+            fusion_min = gr.Slider(0, 1, value=tuning.fusion_min_score, step=0.05, label="Fusion/dense min score",
+                                   info="MEMTUNE_FUSION_MIN_SCORE: recall by fusion or dense")  # fmt: skip
             relevance_floor = gr.Slider(0, 1, value=tuning.fusion_relevance_floor, step=0.01,
                                         label="Relevance floor (0: off)")  # fmt: skip
             candidates = gr.Number(tuning.fusion_candidates, label="Fusion: BM25 candidates", precision=0)
@@ -50,7 +53,8 @@ def settings_tab(console: Console, state: gr.State) -> None:
             as_system = gr.Checkbox(tuning.pipecat_add_as_system_message, label="Pipecat add_as_system_message")
             pile_up = gr.Checkbox(tuning.pipecat_pile_up, label="Pipecat pile-up (blocks accumulate, as in a bot)")
             mem0_threshold = gr.Slider(0, 1, value=tuning.mem0_threshold, step=0.01,
-                                       label="Mem0 search threshold (Pipecat search_threshold)")  # fmt: skip
+                                       label="Mem0 search threshold (Pipecat search_threshold)",
+                                       info="MEMTUNE_MEM0_THRESHOLD: recall by Mem0")  # fmt: skip
             token_budget = gr.Number(tuning.memory_token_budget, label="Memory block token budget (0: none)",
                                      precision=0, minimum=0)  # fmt: skip
             write_mode = gr.Radio(["hybrid", "raw", "mem0"], value=tuning.write_mode, label="Write mode")
@@ -81,4 +85,5 @@ def settings_tab(console: Console, state: gr.State) -> None:
     def on_apply(current: ConsoleState | None, *values: Any) -> tuple[Any, ...]:
         return chat.apply_tuning(current, engine, **dict(zip(names, values, strict=True)))
 
-    apply.click(on_apply, [state, *knobs], [state, applied, env, pipecat], api_name="apply_settings")
+    apply.click(on_apply, [state, *knobs], [state, applied, env, pipecat, *chat_controls], api_name="apply_settings")
+    return decision_mode, recall_backend

@@ -42,17 +42,20 @@ def build_ui(engine: MemoryEngine, sandboxes: Sandboxes | None = None, *, browse
         token = gr.BrowserState(None, storage_key="memtune-sandbox", secret=browser_secret or None)
         gr.Markdown(INTRO)
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
+            with gr.Tab("Chat", id="chat") as chat_page:
                 chat_tab = chat_ui.chat_tab(console, state, tuning0.decision_mode)
             with gr.Tab("Inspector", id="inspector"):
                 inspector = inspector_ui.inspector_tab(state)
-            with gr.Tab("Libraries & items", id="libraries"):
+            with gr.Tab("Libraries & items", id="libraries") as libraries_page:
                 libraries_tab = libraries_ui.libraries_tab(console, state)
             with gr.Tab("Compare", id="compare"):
                 teaching = compare_ui.compare_tab(console, state)
             with gr.Tab("Settings", id="settings"):
-                settings_ui.settings_tab(console, state)
+                twins = settings_ui.settings_tab(console, state, (chat_tab["mode"], chat_tab["backend"]))
         chat_tab["after_turn"](inspector, teaching)
+        chat_tab["mirror"](*twins)
+        chat_page.select(**chat_tab["refresh_libraries"])  # views refresh when shown: turns change what they list
+        libraries_page.select(**libraries_tab["refresh"])
         teaching_ui.wire_inspector(console, state, inspector, teaching)
         _on_open(console, demo, state, token, chat_tab, libraries_tab, teaching)
     # Gradio keeps each session's copy of the page (about 0.5 MB here): bounded, whatever the traffic.

@@ -5,24 +5,14 @@ Set MEMTUNE_SCREENSHOTS to a folder to keep the screenshots of each tab (the REA
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from browser_kit import ARGS, CHROMIUM, open_page, playwright_api, shoot
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is not installed (.ci/run installs it)", allow_module_level=True)
-
-# Read at import: the autouse fixture clears MEMTUNE_* variables before each test.
-SCREENSHOTS = os.environ.get("MEMTUNE_SCREENSHOTS", "")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]  # fmt: skip
 # Stored through the REST API; each must show as typed, never as an image or bold text.
 HOSTILE = (
     ('<img src=x onerror="window.__pwned=1"> I love oolong tea', "preference", "user_preference"),
@@ -37,18 +27,8 @@ pytestmark = [
 
 @pytest.fixture
 def page(app_url: str) -> Iterator[playwright_api.Page]:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1500})
-        page.set_default_timeout(20_000)
+    with open_page() as page:
         yield page
-        browser.close()
-
-
-def shoot(page: playwright_api.Page, name: str) -> None:
-    if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
 
 
 def test_chat_inspect_edit_and_compare(page: playwright_api.Page, app_url: str, tmp_path: Path) -> None:
