@@ -11,6 +11,7 @@ import pandas as pd
 from memory_core import InvalidInputError, MemoryCoreError, MemoryEngine, NotFoundError, Scope, Trace, Tuning
 from memory_core.demo import DEMO_CHARACTER_ID, DEMO_LIBRARY_ID, DEMO_PROFILE_ID
 from memory_core.markup import inert, inert_code
+from memory_core.reply.responder import Reply
 from memory_core.views import (
     HIT_COLUMNS,
     block_size,
@@ -116,7 +117,15 @@ def status_line(engine: MemoryEngine, state: ConsoleState) -> str:
             f"profile {inert_code(scope.profile_id)} · {memory}{ended}")  # fmt: skip
     store, recall = _plain(engine.provider_note), _plain(engine.retrieval_note)
     details = inert(f"Store: {engine.provider_note}. Recall: {engine.retrieval_note}.")
-    return f"{head}\n\nMemories kept in {inert(store)}, found by {inert(recall)}.\n\n<sub>{details}</sub>"
+    plain = f"Memories kept in {inert(store)}, found by {inert(recall)}; {_replier(engine)}."
+    return f"{head}\n\n{plain}\n\n<sub>{details}</sub>"
+
+
+def _replier(engine: MemoryEngine) -> str:
+    llm = engine.settings.reply_llm
+    if engine.chat_model is None or not llm.configured:
+        return "replies by the offline responder (no chat model configured)"
+    return f"replies by {inert_code(llm.model)}"
 
 
 def _plain(note: str) -> str:
@@ -175,9 +184,15 @@ def _open(engine: MemoryEngine, state: ConsoleState, visitor: Visitor, scope: Sc
     state.session = engine.open_session(scope, persona=persona, enabled=state.memory_on, tuning=state.tuning,
                                         name=name)  # fmt: skip
     state.character_name = name
-    greeting = engine.greeting(state.session, name=name)
-    state.chat = [{"role": "assistant", "content": inert(greeting)}]
+    greeting = engine.greet(state.session, name=name)
+    state.chat = [{"role": "assistant", "content": with_note(greeting.text, greeting.note)}]
     return state
+
+
+def with_note(text: str, note: str) -> str:
+    """A reply as shown: its text, inert, and under it in small print who wrote it and why (the offline
+    responder, a model that failed or timed out, a cut reply)."""
+    return inert(text) + (f"\n\n<sub>{inert(note)}</sub>" if note else "")
 
 
 def _persona(engine: MemoryEngine, visitor: Visitor, character: str) -> tuple[str, str]:
@@ -215,24 +230,25 @@ def send(
 ) -> Iterator[tuple[ConsoleState, list[dict[str, Any]], str, str]]:
     """Run one turn, yielding the chat as the reply streams in, then the finished turn.
 
-    Each yield is (state, chat shown, reply so far, reply without memory for the side-by-side view).
+    Each yield is (state, chat shown, reply so far, reply without memory for the side-by-side view), the two
+    replies as Markdown ready to show (inert, with their notes).
     """
     if state.session is None:
         raise gr.Error("Start a chat first.")
     text = (text or "").strip()
     if not text:
         raise gr.Error("Type a message first.")
-    without = engine.reply_without_memory(state.session, text) if both_ways else ""
+    without = with_note(*_text_and_note(engine.answer_without_memory(state.session, text))) if both_ways else ""
     partial = ""
     for event in engine.stream_turn(state.session, text):
         if isinstance(event, str):
             partial += event
             pending = [{"role": "user", "content": inert(text)}, {"role": "assistant", "content": inert(partial)}]
-            yield state, [*state.chat, *pending], partial, without
+            yield state, [*state.chat, *pending], inert(partial), without
             continue
         state.traces.append(event)
         state.chat += chat_messages(event)
-        yield state, state.chat, event.reply, without
+        yield state, state.chat, with_note(event.reply, event.reply_note), without
 
 
 def chat_messages(trace: Trace) -> list[dict[str, Any]]:
@@ -242,8 +258,12 @@ def chat_messages(trace: Trace) -> list[dict[str, Any]]:
         "content": decision_details(trace),
         "metadata": {"title": "🧠 " + inert(decision_title(trace.decision, len(trace.hits))), "status": "done"},
     }
-    user, reply = inert(trace.user_text), inert(trace.reply)
+    user, reply = inert(trace.user_text), with_note(trace.reply, trace.reply_note)
     return [{"role": "user", "content": user}, note, {"role": "assistant", "content": reply}]
+
+
+def _text_and_note(reply: Reply) -> tuple[str, str]:
+    return reply.text, reply.note
 
 
 SESSION_ENDED = "Session ended. Your next message starts a new session."

@@ -10,7 +10,6 @@ import gradio as gr
 
 from memory_core import MemoryCoreError
 from memory_core.decide.decider import DECISION_MODES
-from memory_core.markup import inert
 
 from . import chat_handlers as chat
 from .base import Console, friendly
@@ -77,7 +76,7 @@ def chat_tab(console: Console, state: gr.State, mode0: str) -> dict[str, Any]:
             if not current.live:  # ended: this message opens the next session, with its greeting
                 current, note = chat.reopen(engine, current, visitor), "A new session started."
             for new_state, shown, reply, without in chat.send(engine, current, text, both):
-                side = (f"**With memory**\n\n{inert(reply)}", f"**Without memory**\n\n{inert(without)}")
+                side = (f"**With memory**\n\n{reply}", f"**Without memory**\n\n{without}")
                 yield (new_state, shown, "", *(side if both else ("", "")), chat.status_line(engine, new_state),
                        note)  # fmt: skip
         except MemoryCoreError as exc:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import gradio as gr
 import pandas as pd
 
-from memory_core import MemoryEngine, Scope
+from memory_core import InvalidInputError, MemoryCoreError, MemoryEngine, Scope
 from memory_core.decide.decider import MODES
 from memory_core.eval.compare import (
     compare_message,
@@ -19,6 +18,7 @@ from memory_core.eval.compare import (
     parse_messages,
     report_csv,
 )
+from memory_core.markup import inert
 from memory_core.views import comparison_markdown, disagreement_rows
 
 from .downloads import download_path
@@ -26,9 +26,10 @@ from .session_state import ConsoleState
 
 
 def compare_one(engine: MemoryEngine, state: ConsoleState | None, text: str) -> tuple[str, ...]:
-    """Markdown for each mode side by side, then a line naming what differs."""
+    """Markdown for each mode side by side, then a line naming what differs. Without a message the columns
+    clear, so no earlier result stays on screen as if it were this one's."""
     if not (text or "").strip():
-        raise gr.Error("Type a message to compare.")
+        return ("", "", "", "⚠️ Type a message to compare.")
     tuning = state.tuning if state else engine.settings.tuning()
     scope: Scope | None = state.session.scope if state and state.session else None
     taught = engine.taught_examples(scope) if scope else ()
@@ -42,14 +43,15 @@ def compare_one(engine: MemoryEngine, state: ConsoleState | None, text: str) -> 
 
 def run_batch(
     engine: MemoryEngine, state: ConsoleState, path: str | None, progress: Callable[..., Any]
-) -> tuple[ConsoleState, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
-    """Evaluate every mode on a labelled JSONL/CSV file: metrics, confusion, chart, disagreements, CSV; the
-    report stays in the visitor's state, for teaching its wrong rows. Hybrid and llm follow the examples
-    taught to the chat's character."""
-    if not path:
-        raise gr.Error("Choose a JSONL or CSV file of messages.")
-    file = Path(path)
-    messages = parse_messages(file.read_text(encoding="utf-8-sig"), filename=file.name)
+) -> tuple[Any, ...]:
+    """Evaluate every mode on a labelled JSONL/CSV file: metrics, confusion, chart, mistakes, CSV and a status
+    line; the report stays in the visitor's state, for teaching its wrong rows. Hybrid and llm follow the
+    examples taught to the chat's character. A missing or bad file clears the previous results and says why."""
+    try:
+        messages = _messages(path)
+    except MemoryCoreError as exc:
+        state.batch = None
+        return (state, *EMPTY_BATCH, f"⚠️ {inert(str(exc))}")
     tuning = state.tuning
     taught = engine.taught_examples(state.session.scope) if state.session else ()
 
@@ -64,7 +66,23 @@ def run_batch(
     out = download_path("comparison.csv")
     out.write_text(report_csv(report), encoding="utf-8-sig")
     state.batch = report
-    return state, metrics, confusion, chart, _table(disagreement_rows(report)), str(out)
+    wrong = len(report.disagreements)
+    done = f"Ran {len(messages)} messages through {', '.join(MODES)}: {wrong} listed below."
+    return state, metrics, confusion, chart, _table(disagreement_rows(report)), str(out), done
+
+
+def _messages(path: str | None) -> Sequence[Any]:
+    if not path:
+        raise InvalidInputError("Choose a JSONL or CSV file of messages first.")
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"{file.name} is not UTF-8 text.") from exc
+    return parse_messages(text, filename=file.name)
+
+
+EMPTY_BATCH = (pd.DataFrame(), pd.DataFrame(), pd.DataFrame({"mode": [], "accuracy": []}), pd.DataFrame(), None)
 
 
 def _table(rows: list[list[object]]) -> pd.DataFrame:

@@ -9,9 +9,9 @@ import gradio as gr
 from memory_core.decide.decider import MODES
 from memory_core.eval.compare import CONFUSION_COLUMNS, METRIC_COLUMNS
 
+from . import ab_ui, retrieval_ui, teaching_ui
 from . import chat_handlers as chat
 from . import compare_handlers as compare
-from . import retrieval_ui, teaching_ui
 from .base import Console, friendly
 from .session_state import ConsoleState
 
@@ -40,14 +40,17 @@ def compare_tab(console: Console, state: gr.State) -> dict[str, Any]:
     gr.Markdown("### Batch\nA JSONL or CSV file of messages (`text`, optional `should_recall`, `lang`, `id`).")
     with gr.Row():
         upload = gr.File(label="Messages", file_types=[".jsonl", ".json", ".csv"], elem_id="batch-file")
-        batch = gr.Button("Run all modes", elem_id="batch-run")
+        with gr.Column():
+            batch = gr.Button("Run all modes", elem_id="batch-run")
+            batch_status = gr.Markdown(elem_id="batch-status")
     with gr.Row():
         metrics = gr.Dataframe(headers=list(METRIC_COLUMNS), label="Per mode", interactive=False,
                                elem_id="batch-metrics")  # fmt: skip
         confusion = gr.Dataframe(headers=list(CONFUSION_COLUMNS), label="Confusion", interactive=False,
                                  elem_id="batch-confusion")  # fmt: skip
-    chart = gr.BarPlot(x="mode", y="accuracy", label="Accuracy per mode", y_lim=[0, 1], height=240)
-    disagreements = gr.Dataframe(headers=["id", "text", "expected", *MODES], label="Disagreements",
+    chart = gr.BarPlot(x="mode", y="accuracy", label="Accuracy per mode", y_lim=[0, 1], height=240, sort=list(MODES))
+    disagreements = gr.Dataframe(headers=["id", "text", "expected", "why listed", *MODES],
+                                 label="Mistakes (✗: a mode misses the expected label) and disagreements between modes",
                                  interactive=False, wrap=True, elem_id="batch-disagreements")  # fmt: skip
     batch_teach_at = gr.Column()
     download = gr.File(label="Results (CSV)", elem_id="batch-csv")
@@ -61,11 +64,12 @@ def compare_tab(console: Console, state: gr.State) -> dict[str, Any]:
         state0, _ = console.visitor(current)
         return compare.run_batch(engine, state0, path, progress)
 
-    batch_outputs = [state, metrics, confusion, chart, disagreements, download]
+    batch_outputs = [state, metrics, confusion, chart, disagreements, download, batch_status]
     ran = batch.click(on_batch, [state, upload], batch_outputs, api_name="batch")
     with batch_teach_at:
         ran.then(**teaching_ui.batch_row(console, state, disagreements, panel))
     # golden queries: every retrieval method scored on a file, side by side
 
     retrieval_ui.golden_section(console, state)
+    ab_ui.ab_section(console, state)
     return panel

@@ -16,6 +16,8 @@ from memory_core import (
     ItemFilter,
     MemoryEngine,
     NewItem,
+    NotFoundError,
+    ProviderError,
     Scope,
     SQLiteStore,
     audit_library,
@@ -30,6 +32,7 @@ from .downloads import download_path
 LIBRARY_COLUMNS = ["id", "name", "memory_count", "created_at", "updated_at"]
 HISTORY_COLUMNS = ["seq", "event", "at", "source", "text before", "text after"]
 MAX_TURNS_FILE = 5_000
+NEW_ITEM_TYPE = "note"  # what the editor starts from: a new memory inherits nothing from the last picked row
 
 
 def store_of(engine: MemoryEngine) -> SQLiteStore:
@@ -62,7 +65,7 @@ def rename_library(engine: MemoryEngine, profile: str, character: str, library: 
 
 def delete_library(engine: MemoryEngine, profile: str, character: str, library: str, confirmed: bool) -> str:
     if not confirmed:
-        raise gr.Error("Tick the confirmation box first: deleting a library deletes all its memories.")
+        raise InvalidInputError("Tick the confirmation box first: deleting a library deletes all its memories.")
     deleted = store_of(engine).delete_library(scope_of(engine, profile, character, library), source="ui")
     return f"Deleted library {inert_code(library)} and its {deleted} memories (their history is kept)."
 
@@ -78,17 +81,39 @@ def items_page(
     page: float,
     page_size: float,
 ) -> tuple[pd.DataFrame, str]:
-    """One page of the library's items with the filters applied, and a line saying where we are."""
+    """One page of the library's items with the filters applied, and a line saying where we are.
+
+    A library that does not exist is an error, not an empty page: "0 matching memories" would hide a typo."""
     size = max(1, int(page_size or 20))
     number = max(1, int(page or 1))
     found = ItemFilter(type=item_type or None, category=(category or "").strip() or None,
                        text_contains=(text or "").strip() or None)  # fmt: skip
-    result = store_of(engine).list_items(
-        scope_of(engine, profile, character, library), found, offset=(number - 1) * size, limit=size
-    )
+    scope = existing_library(engine, profile, character, library)
+    result = store_of(engine).list_items(scope, found, offset=(number - 1) * size, limit=size)
     pages = max(1, -(-result.total // size))
     table = pd.DataFrame(item_rows(result.items), columns=ITEM_COLUMNS)
     return table, f"Page {number} of {pages} · {result.total} matching memories"
+
+
+def existing_library(engine: MemoryEngine, profile: str, character: str, library: str) -> Scope:
+    """The scope of a library that exists, else a NotFoundError naming it and the character."""
+    scope = scope_of(engine, profile, character, library)
+    try:
+        store_of(engine).get_library(scope)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"No library {scope.library_id!r} for character {scope.character_id!r}: check the id, "
+            "or create it with Create library."
+        ) from exc
+    return scope
+
+
+def empty_items() -> pd.DataFrame:
+    return pd.DataFrame([], columns=ITEM_COLUMNS)
+
+
+def empty_libraries() -> pd.DataFrame:
+    return pd.DataFrame([], columns=LIBRARY_COLUMNS)
 
 
 def library_audit(engine: MemoryEngine, profile: str, character: str, library: str) -> str:
@@ -111,6 +136,11 @@ def item_details(
     return item.id, item.text, item.type, item.category, item.confidence, history
 
 
+def blank_editor() -> tuple[str, str, str, str, str, pd.DataFrame]:
+    """The editor for a new memory: no id, no text, the default type, no category, no confidence, no history."""
+    return "", "", NEW_ITEM_TYPE, "", "", pd.DataFrame([], columns=HISTORY_COLUMNS)
+
+
 def save_item(
     engine: MemoryEngine,
     profile: str,
@@ -121,8 +151,8 @@ def save_item(
     item_type: str,
     category: str,
     confidence: str,
-) -> str:
-    """Edit the item in the form, or add it as new when the id field is empty."""
+) -> tuple[str, str]:
+    """Edit the item in the form, or add it as new when the id field is empty; the message and the item's id."""
     scope = scope_of(engine, profile, character, library)
     store = store_of(engine)
     category, confidence = (category or "").strip(), confidence or ""
@@ -130,19 +160,33 @@ def save_item(
         item = store.edit_item(scope, item_id.strip(), text=text, type=item_type, category=category,
                                confidence=confidence, source="ui")  # fmt: skip
         engine.refresh(scope, [])
-        return f"Saved {inert_code(item.id)}."
+        return f"Saved {inert_code(item.id)}.", item.id
     (item,) = store.add_items(scope, [NewItem(text, item_type, category, confidence, "ui")], source="ui")
     engine.refresh(scope, [])
-    return f"Added {inert_code(item.id)}."
+    return f"Added {inert_code(item.id)}: the editor now shows it, so saving again edits it.", item.id
+
+
+def delete_item(engine: MemoryEngine, profile: str, character: str, library: str, item_id: str,
+                confirmed: bool) -> str:  # fmt: skip
+    """Delete the memory in the editor, only once the visitor has confirmed it."""
+    wanted = (item_id or "").strip()
+    if not wanted:
+        raise InvalidInputError("Pick a memory in the table first: the editor holds no saved memory.")
+    if not confirmed:
+        raise InvalidInputError(f"Tick “Yes, delete this memory” first: {wanted} was not deleted.")
+    deleted = store_of(engine).delete_items(scope_of(engine, profile, character, library), [wanted], source="ui")
+    if not deleted:
+        raise NotFoundError(f"Memory {wanted} is not in this library (already deleted?).")
+    return f"Deleted {inert_code(wanted)}."
 
 
 def delete_items(engine: MemoryEngine, profile: str, character: str, library: str, ids: str, confirmed: bool) -> str:
-    """Delete one or many items (ids separated by commas, spaces or new lines)."""
+    """Delete the memories whose ids the visitor listed (separated by commas, spaces or new lines), once confirmed."""
     wanted = [i for i in re.split(r"[\s,;]+", ids or "") if i]
     if not wanted:
-        raise gr.Error("Choose an item in the table or list the ids to delete.")
-    if len(wanted) > 1 and not confirmed:
-        raise gr.Error(f"Tick the confirmation box to delete {len(wanted)} memories at once.")
+        raise InvalidInputError("List the ids of the memories to delete first.")
+    if not confirmed:
+        raise InvalidInputError(f"Tick the confirmation box first: none of the {len(wanted)} memories was deleted.")
     deleted = store_of(engine).delete_items(scope_of(engine, profile, character, library), wanted, source="ui")
     return f"Deleted {deleted} of {len(wanted)} memories."
 
@@ -159,7 +203,7 @@ def import_file(
 ) -> str:
     """Import a library file (JSON/CSV) or a JSON list of chat turns, classified on the way in."""
     if not path:
-        raise gr.Error("Choose a file to import.")
+        raise InvalidInputError("Choose a file to import first.")
     scope = scope_of(engine, profile, character, library)
     store = store_of(engine)
     progress(0.1, desc="Reading the file")
@@ -199,12 +243,12 @@ def read_turns(path: Path) -> list[tuple[str, str]]:
     return turns
 
 
-def export_file(engine: MemoryEngine, profile: str, character: str, library: str, fmt: str) -> str:
-    """Write the library to a temporary file for download; returns its path."""
+def export_file(engine: MemoryEngine, profile: str, character: str, library: str, fmt: str) -> tuple[str, str]:
+    """Write the library to a temporary file for download; its path and a line saying what it holds."""
     scope = scope_of(engine, profile, character, library)
     path = download_path(f"{scope.library_id}.{'csv' if fmt == 'csv' else 'json'}")
-    write_library_file(store_of(engine), scope, path)
-    return str(path)
+    written = write_library_file(store_of(engine), scope, path)
+    return str(path), f"Exported {written} memories of {inert_code(scope.library_id)}: download the file below."
 
 
 def embed_library(
@@ -220,5 +264,5 @@ def embed_library(
 
     embedded = engine.refresh(scope, errors, step)
     if errors:
-        raise gr.Error(errors[0])
+        raise ProviderError(errors[0])
     return f"{embedded} memories embedded; the rest already had vectors · {engine.retrieval_note}"

@@ -66,7 +66,7 @@ from .providers.pipecat_export import BotExport, bot_export, bot_snippet
 from .recall.entities import Entity, exact_entities, find_entities
 from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
 from .recall.tokenizer import tokenize
-from .responder import OfflineResponder
+from .reply.responder import OfflineResponder
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import LLMConfig, Settings, load_settings
 from .store.sqlite import SQLiteStore

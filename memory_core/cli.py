@@ -8,13 +8,15 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from .decide.decider import DECISION_MODES
 from .decide.local_judge import PARAMETERS_FILE, TRAINING_FILE, LocalJudge, train, training_rows
 from .errors import InvalidInputError, MemoryCoreError
+from .eval.ab_run import MAX_FILE_BYTES, Choice, metric_rows, parse_knobs, read_conversation_set, run_ab
+from .eval.ab_runs import AbRuns
 from .eval.benchmarks import BACKENDS, SCALE_METHODS, SCORERS, run_locomo, run_scale, run_write
 from .eval.conversation import run_conversation_bench
 from .eval.decide_bench import run_decide_bench
@@ -339,6 +341,8 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     elif args.bench == "conversation":
         result = run_conversation_bench(args.data, settings, mode=args.mode, method=args.method,
                                         on_conversation=lambda row: _emit(out, row))  # fmt: skip
+    elif args.bench == "ab":
+        result = _ab_bench(args, settings)
     elif args.bench == "gate":
         scorer = None if args.rules_only else durable_judge.DurableJudge.shipped(build_embedder(settings).embedder)
         result = run_gate(args.data, scorer)
@@ -375,6 +379,21 @@ def _golden_bench(args: argparse.Namespace, settings: Settings) -> dict[str, Any
                             methods=(args.method,) if args.method else ())  # fmt: skip
     return {"benchmark": "golden", "library": library.id, "memories": library.memory_count, "retrieval": note,
             **report_dict(report)}  # fmt: skip
+
+
+def _ab_bench(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    """A against B on a conversations file (`bench ab`); `--save` keeps it among the operator's saved runs."""
+    base = settings.tuning()
+    a, b = Choice.of(base, parse_knobs(args.a)), Choice.of(base, parse_knobs(args.b))  # checked before running
+    conversations = read_conversation_set(args.data, max_bytes=MAX_FILE_BYTES if args.save else None)
+    needs = "bm25" if {a.tuning.retrieval_method, b.tuning.retrieval_method} == {"bm25"} else "fusion"
+    run = run_ab(conversations, a, b, settings, embedder=_bench_embedder(settings, needs))
+    saved = AbRuns(settings.data_dir, "").save(run, conversations.content).id if args.save else None
+    return {"benchmark": "ab", "file": run.file_name, "sha256": run.file_sha256, "saved": saved,
+            "a": {"knobs": a.knobs, **run.a.metrics}, "b": {"knobs": b.knobs, **run.b.metrics},
+            "delta": {name: d for name, _, _, d in metric_rows(run.a.metrics, run.b.metrics)},
+            "changed": [{"probe": p.key, "text": p.text, "a": asdict(p), "b": asdict(q)} for p, q in run.changed],
+            "seconds": run.seconds}  # fmt: skip
 
 
 def _judge_bench(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -502,6 +521,12 @@ def build_parser() -> argparse.ArgumentParser:
     conversation.add_argument("--mode", choices=DECISION_MODES, default=None,
                               help="decision mode (default: the settings')")  # fmt: skip
     conversation.add_argument("--method", choices=METHODS, default=None, help="retrieval (default: the settings')")
+    ab = kinds.add_parser("ab", help="golden conversations with two settings, A against B: metrics and changed probes")
+    ab.add_argument("--data", required=True, help="a conversations file (as for bench conversation)")
+    for side in ("a", "b"):
+        ab.add_argument(f"--{side}", action="append", default=[], metavar="KNOB=VALUE",
+                        help=f"a knob of {side.upper()} changed from the settings' (repeat for more)")  # fmt: skip
+    ab.add_argument("--save", action="store_true", help="keep the run among the saved runs (the console lists them)")
     decide_bench = kinds.add_parser(
         "decide", help="decision latency: rules, and the local judge with or without a shared vector"
     )

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import islice
 
 from .chat import (
     CallOptions,
@@ -34,7 +35,7 @@ from .recall.embeddings import Embedder
 from .recall.fusion import FusionRetriever
 from .recall.lexical import BM25Retriever, Retriever, ScoredMemory
 from .recall.warmup import warm
-from .responder import OfflineResponder, Reply, model_reply, streamed_reply
+from .reply.responder import OfflineResponder, Question, Reply, model_reply, streamed_reply
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import Settings
 from .stages import (
@@ -56,6 +57,7 @@ from .write.dedupe import DuplicateFinder
 from .write.gate import WriteScorer, at_threshold, import_items
 
 GREETING_MEMORIES = 20  # Pipecat's get_memories() reads get_all's default top_k
+GREETING_SCAN = 200  # newest items read to find them past superseded ones and summaries
 
 
 @dataclass
@@ -72,6 +74,7 @@ class _Turn:
     reply: str = ""
     reply_by: str = "none"
     reply_partial: bool = False
+    reply_note: str = ""
     errors: list[str] = field(default_factory=list)
     calls: list[LLMCall] = field(default_factory=list)
     timings: list[StageTiming] = field(default_factory=list)
@@ -82,9 +85,14 @@ class _Turn:
         left_out = {memory.id for memory in self.injection.budget.left_out}
         return tuple(hit for hit in self.hits if hit.item.id not in left_out)
 
+    @property
+    def question(self) -> Question:
+        """What the reply answers, for the offline responder: the words, the injected hits, the decision."""
+        return Question.of(self.user_text, self.injected, self.decision)
+
     def take(self, reply: Reply) -> None:
         """The turn's reply, its call and any error."""
-        self.reply, self.reply_by, self.reply_partial = reply.text, reply.by, reply.partial
+        self.reply, self.reply_by, self.reply_partial, self.reply_note = reply.text, reply.by, reply.partial, reply.note
         self.calls += [reply.call] if reply.call is not None else []
         self.errors += [reply.error] if reply.error else []
 
@@ -177,7 +185,7 @@ class MemoryEngine:
         options = CallOptions(tuning.reply_timeout_ms)
         yield from stream_model(model, turn.injection.messages, purpose="reply", options=options, result=result)
         turn.timings.append(StageTiming("reply", (time.perf_counter() - started) * 1000))
-        turn.take(streamed_reply(result, self.responder, user_text, turn.injected, tuning))
+        turn.take(streamed_reply(result, self.responder, turn.question, tuning))
         if turn.reply != result.text:
             yield turn.reply[len(result.text) :] if turn.reply.startswith(result.text) else turn.reply
         yield self._finish(turn, False)
@@ -185,32 +193,60 @@ class MemoryEngine:
     def greeting(self, session: Session, *, name: str = "") -> str:
         """Open a chat from what is stored (Pipecat's get_memories() greeting): newest memories first. The
         model's call is recorded in the session's next trace."""
-        memories: list[str] = []
-        if session.enabled and self.store is not None:
-            store, scope = self.store, session.scope
-            page = guarded([], "greeting", lambda: store.list_items(scope, limit=GREETING_MEMORIES))
-            memories = [item.text for item in page.items] if page else []
+        return self.greet(session, name=name).text
+
+    def greet(self, session: Session, *, name: str = "") -> Reply:
+        """The greeting with who wrote it: the model's, else the offline one, whose note says why."""
+        name = name or session.character_name
+        memories = self._greeting_memories(session)
         if self.chat_model is not None:
-            messages = greeting_messages(session.persona, memories, name=name or session.character_name)
+            messages = greeting_messages(session.persona, memories, name=name)
             options = CallOptions(session.tuning.reply_timeout_ms)
             completion, call = call_model(self.chat_model, messages, purpose="greeting", options=options)
             session.side_calls.append(call)
             if completion is not None and completion.text.strip():
-                return without_own_name(completion.text, name or session.character_name)
-        return self.responder.greeting(name, memories)
+                return Reply(without_own_name(completion.text, name), "llm", call)
+            return self._offline_greeting(session, name, memories, call.error or "empty answer")
+        return self._offline_greeting(session, name, memories, "")
+
+    def _offline_greeting(self, session: Session, name: str, memories: list[str], error: str) -> Reply:
+        text = self.responder.greeting(name, memories, memory_on=session.enabled and self.memory_available)
+        why = "" if not error else "timeout" if error.startswith("timeout") else "error"
+        note = self.responder.note(text, why=why, seconds=session.tuning.reply_timeout_ms / 1000, error=error)
+        return Reply(text, "offline", note=note)
+
+    def _greeting_memories(self, session: Session) -> list[str]:
+        """The newest current memories worth greeting with: not superseded, and no summaries or raw turns
+        while the library holds anything else."""
+        if not session.enabled or self.store is None:
+            return []
+        store, scope = self.store, session.scope
+        items = guarded([], "greeting", lambda: list(islice(store.iter_items(scope), GREETING_SCAN))) or []
+        current = [item for item in items if not item.metadata.get("superseded_by")]
+        chosen = [item for item in current if item.type not in ("summary", "chat_turn")] or current
+        return [item.text for item in chosen[:GREETING_MEMORIES]]
 
     def reply_without_memory(self, session: Session, user_text: str) -> str:
         """What the character would answer with no memory at all (for side-by-side demos); stores nothing. The
         model's call is recorded in the session's next trace."""
+        return self.answer_without_memory(session, user_text).text
+
+    def answer_without_memory(self, session: Session, user_text: str) -> Reply:
+        """The reply with no memory, with who wrote it: the model's, else the offline one, whose note says why."""
         persona, turns = conversation(session, user_text)
         messages = [*persona, *turns]
-        if self.chat_model is not None:
-            options = CallOptions(session.tuning.reply_timeout_ms)
-            completion, call = call_model(self.chat_model, messages, purpose="reply_without_memory", options=options)
-            session.side_calls.append(call)
-            if completion is not None and completion.text.strip():
-                return completion.text
-        return self.responder.reply_without_memory(user_text)
+        if self.chat_model is None:
+            text = self.responder.reply_without_memory(user_text)
+            return Reply(text, "offline", note=self.responder.note(user_text))
+        options = CallOptions(session.tuning.reply_timeout_ms)
+        completion, call = call_model(self.chat_model, messages, purpose="reply_without_memory", options=options)
+        session.side_calls.append(call)
+        if completion is not None and completion.text.strip():
+            return Reply(completion.text, "llm", call)
+        error = call.error or "empty answer"
+        why = "timeout" if error.startswith("timeout") else "error"
+        note = self.responder.note(user_text, why=why, seconds=options.timeout_ms / 1000, error=error)
+        return Reply(self.responder.reply_without_memory(user_text), "offline", call, note=note)
 
     def end_session(self, session: Session) -> SummaryRecord | None:
         """Flush what is left: pending writes, and the partial summary window (never dropped)."""
@@ -315,7 +351,7 @@ class MemoryEngine:
 
     def _reply(self, turn: _Turn) -> None:
         messages, tuning = turn.injection.messages, turn.session.tuning
-        turn.take(model_reply(self.chat_model, self.responder, messages, turn.user_text, turn.injected, tuning))
+        turn.take(model_reply(self.chat_model, self.responder, messages, turn.question, tuning))
 
     def _finish(self, turn: _Turn, interrupted: bool) -> Trace:
         """Record the turn in the history, write, buffer for the summary, and build the trace."""
@@ -356,6 +392,7 @@ class MemoryEngine:
             reply=turn.reply,
             reply_by=turn.reply_by,
             reply_partial=turn.reply_partial,
+            reply_note=turn.reply_note,
             write=write_record,
             summary=summary,
             summary_pending=len(session.summary_window),

@@ -276,25 +276,28 @@ class NewItem:
     updated_at: str | None = None
 
     @classmethod
-    def from_dict(cls, row: Mapping[str, Any], *, what: str = "item") -> NewItem:
-        """Build from an export row, rejecting unknown keys so typos do not vanish silently."""
+    def from_dict(cls, row: Mapping[str, Any], *, what: str = "Item") -> NewItem:
+        """Build from an export row, rejecting unknown keys so typos do not vanish silently.
+
+        ``what`` names the row in messages, which read "Row 3: the text must be a string, got int"."""
         allowed = {"id", "text", "type", "category", "confidence", "source", "metadata", "created_at", "updated_at"}
         unknown = set(row) - allowed
         if unknown:
-            raise InvalidInputError(f"{what} has unknown fields: {', '.join(sorted(unknown))}")
+            raise InvalidInputError(f"{what}: unknown fields {', '.join(sorted(unknown))}")
         metadata = row.get("metadata") or {}
         if not isinstance(metadata, Mapping):
-            raise InvalidInputError(f"{what} metadata must be an object")
+            raise InvalidInputError(f"{what}: the metadata must be an object")
+        the = f"{what}: the"
         return cls(
-            text=_as_str(row.get("text"), f"{what} text"),
-            type=_as_str(row.get("type") or "note", f"{what} type"),
-            category=_as_str(row.get("category") or "", f"{what} category"),
-            confidence=_as_str(row.get("confidence") or "", f"{what} confidence"),
-            source=_as_str(row.get("source") or "", f"{what} source"),
+            text=_as_str(row.get("text"), f"{the} text"),
+            type=_as_str(row.get("type") or "note", f"{the} type"),
+            category=_as_str(row.get("category") or "", f"{the} category"),
+            confidence=_as_str(row.get("confidence") or "", f"{the} confidence"),
+            source=_as_str(row.get("source") or "", f"{the} source"),
             metadata=dict(metadata),
-            id=_as_str(row["id"], f"{what} id") if row.get("id") not in (None, "") else None,
-            created_at=_as_str(row["created_at"], f"{what} created_at") if row.get("created_at") else None,
-            updated_at=_as_str(row["updated_at"], f"{what} updated_at") if row.get("updated_at") else None,
+            id=_as_str(row["id"], f"{the} id") if row.get("id") not in (None, "") else None,
+            created_at=_as_str(row["created_at"], f"{the} created_at") if row.get("created_at") else None,
+            updated_at=_as_str(row["updated_at"], f"{the} updated_at") if row.get("updated_at") else None,
         )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from .chat import ChatMessage
 from .models import JUDGE_REASONS, RECALL_CATEGORIES
+from .reply.offline import capitalised, clause, is_chinese, restate
 
 JUDGE_SYSTEM = """\
 You decide whether a chat character needs the user's long-term memory to answer the user's message.
@@ -61,25 +62,12 @@ MEMORY_HEADER_FLAT = "Relevant long-term memories:"
 MEMORY_HEADER_GROUPED = "Relevant user memories:"
 CURRENT_USER_MESSAGE = "Current user message:"
 
-OFFLINE_LABEL_EN = "[offline responder: no chat model configured]"
-OFFLINE_LABEL_ZH = "[离线回复：未配置对话模型]"
-OFFLINE_WHY_EN = {"timeout": "the chat model timed out after {seconds:g} s", "error": "the chat model failed"}
-OFFLINE_WHY_ZH = {"timeout": "对话模型超时（{seconds:g} 秒）", "error": "对话模型调用失败"}
 PARTIAL_MARK_EN = " … [cut off: the model did not finish within {seconds:g} s]"
 PARTIAL_MARK_ZH = " ……［回复不完整：模型未在 {seconds:g} 秒内完成］"
 SPEAKERS = (
     "You are {name}, talking with the user. What you remember is about the user, not about you: never "
     "present the user's facts, tastes, people or plans as your own, and never call the user {name}."
 )
-
-
-def offline_label(*, chinese: bool, why: str = "", seconds: float = 0.0) -> str:
-    """The offline responder's label: no model configured, or why the configured one did not answer."""
-    if not why:
-        return OFFLINE_LABEL_ZH if chinese else OFFLINE_LABEL_EN
-    if chinese:
-        return f"[离线回复：{OFFLINE_WHY_ZH[why].format(seconds=seconds)}]"
-    return f"[offline responder: {OFFLINE_WHY_EN[why].format(seconds=seconds)}]"
 
 
 def partial_mark(*, chinese: bool, seconds: float) -> str:
@@ -126,19 +114,6 @@ def without_own_name(greeting: str, name: str) -> str:
     return f"{word.capitalize()}! {rest}" if word else rest[:1].upper() + rest[1:]
 
 
-def offline_greeting(name: str, memories: Sequence[str]) -> str:
-    """The offline responder's greeting: who it is and the few memories it would build on."""
-    who = f"Hi, I'm {name}." if name else "Hi!"
-    if not memories:
-        return f"{OFFLINE_LABEL_EN} {who} I don't know anything about you yet; tell me about yourself."
-    lines = "\n".join(f"- {m}" for m in memories)
-    return f"{OFFLINE_LABEL_EN} {who} Welcome back. Here is what I remember about you:\n{lines}"
-
-
-def offline_reply_without_memory(user_text: str) -> str:
-    return f'{OFFLINE_LABEL_EN} Memory is off for this answer, so I cannot draw on anything about "{user_text}".'
-
-
 JUDGE_USER = "<message>\n{text}\n</message>"
 # Real answers with concrete values: small models copy the format they are shown, so it holds no placeholders.
 JUDGE_EXAMPLES: tuple[dict[str, object], ...] = (
@@ -167,17 +142,99 @@ def summary_messages(turns: Sequence[tuple[str, str]], max_items: int, *, name: 
     return [ChatMessage("system", system), ChatMessage("user", request)]
 
 
-def offline_reply(
-    user_text: str, memories: Sequence[str], *, chinese: bool, why: str = "", seconds: float = 0.0
-) -> str:
-    """The labelled reply of the offline responder, built only from what was recalled."""
-    label = offline_label(chinese=chinese, why=why, seconds=seconds)
-    if chinese:
-        if not memories:
-            return f"{label} 记忆里没有与「{user_text}」相关的内容。"
-        lines = "\n".join(f"- {m}" for m in memories)
-        return f"{label} 关于「{user_text}」，我记得：\n{lines}"
-    if not memories:
-        return f'{label} Nothing in memory matched "{user_text}".'
-    lines = "\n".join(f"- {m}" for m in memories)
-    return f'{label} About "{user_text}", here is what I remember:\n{lines}'
+# The offline responder. Its replies hold only the reply; who wrote it and why is the note beside it.
+OFFLINE_NOTE_EN = "offline responder · {why}"
+OFFLINE_NOTE_ZH = "离线回复 · {why}"
+OFFLINE_WHY_EN = {
+    "": "no chat model configured",
+    "timeout": "the chat model timed out after {seconds:g} s",
+    "error": "the chat model failed: {error}",
+    "cut": "the chat model failed mid-reply: {error}",
+}
+OFFLINE_WHY_ZH = {
+    "": "未配置对话模型",
+    "timeout": "对话模型超时（{seconds:g} 秒）",
+    "error": "对话模型调用失败：{error}",
+    "cut": "对话模型回复中途失败：{error}",
+}
+PARTIAL_NOTE_EN = "the chat model did not finish within {seconds:g} s: the reply is cut off"
+PARTIAL_NOTE_ZH = "对话模型未在 {seconds:g} 秒内完成：回复不完整"
+OFFLINE_ANSWERS_EN = {
+    "not_found": "I don't think you've told me about that yet — tell me?",
+    "unknown": "I don't know that about you yet — tell me?",
+    "general": "I can't look that up offline — connect a chat model for general questions.",
+    "greeting": "Hi! Good to hear from you. What's on your mind?",
+    "thanks": "You're welcome!",
+    "statement": "Thanks for telling me. What else is on your mind?",
+}
+OFFLINE_ANSWERS_ZH = {
+    "not_found": "我想你还没跟我说过这件事——能告诉我吗？",
+    "unknown": "这个我还不了解你——能告诉我吗？",
+    "general": "离线时我查不了这个——接入对话模型后才能回答一般性问题。",
+    "greeting": "你好！很高兴见到你，想聊点什么？",
+    "thanks": "不客气！",
+    "statement": "谢谢你告诉我。还有什么想聊的吗？",
+}
+# (English, Chinese): the top memory said back, the same across languages (quoted), and the others.
+OFFLINE_RECALLED = ("{memory}, right?", "{memory}，对吧？")
+OFFLINE_QUOTED = ("Here's what I remember about you: “{memory}”.", "我记得关于你的这件事：“{memory}”。")
+OFFLINE_ALSO = ("I also remember that {memories}.", "我还记得：{memories}。")
+OFFLINE_ALSO_JOIN = (", and that ", "；")
+OFFLINE_SPACE = (" ", "")  # between sentences
+OFFLINE_HELLO = ("Hi, I'm {name}.", "你好，我是{name}。")
+OFFLINE_HELLO_UNNAMED = ("Hi!", "你好！")
+OFFLINE_WELCOME = ("Welcome back! Last time you told me {memory}.", "欢迎回来！上次你跟我说过：{memory}。")
+OFFLINE_WELCOME_ASKED = ("Welcome back! Last time {memory}.", "欢迎回来！上次{memory}。")
+OFFLINE_NEW = ("I don't know anything about you yet — tell me about yourself?", "我还不了解你——跟我说说你自己吧？")
+OFFLINE_MEMORY_OFF = ("Memory is off for this chat, so we start fresh. What's on your mind?",
+                      "这次对话没有开启记忆，我们从头聊起。想聊点什么？")  # fmt: skip
+OFFLINE_SHOWN = 3  # memories a reply mentions: the top one, and up to two more
+
+
+def offline_note(*, chinese: bool, why: str = "", seconds: float = 0.0, error: str = "") -> str:
+    """The small print under an offline reply: that the offline responder wrote it, and why (no model
+    configured; the model failed, with its error; it timed out, with the bound; it failed mid-stream)."""
+    reasons, note = (OFFLINE_WHY_ZH, OFFLINE_NOTE_ZH) if chinese else (OFFLINE_WHY_EN, OFFLINE_NOTE_EN)
+    return note.format(why=reasons[why].format(seconds=seconds, error=error))
+
+
+def partial_note(*, chinese: bool, seconds: float) -> str:
+    """The small print under a streamed reply the bound cut."""
+    return (PARTIAL_NOTE_ZH if chinese else PARTIAL_NOTE_EN).format(seconds=seconds)
+
+
+def offline_reply(kind: str, memories: Sequence[str], *, chinese: bool) -> str:
+    """The offline responder's reply of a kind (see `offline.reply_kind`); for "memory", the top memory said
+    back to the user, and one or two more in the same language."""
+    if kind != "memory" or not memories:
+        return (OFFLINE_ANSWERS_ZH if chinese else OFFLINE_ANSWERS_EN)[kind]
+    lang = int(chinese)
+    top, *others = memories[:OFFLINE_SHOWN]
+    if is_chinese(top) != chinese:
+        text = OFFLINE_QUOTED[lang].format(memory=restate(top))
+    else:
+        text = OFFLINE_RECALLED[lang].format(memory=capitalised(restate(top)))
+    also = [clause(restate(m)) for m in others if is_chinese(m) == chinese]
+    if also:
+        text += OFFLINE_SPACE[lang] + OFFLINE_ALSO[lang].format(memories=OFFLINE_ALSO_JOIN[lang].join(also))
+    return text
+
+
+def offline_greeting(name: str, memories: Sequence[str], *, memory_on: bool = True) -> str:
+    """The offline responder's greeting: who it is, and what the user told it last time, in the language most
+    of the memories are in (only those are mentioned)."""
+    chinese = sum(map(is_chinese, memories)) * 2 > len(memories)
+    lang = int(chinese)
+    hello = OFFLINE_HELLO[lang].format(name=name.strip()) if name.strip() else OFFLINE_HELLO_UNNAMED[lang]
+    if not memory_on:
+        return hello + OFFLINE_SPACE[lang] + OFFLINE_MEMORY_OFF[lang]
+    shown = [restate(m) for m in memories if is_chinese(m) == chinese][:2]
+    if not shown:
+        return hello + OFFLINE_SPACE[lang] + OFFLINE_NEW[lang]
+    first = clause(shown[0])
+    asked = first.startswith(("you asked me", "你让我"))
+    welcome = (OFFLINE_WELCOME_ASKED if asked else OFFLINE_WELCOME)[lang].format(memory=first)
+    text = hello + OFFLINE_SPACE[lang] + welcome
+    if len(shown) > 1:
+        text += OFFLINE_SPACE[lang] + OFFLINE_ALSO[lang].format(memories=clause(shown[1]))
+    return text

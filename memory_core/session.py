@@ -109,6 +109,7 @@ class Trace:
     llm_calls: tuple[LLMCall, ...] = ()
     reply_partial: bool = False  # the bound cut the streamed reply; `reply` ends with its partial mark
     block_budget: BlockBudget = field(default_factory=BlockBudget)  # the block's size, what its budget left out
+    reply_note: str = ""  # small print beside the reply: who wrote an offline reply and why, or that it was cut
 
     def timing(self, stage: str) -> float:
         return sum(t.ms for t in self.timings if t.stage == stage)

@@ -26,29 +26,78 @@ HIT_COLUMNS = ["rank", "id", "text", "category", "method", "bm25", "entity_boost
 ITEM_COLUMNS = ["id", "text", "status", "type", "category", "confidence", "source", "updated_at"]
 
 
+PLAIN_REASONS = {
+    "user_owned": "the message asks about the user's own life",
+    "preference_context": "the message touches the user's preferences",
+    "comfort_context": "the user may need comfort that knows their situation",
+    "goal_context": "the message touches the user's goals",
+    "fact_entity": "the message mentions someone or something in the user's life",
+    "explicit_recall": "the user refers to something said before",
+    "named_entity_question": "a question about someone in the user's life",
+    "always": "memory is searched for every message",
+    "high_risk_ignored": "a risky request, answered without memory",
+    "no_marker": "nothing in the message is about the user",
+    "low_value": "a greeting or small talk",
+    "empty": "an empty message",
+    "general_knowledge": "a general-knowledge question",
+    "greeting": "a greeting",
+    "small_talk": "small talk",
+    "one_off_command": "a one-off request",
+    "identity": "about who the user is",
+    "preference": "about the user's preferences",
+    "health": "about the user's health",
+    "people": "about people in the user's life",
+    "goal": "about the user's goals",
+    "plan": "about the user's plans",
+    "past_conversation": "about an earlier conversation",
+    "feedback": "about how the user wants to be answered",
+    "personal_context": "needs the user's personal context",
+    "taught_example": "a taught example says so",
+    "local_judge": "the local judge says so",
+}
+
+
+def plain_reason(reason: str) -> str:
+    """A decision's reason in words a stakeholder reads; an unknown code with its underscores spaced."""
+    return PLAIN_REASONS.get(reason, reason.replace("_", " "))
+
+
 def decision_title(decision: RecallDecision | None, hits: int) -> str:
-    """One plain-text line for the chat: whether memory was recalled, why, and who decided."""
+    """One plain-text line for the chat: memory off, no recall (and why), searched with nothing found, or how
+    many memories were recalled. Who decided, and how, is in `decision_details`."""
     if decision is None:
-        return "Memory off: no recall, no write"
-    who = decision.decided_by + (f" ({decision.fallback_reason})" if decision.fallback_reason else "")
+        return "Memory off: nothing recalled or written"
     if not decision.should_recall:
-        return f"No recall · {decision.reason} · {who}"
-    return f"Recalled {hits} {'memory' if hits == 1 else 'memories'} · {decision.reason} · {who}"
+        return f"No recall: {plain_reason(decision.reason)}"
+    if not hits:
+        return "Searched memory: nothing relevant found"
+    return f"Recalled {hits} {'memory' if hits == 1 else 'memories'}"
 
 
 def decision_details(trace: Trace) -> str:
-    """The collapsible body under the title: the query and the injected snippets."""
+    """The collapsible body under the title: why, who decided how, and what was searched and found."""
     decision = trace.decision
     if decision is None:
-        return inert(trace.recall_note) or "Memory is off for this session."
-    evidence = f" (matched “{inert(decision.evidence)}”)" if decision.evidence else ""
-    lines = [f"**Reason** {inert_code(decision.reason)}{evidence}"]
-    if decision.should_recall:
-        lines.append(f"**Query** {inert(decision.query)}")
-        lines += [f"{h.rank}. {inert(h.item.text)}  `score {h.score:.2f}`" for h in trace.hits]
-        if not trace.hits:
-            lines.append(f"_Nothing scored above the threshold._ {inert(trace.recall_note)}".strip())
+        note = inert(trace.recall_note) or "Memory is off for this session."
+        return f"{note}\n\nNo search ran and nothing is written."
+    lines = [f"**Why** {inert(plain_reason(decision.reason))}", decided_line(decision)]
+    if not decision.should_recall:
+        return "\n\n".join([*lines, "No search ran: the memory library was not consulted."])
+    lines.append(f"**Query** {inert(decision.query)}")
+    lines += [f"{h.rank}. {inert(h.item.text)}  `score {h.score:.2f} · {h.method}`" for h in trace.hits]
+    if not trace.hits:
+        lines.append(f"_Nothing scored above the threshold._ {inert(trace.recall_note)}".strip())
     return "\n\n".join(lines)
+
+
+def decided_line(decision: RecallDecision) -> str:
+    """The engineer's line: reason code, what matched, who decided (and any fallback), mode and latency."""
+    evidence = f" (matched “{inert(decision.evidence)}”)" if decision.evidence else ""
+    fallback = f" (fallback: {inert(decision.fallback_reason)})" if decision.fallback_reason else ""
+    return (
+        f"**Decided by** {inert_code(decision.decided_by)}{fallback} · mode {inert_code(decision.mode)} · "
+        f"reason {inert_code(decision.reason)}{evidence} · {decision.latency_ms:.1f} ms"
+    )
 
 
 def query_line(trace: Trace) -> str:
@@ -87,20 +136,36 @@ def hit_rows(hits: Sequence[ScoredMemory]) -> list[list[object]]:
     ]  # fmt: skip
 
 
+THRESHOLDS = {  # per retrieval method: the knob a hit's final score must pass, its Settings label, its variable
+    "bm25": ("recall_min_score", "BM25 min score", "OPENTALKING_MEMORY_RECALL_MIN_SCORE"),
+    "fusion": ("fusion_min_score", "Fusion/dense min score", "MEMTUNE_FUSION_MIN_SCORE"),
+    "dense": ("fusion_min_score", "Fusion/dense min score", "MEMTUNE_FUSION_MIN_SCORE"),
+    "mem0": ("mem0_threshold", "Mem0 search threshold", "MEMTUNE_MEM0_THRESHOLD"),
+}
+
+
 def threshold_of(hits: Sequence[ScoredMemory], tuning: Tuning) -> float:
     """The threshold the hits were held to: BM25's min score, the fused/dense one, or Mem0's."""
+    return float(getattr(tuning, THRESHOLDS[_method(hits, tuning)][0]))
+
+
+def threshold_label(hits: Sequence[ScoredMemory], tuning: Tuning) -> str:
+    """That threshold named as Settings names it, with its variable and value."""
+    _, label, variable = THRESHOLDS[_method(hits, tuning)]
+    return f"{label} {threshold_of(hits, tuning):g} ({variable})"
+
+
+def _method(hits: Sequence[ScoredMemory], tuning: Tuning) -> str:
     method = hits[0].method if hits else tuning.retrieval_method
-    if method in ("fusion", "dense"):
-        return tuning.fusion_min_score
-    return tuning.mem0_threshold if method == "mem0" else tuning.recall_min_score
+    return method if method in THRESHOLDS else "bm25"
 
 
 def score_bars(hits: Sequence[ScoredMemory], min_score: float) -> list[dict[str, object]]:
     """Bar-chart rows: each hit's final score, and the threshold as its own bar to compare against."""
     rows: list[dict[str, object]] = [
-        {"memory": f"{h.rank}. {h.item.text[:24]}", "score": round(h.score, 3), "kind": "hit"} for h in hits
+        {"memory": f"{h.rank}. {h.item.text[:16]}", "score": round(h.score, 3), "kind": "hit"} for h in hits
     ]
-    rows.append({"memory": f"threshold (min_score {min_score:g})", "score": min_score, "kind": "threshold"})
+    rows.append({"memory": f"threshold {min_score:g}", "score": min_score, "kind": "threshold"})
     return rows
 
 
@@ -263,11 +328,22 @@ def comparison_markdown(outcome: ModeOutcome, differences: Sequence[str]) -> str
 
 
 def disagreement_rows(report: BatchReport) -> list[list[object]]:
-    """Header plus one row per message where the modes disagree or one misses the label."""
-    header: list[object] = ["id", "text", "expected", *(f"{m}" for m in report.modes)]
+    """Header plus one row per message a mode got wrong (a mistake: it misses the label) or the modes decide
+    differently (unlabelled rows); a wrong verdict is marked ✗."""
+    header: list[object] = ["id", "text", "expected", "why listed", *(f"{m}" for m in report.modes)]
     rows = [header]
     for row in report.disagreements:
-        verdicts = [f"{'yes' if v.should_recall else 'no'} ({v.reason})" for v in row.verdicts]
-        expected = "" if row.message.expected is None else ("yes" if row.message.expected else "no")
-        rows.append([row.message.id, row.message.text, expected, *verdicts])
+        expected = row.message.expected
+        verdicts = [_verdict_cell(v.should_recall, v.reason, expected) for v in row.verdicts]
+        why = "mistake" if not row.matches_label else "modes disagree"
+        rows.append([row.message.id, row.message.text, _yes_no(expected), why, *verdicts])
     return rows
+
+
+def _verdict_cell(recall: bool, reason: str, expected: bool | None) -> str:
+    mark = "✗ " if expected is not None and recall != expected else ""
+    return f"{mark}{_yes_no(recall)} ({reason})"
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")

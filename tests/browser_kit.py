@@ -6,6 +6,7 @@ Set MEMTUNE_SCREENSHOTS to a folder to keep the screenshots of each tab (the REA
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ if not Path(CHROMIUM).exists():
 SCREENSHOTS = os.environ.get("MEMTUNE_SCREENSHOTS", "")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]  # fmt: skip
+GREETING = re.compile("Welcome back|欢迎回来")  # the offline greeting of a character with stored memories
 expect = playwright_api.expect
 Page = playwright_api.Page
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser_kit import ARGS, CHROMIUM, open_page, playwright_api, shoot
+from browser_kit import ARGS, CHROMIUM, GREETING, open_page, playwright_api, shoot
 
 # Stored through the REST API; each must show as typed, never as an image or bold text.
 HOSTILE = (
@@ -34,7 +34,7 @@ def page(app_url: str) -> Iterator[playwright_api.Page]:
 def test_chat_inspect_edit_and_compare(page: playwright_api.Page, app_url: str, tmp_path: Path) -> None:
     expect = playwright_api.expect
     page.goto(app_url, wait_until="domcontentloaded")
-    expect(page.locator("#chat").get_by_text("Here is what I remember", exact=False)).to_be_visible()
+    expect(page.locator("#chat").get_by_text(GREETING)).to_be_visible()
 
     # A turn that recalls a stored preference of the demo library.
     page.locator("#msg textarea").fill("还记得我喜欢喝什么茶吗")
@@ -56,7 +56,7 @@ def test_chat_inspect_edit_and_compare(page: playwright_api.Page, app_url: str, 
     expect(page.locator("#item-text textarea")).to_have_value("My dog is called Biscuit, a three-year-old beagle")
     page.locator("#item-text textarea").fill("My dog is called Biscuit, a four-year-old beagle")
     page.locator("#item-save").click()
-    expect(page.locator("#lib-status").get_by_text("Saved", exact=False)).to_be_visible()
+    expect(page.locator("#item-status").get_by_text("Saved", exact=False)).to_be_visible()
     expect(page.locator("#items").get_by_text("four-year-old beagle", exact=False).last).to_be_visible()
     shoot(page, "libraries")
 
@@ -102,7 +102,7 @@ def test_memory_markup_shows_as_text(page: playwright_api.Page, app_url: str, re
     request.getfixturevalue("hostile_memories")  # stored first: the greeting quotes the newest memories
     page.goto(app_url, wait_until="domcontentloaded")
     chat = page.locator("#chat")
-    expect(chat.get_by_text("Here is what I remember", exact=False)).to_be_visible()
+    expect(chat.get_by_text(GREETING)).to_be_visible()
     expect(chat.get_by_text("<img src=x", exact=False)).to_have_count(1)  # in the greeting
 
     page.locator("#msg textarea").fill("What tea do I like? Do you remember my cat?")
@@ -144,7 +144,7 @@ def test_private_console_after_login(tmp_path: Path) -> None:
         page.locator("input[type=password]").fill("browser-token")
         page.get_by_role("button", name="Login").click()
         # The page reloads after login; wait for the greeting of the loaded console before typing.
-        expect(page.locator("#chat").get_by_text("Here is what I remember", exact=False)).to_be_visible(timeout=20_000)
+        expect(page.locator("#chat").get_by_text(GREETING)).to_be_visible(timeout=20_000)
         page.locator("#msg textarea").fill("Do you remember what tea I like?")
         page.locator("#send").click()
         expect(page.locator("#chat").get_by_text("Recalled", exact=False).last).to_be_visible(timeout=20_000)

@@ -8,20 +8,19 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from browser_kit import Page, expect, open_page
+from browser_kit import GREETING, Page, expect, open_page
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning"),
     pytest.mark.usefixtures("collect_garbage"),
 ]
-GREETING = "Welcome back"
 
 
 @pytest.fixture
 def page(app_url: str) -> Iterator[Page]:
     with open_page() as page:
         page.goto(app_url, wait_until="domcontentloaded")
-        expect(page.locator("#chat").get_by_text(GREETING, exact=False).first).to_be_visible()
+        expect(page.locator("#chat").get_by_text(GREETING).first).to_be_visible()
         yield page
 
 
@@ -85,7 +84,7 @@ def test_after_end_session_the_next_message_opens_a_new_session(page: Page) -> N
     expect(page.locator("#chat").get_by_text("I started learning the cello last month")).to_be_visible()
     send(page, "How are you today?")
     expect(page.locator("#session-status")).to_contain_text("A new session started")
-    expect(page.locator("#chat").get_by_text(GREETING, exact=False)).to_have_count(2)
+    expect(page.locator("#chat").get_by_text(GREETING)).to_have_count(2)
     expect(page.locator("#status")).not_to_contain_text("session ended")
 
 

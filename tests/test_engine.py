@@ -58,8 +58,8 @@ def test_a_recalled_turn_is_fully_traced(engine_factory: Factory, store: SQLiteS
     assert trace.messages[0].content == "你是米娅。"
     assert trace.messages[trace.block_index].content.endswith("Current user message:\n还记得我喜欢喝什么茶吗")
     assert trace.reply_by == "offline"
-    assert trace.reply.startswith("[离线回复：未配置对话模型]")
-    assert "我喜欢喝乌龙茶，不加糖" in trace.reply
+    assert trace.reply_note == "离线回复 · 未配置对话模型" and not trace.reply.startswith("[")
+    assert trace.reply.startswith("你喜欢喝乌龙茶，不加糖，对吧？")
     assert trace.write is not None
     assert trace.write.decision.reason == "memory_check_question"  # asking about memory is not written
     assert [t.stage for t in trace.timings] == ["decide", "recall", "inject", "reply", "write", "summary"]
@@ -271,7 +271,7 @@ def test_store_failure_keeps_the_turn_and_retries(tmp_path: Path, scope: Scope) 
         assert trace.write is not None and trace.write.error.startswith("write failed: ProviderError")
         # the user still got an answer
         assert (trace.reply, trace.reply_by) == (
-            "[离线回复：未配置对话模型] 记忆里没有与「我的目标是今年跑完一次全马」相关的内容。",
+            "我想你还没跟我说过这件事——能告诉我吗？",
             "offline",
         )
         assert len(session.pending_writes) == 1

@@ -87,6 +87,6 @@ def _is_environ(node: ast.AST) -> bool:
 
 def test_every_room_is_a_package_and_the_top_level_stays_small() -> None:
     rooms = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__")
-    assert rooms == ["decide", "eval", "providers", "recall", "store", "write"]
+    assert rooms == ["decide", "eval", "providers", "recall", "reply", "store", "write"]
     assert all((PACKAGE / room / "__init__.py").is_file() for room in rooms)
     assert len(list(PACKAGE.glob("*.py"))) <= 20

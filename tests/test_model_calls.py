@@ -208,8 +208,8 @@ def test_a_cut_reply_can_be_dropped_for_an_offline_reply_that_says_why(
     session = engine.open_session(Scope.of("alice", "mia"), enabled=True, tuning=tuning)
     trace = list(engine.stream_turn(session, "I like oolong tea"))[-1]
     assert not isinstance(trace, str) and not trace.reply_partial and trace.reply_by == "offline"
-    assert trace.reply.startswith("[offline responder: the chat model timed out after 0.9 s]")
-    assert "no chat model configured" not in trace.reply
+    assert trace.reply_note == "offline responder · the chat model timed out after 0.9 s"
+    assert "offline responder" not in trace.reply and "I remember that you" not in trace.reply
 
 
 def test_a_non_streamed_reply_past_its_bound_says_the_model_timed_out(
@@ -218,7 +218,8 @@ def test_a_non_streamed_reply_past_its_bound_says_the_model_timed_out(
     server.script_for(lambda body: body.get("model") == "reply-model", Reply("late", delay_s=2.0))
     session = engine.open_session(Scope.of("alice", "mia"), enabled=True, tuning=Tuning(reply_timeout_ms=300))
     trace = engine.run_turn(session, "我喜欢乌龙茶")
-    assert trace.reply_by == "offline" and trace.reply.startswith("[离线回复：对话模型超时（0.3 秒）]")
+    assert trace.reply_by == "offline" and trace.reply_note == "离线回复 · 对话模型超时（0.3 秒）"
+    assert "离线回复" not in trace.reply
     assert trace.write is not None and trace.write.written  # the user's turn is kept all the same
 
 

@@ -31,8 +31,9 @@ RENDERED = {
     "summary-unnamed": lambda: [m.to_dict() for m in summary_messages(TURNS, 3)],
     "greeting": lambda: [m.to_dict() for m in greeting_messages("You are Mia.", ["likes oolong", "sister Anna"],
                                                                 name="Mia")],
-    "offline": lambda: [offline_reply("what tea?", ["likes oolong"], chinese=False),
-                        offline_reply("喝什么茶？", [], chinese=True), offline_greeting("Mia", [])],
+    "offline": lambda: [offline_reply("memory", ["I like oolong", "My sister is Anna"], chinese=False),
+                        offline_reply("not_found", [], chinese=True), offline_greeting("Mia", []),
+                        offline_greeting("Mia", ["用户喜欢乌龙茶"]), offline_reply("general", [], chinese=False)],
 }  # fmt: skip
 
 

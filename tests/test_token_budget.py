@@ -18,6 +18,7 @@ from memory_core.injection import (
     tuned_block,
 )
 from memory_core.models import MemoryItem
+from memory_core.reply.offline import restate
 from memory_core.views import block_size
 
 Factory = Callable[..., MemoryEngine]
@@ -209,7 +210,7 @@ def test_the_offline_reply_quotes_only_what_the_block_holds(
     left_out = {m.id for m in trace.block_budget.left_out}
     assert left_out and trace.reply_by == "offline"
     for hit in trace.hits:
-        assert (hit.item.text in trace.reply) == (hit.item.id not in left_out), hit.item.text
+        assert (restate(hit.item.text) in trace.reply) == (hit.item.id not in left_out), hit.item.text
 
 
 def test_when_nothing_fits_nothing_is_injected_and_the_trace_says_why(

@@ -33,8 +33,8 @@ def test_trace_views(engine_factory: Factory, store: SQLiteStore, scope: Scope) 
     session = engine.open_session(scope, persona="You are Mia.", enabled=True)
     trace = engine.run_turn(session, "还记得我喜欢喝什么茶吗")
 
-    assert decision_title(trace.decision, len(trace.hits)) == "Recalled 1 memory · preference_context · rule"
-    assert "我喜欢喝乌龙茶" in decision_details(trace)
+    assert decision_title(trace.decision, len(trace.hits)) == "Recalled 1 memory"
+    assert "我喜欢喝乌龙茶" in decision_details(trace) and "reason `preference_context`" in decision_details(trace)
     assert hit_rows(trace.hits)[0][:5] == [1, trace.hits[0].item.id, "我喜欢喝乌龙茶", "user_preference", "bm25"]
     bars = score_bars(trace.hits, 0.5)
     assert bars[-1] == {"memory": "threshold (min_score 0.5)", "score": 0.5, "kind": "threshold"}
@@ -49,10 +49,12 @@ def test_trace_views(engine_factory: Factory, store: SQLiteStore, scope: Scope) 
 def test_no_recall_and_memory_off_titles(engine_factory: Factory, scope: Scope) -> None:
     engine = engine_factory()
     off = engine.run_turn(engine.open_session(scope, enabled=False), "hello there, how are you today")
-    assert decision_title(off.decision, 0) == "Memory off: no recall, no write"
+    assert decision_title(off.decision, 0) == "Memory off: nothing recalled or written"
     assert write_summary(off.write).startswith("No write")
     on = engine.run_turn(engine.open_session(scope, enabled=True, tuning=Tuning(decision_mode="hybrid")), "介绍一下")
-    assert decision_title(on.decision, 0) == "No recall · no_marker · fallback_rule (llm_unavailable)"
+    assert decision_title(on.decision, 0) == "No recall: nothing in the message is about the user"
+    assert "`fallback_rule` (fallback: llm_unavailable)" in decision_details(on)
+    assert "No search ran" in decision_details(on) and "No search ran" in decision_details(off)
 
 
 def test_snippets_round_trip_to_settings() -> None:
@@ -118,7 +120,7 @@ def test_chat_messages_show_text_not_markup(engine_factory: Factory, store: SQLi
     user, note, reply = chat_messages(trace)
     assert user["content"] == "What tea do I like? Do you remember my \\[cat\\](x)?"
     assert "&lt;img src=x&gt; I love oolong tea" in note["content"] and "&lt;img src=x&gt;" in reply["content"]
-    assert note["metadata"]["title"] == "🧠 Recalled 2 memories · user_owned · rule"
+    assert note["metadata"]["title"] == "🧠 Recalled 2 memories"
     assert not [m for m in (user, note, reply) if "<" in m["content"] or "![](x)" in m["content"]]
 
 

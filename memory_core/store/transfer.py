@@ -143,13 +143,19 @@ def _parse_document(data: Mapping[str, Any]) -> tuple[str, list[NewItem]]:
     rows = data.get("items")
     if not isinstance(rows, list):
         raise InvalidInputError("items must be a list")
-    return name, [_new_item(row, f"item {index}") for index, row in enumerate(rows)]
+    return name, [_new_item(row, f"Row {number}") for number, row in enumerate(rows, start=1)]
 
 
 def _new_item(row: Any, what: str) -> NewItem:
+    """One imported memory; ``what`` names its row, as in "Row 1: the text is empty"."""
     if not isinstance(row, Mapping):
-        raise InvalidInputError(f"{what} must be an object")
-    return validate_new_item(NewItem.from_dict(row, what=what), what=what)
+        raise InvalidInputError(f"{what}: a memory must be an object of fields (text, type, category, …)")
+    item = NewItem.from_dict(row, what=what)
+    try:
+        # "the" makes the checks' messages ("the text is empty") read after the row's name.
+        return validate_new_item(item, what="the")
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{what}: {exc}") from exc
 
 
 def _parse_examples(rows: Any) -> list[NewTaughtExample]:
@@ -157,7 +163,7 @@ def _parse_examples(rows: Any) -> list[NewTaughtExample]:
         return []
     if not isinstance(rows, list):
         raise InvalidInputError("taught_examples must be a list")
-    return [_new_example(row, f"taught example {index}") for index, row in enumerate(rows)]
+    return [_new_example(row, f"Taught example {number}") for number, row in enumerate(rows, start=1)]
 
 
 def _new_example(row: Any, what: str) -> NewTaughtExample:
@@ -258,9 +264,9 @@ def _parse_csv(text: str) -> list[NewItem]:
         # Rows are numbered as a spreadsheet shows them: the header is row 1.
         for number, row in enumerate(reader, start=2):
             if any(cell.strip() for cell in row):
-                items.append(_csv_item(header, row, f"row {number}"))
+                items.append(_csv_item(header, row, f"Row {number}"))
     except csv.Error as exc:
-        raise InvalidInputError(f"row {number + 1} is not valid CSV: {exc}") from exc
+        raise InvalidInputError(f"Row {number + 1} is not valid CSV: {exc}") from exc
     return items
 
 
@@ -268,17 +274,17 @@ def _csv_header(cells: Sequence[str]) -> list[str]:
     header = [cell.strip() for cell in cells]
     unknown = [name for name in header if name not in CSV_COLUMNS]
     if unknown:
-        raise InvalidInputError(f"unknown CSV columns: {', '.join(map(repr, unknown))}")
+        raise InvalidInputError(f"Row 1 (the header): unknown columns {', '.join(map(repr, unknown))}")
     if len(set(header)) != len(header):
-        raise InvalidInputError("the CSV header names a column twice")
+        raise InvalidInputError("Row 1 (the header): a column is named twice")
     if "text" not in header:
-        raise InvalidInputError("the CSV header has no 'text' column")
+        raise InvalidInputError("Row 1 (the header): there is no 'text' column")
     return header
 
 
 def _csv_item(header: list[str], row: list[str], what: str) -> NewItem:
     if len(row) != len(header):
-        raise InvalidInputError(f"{what} has {len(row)} cells but the header has {len(header)}")
+        raise InvalidInputError(f"{what}: {len(row)} cells, but the header has {len(header)} columns")
     cells = (unescape_cell(cell) for cell in row)
     values: dict[str, Any] = {name: cell for name, cell in zip(header, cells, strict=True) if cell != ""}
     if "metadata" in values:
@@ -290,7 +296,7 @@ def _metadata(cell: str, what: str) -> Any:
     try:
         return json.loads(cell)
     except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"{what} metadata is not valid JSON: {exc}") from exc
+        raise InvalidInputError(f"{what}: the metadata is not valid JSON ({exc})") from exc
 
 
 # Files

@@ -1,0 +1,1 @@
+"""Replies: the chat model's, else the offline responder's, built from what was recalled."""
