@@ -137,14 +137,23 @@ def test_compare_and_batch(client: Client, tmp_path: Path) -> None:
     assert chart["data"] == [["rule", 1.0], ["hybrid", 1.0], ["llm", 1.0]]
     assert disagreements["headers"][:3] == ["id", "text", "expected"]
     assert Path(csv_file).read_text(encoding="utf-8-sig").startswith("id,text,expected")
+    # An empty message or a missing file clears what the last run showed, and says why beside the button.
+    assert client.predict("  ", api_name="/compare") == ("", "", "", "⚠️ Type a message to compare.")
+    *cleared, status = client.predict(None, api_name="/batch")
+    assert status.startswith("⚠️ Choose a JSONL or CSV file") and not cleared[0]["data"] and cleared[4] is None
 
 
 def test_settings_apply_to_this_session_only(client: Client) -> None:
     client.predict(*SCOPE, api_name="/start_chat")
     knobs = ("rule", 2000, "hybrid", 2, 0.0, 2000, 1.0, "pipecat", "MEM: ", 1, True, "hybrid", True, 8, 3, 30000, 20000,
              "fusion", 0.6, 0.6, 200, 600, 0.05, 0.7, False, 0.1)  # fmt: skip
-    status, env, pipecat, *_ = client.predict(*knobs, api_name="/apply_settings")
+    bad = (knobs[0], -1, *knobs[2:])  # a negative decision timeout: refused beside the button, nothing applied
+    status, env, _, mode, backend = client.predict(*bad, api_name="/apply_settings")
+    assert status.startswith("⚠️ Not applied") and "OPENTALKING_MEMORY_DECISION_TIMEOUT_MS" in status
+    assert "OPENTALKING_MEMORY_RECALL_LIMIT=2" not in env and (mode, backend) == ("rule", "hybrid")
+    status, env, pipecat, mode, backend = client.predict(*knobs, api_name="/apply_settings")
     assert status == "Applied to this session."
+    assert (mode, backend) == ("rule", "hybrid")  # what the chat's radios now show
     assert "OPENTALKING_MEMORY_RECALL_LIMIT=2" in env and "search_limit=2" in pipecat
     chat = client.predict("还记得我喜欢喝什么茶吗", False, api_name="/send")[0]
     assert text_of(chat[-1]).startswith(OFFLINE_TEA_REPLY)

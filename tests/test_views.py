@@ -18,6 +18,7 @@ from memory_core.views import (
     query_line,
     score_bars,
     summary_state,
+    threshold_label,
     threshold_of,
     turn_label,
     write_summary,
@@ -37,7 +38,7 @@ def test_trace_views(engine_factory: Factory, store: SQLiteStore, scope: Scope) 
     assert "我喜欢喝乌龙茶" in decision_details(trace) and "reason `preference_context`" in decision_details(trace)
     assert hit_rows(trace.hits)[0][:5] == [1, trace.hits[0].item.id, "我喜欢喝乌龙茶", "user_preference", "bm25"]
     bars = score_bars(trace.hits, 0.5)
-    assert bars[-1] == {"memory": "threshold (min_score 0.5)", "score": 0.5, "kind": "threshold"}
+    assert bars[-1] == {"memory": "threshold 0.5", "score": 0.5, "kind": "threshold"}
     spans = message_spans(trace.messages, trace.memory_block, trace.block_index)
     assert (trace.memory_block, "memory") in spans
     assert "".join(text for text, _ in spans).count("还记得我喜欢喝什么茶吗") == 1
@@ -81,6 +82,10 @@ def test_threshold_follows_the_method_that_ran() -> None:
     tuning = Tuning(recall_min_score=1.5, fusion_min_score=0.6, mem0_threshold=0.2)
     assert threshold_of((), tuning) == 0.6  # fusion by default
     assert threshold_of((), Tuning(retrieval_method="bm25", recall_min_score=1.5)) == 1.5
+    # One threshold per method, named as Settings names it, with its variable: never "min_score" for all.
+    assert threshold_label((), tuning) == "Fusion/dense min score 0.6 (MEMTUNE_FUSION_MIN_SCORE)"
+    bm25 = Tuning(retrieval_method="bm25", recall_min_score=1.5)
+    assert threshold_label((), bm25) == "BM25 min score 1.5 (OPENTALKING_MEMORY_RECALL_MIN_SCORE)"
 
 
 MARKUP_MEMORIES = [NewItem("<img src=x> I love oolong tea", "preference", "user_preference"),
@@ -121,7 +126,10 @@ def test_chat_messages_show_text_not_markup(engine_factory: Factory, store: SQLi
     assert user["content"] == "What tea do I like? Do you remember my \\[cat\\](x)?"
     assert "&lt;img src=x&gt; I love oolong tea" in note["content"] and "&lt;img src=x&gt;" in reply["content"]
     assert note["metadata"]["title"] == "🧠 Recalled 2 memories"
-    assert not [m for m in (user, note, reply) if "<" in m["content"] or "![](x)" in m["content"]]
+    small_print = "\n\n<sub>offline responder · no chat model configured</sub>"  # the console's own markup
+    assert reply["content"].endswith(small_print)
+    shown = [user["content"], note["content"], reply["content"].removesuffix(small_print)]
+    assert not [text for text in shown if "<" in text or "![](x)" in text]
 
 
 def test_the_summary_state_says_what_was_left_out_and_a_partial_reply() -> None:
