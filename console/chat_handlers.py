@@ -296,8 +296,8 @@ def inspect(state: ConsoleState | None, label: str | None) -> tuple[Any, ...]:
     decision = trace.decision.to_dict() if trace.decision else {"memory": "off", "note": trace.recall_note}
     hits = pd.DataFrame(hit_rows(trace.hits), columns=HIT_COLUMNS)
     tuning = state.tuning if state else Tuning()
-    bars = gr.BarPlot(pd.DataFrame(score_bars(trace.hits, threshold_of(trace.hits, tuning))),
-                      label=f"Final scores against the threshold: {threshold_label(trace.hits, tuning)}")  # fmt: skip
+    label = f"Final scores (blue) against the threshold (orange): {threshold_label(trace.hits, tuning)}"
+    bars = gr.BarPlot(pd.DataFrame(score_bars(trace.hits, threshold_of(trace.hits, tuning))), label=label)
     spans = message_spans(trace.messages, trace.memory_block, trace.block_index)
     return (
         gr.Dropdown(choices=choices, value=turn_label(trace)),

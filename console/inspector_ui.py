@@ -22,8 +22,9 @@ def inspector_tab(state: gr.State) -> dict[str, Any]:
             query = gr.Markdown(chat.INSPECTOR_HINT, elem_id="query")
             timings = gr.Dataframe(headers=["stage", "ms"], label="Time per stage (ms)", interactive=False)
     hits = gr.Dataframe(headers=HIT_COLUMNS, label="Hits and their score parts", interactive=False, elem_id="hits")
+    # The bars name themselves ("1. <memory>", "threshold 0.6") and the label says the colours: no legend to cut off.
     bars = gr.BarPlot(x="memory", y="score", color="kind", label="Final scores against the threshold",
-                      elem_id="score-chart", height=300, x_label_angle=-30, color_title="",
+                      elem_id="score-chart", colors_in_legend=[], x_label_angle=-30,
                       color_map={"hit": "#6366f1", "threshold": "#f97316"})  # fmt: skip
     prompt = gr.HighlightedText(label="Exact messages sent (memory block highlighted)", elem_id="prompt",
                                 color_map={"memory": "green", "system": "gray", "user": "blue",

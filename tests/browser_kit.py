@@ -43,3 +43,16 @@ def shoot(page: playwright_api.Page, name: str) -> None:
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+def shoot_between(page: playwright_api.Page, name: str, top: str, bottom: str) -> None:
+    """A screenshot of one section of a long page: from the top of one element to the bottom of another."""
+    if not SCREENSHOTS:
+        return
+    first, last = page.locator(top).first.bounding_box(), page.locator(bottom).first.bounding_box()
+    assert first is not None and last is not None, f"{top} or {bottom} is not on the page"
+    width = page.viewport_size["width"] if page.viewport_size else 1400
+    scrolled = float(page.evaluate("window.scrollY"))  # boxes are in the viewport, the clip is in the page
+    clip = {"x": 0, "y": first["y"] + scrolled - 8, "width": width, "height": last["y"] + last["height"] - first["y"] + 16}
+    Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True, clip=clip)

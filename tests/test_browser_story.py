@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from browser_kit import GREETING, Page, expect, open_page
+from browser_kit import GREETING, Page, expect, open_page, shoot_between
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning"),
@@ -143,3 +144,16 @@ def test_the_inspector_hints_when_empty_and_names_its_threshold(page: Page) -> N
     send(page, "还记得我喜欢喝什么茶吗")
     tab(page, "Inspector")
     expect(page.locator("#score-chart")).to_contain_text("Fusion/dense min score 0.6 (MEMTUNE_FUSION_MIN_SCORE)")
+
+
+def test_golden_conversations_a_against_b_show_the_changed_probe_and_its_traces(page: Page) -> None:
+    tab(page, "Compare")
+    page.locator("#ab-file input[type=file]").set_input_files(str(Path(__file__).parent / "data/ab-conversations.json"))
+    page.locator("#ab-b-decision-mode").get_by_label("always", exact=True).check()
+    page.locator("#ab-run").click()
+    changes = page.locator("#ab-changes")
+    expect(changes.get_by_text("ab-en/q2").last).to_be_visible(timeout=60_000)
+    expect(page.locator("#ab-metrics").get_by_text("decision_accuracy").last).to_be_visible()
+    changes.get_by_text("ab-en/q2").last.click()
+    expect(page.locator("#ab-b-trace")).to_contain_text("How many legs does a spider have?")
+    shoot_between(page, "compare-ab", "#ab-file", "#ab-b-block")
