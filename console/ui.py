@@ -54,14 +54,26 @@ def build_ui(engine: MemoryEngine, sandboxes: Sandboxes | None = None, *, browse
                 twins = settings_ui.settings_tab(console, state, (chat_tab["mode"], chat_tab["backend"]))
         chat_tab["after_turn"](inspector, teaching)
         chat_tab["mirror"](*twins)
-        chat_page.select(**chat_tab["refresh_libraries"])  # views refresh when shown: turns change what they list
-        libraries_page.select(**libraries_tab["refresh"])
+        # Views refresh when shown (turns change what they list), once the page has loaded the visitor's state.
+        chat_page.select(**once_loaded(chat_tab["refresh_libraries"]))
+        libraries_page.select(**once_loaded(libraries_tab["refresh"]))
         teaching_ui.wire_inspector(console, state, inspector, teaching)
         _on_open(console, demo, state, token, chat_tab, libraries_tab, teaching)
     # Gradio keeps each session's copy of the page (about 0.5 MB here): bounded, whatever the traffic.
     demo.state_session_capacity = engine.settings.session_capacity
     blocks: gr.Blocks = demo
     return blocks
+
+
+def once_loaded(event: dict[str, Any]) -> dict[str, Any]:
+    """An event that does nothing before the page's load has given the visitor their state: a tab clicked
+    while the page loads must not claim a sandbox of its own (the load restores the browser's)."""
+    fn, width = event["fn"], len(event["outputs"])
+
+    def guarded(current: ConsoleState | None, *args: Any) -> Any:
+        return tuple(gr.skip() for _ in range(width)) if current is None else fn(current, *args)
+
+    return {**event, "fn": guarded}
 
 
 def _on_open(

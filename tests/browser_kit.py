@@ -53,6 +53,7 @@ def shoot_between(page: playwright_api.Page, name: str, top: str, bottom: str) -
     assert first is not None and last is not None, f"{top} or {bottom} is not on the page"
     width = page.viewport_size["width"] if page.viewport_size else 1400
     scrolled = float(page.evaluate("window.scrollY"))  # boxes are in the viewport, the clip is in the page
-    clip = {"x": 0, "y": first["y"] + scrolled - 8, "width": width, "height": last["y"] + last["height"] - first["y"] + 16}
+    height = last["y"] + last["height"] - first["y"] + 16
+    clip = {"x": 0, "y": first["y"] + scrolled - 8, "width": width, "height": height}
     Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True, clip=clip)

@@ -100,6 +100,40 @@ def running_app(data: Path, **env: str) -> Iterator[str]:
         gc.collect()
 
 
+@contextmanager
+def serving_console(data: Path) -> Iterator[tuple[str, MemoryEngine]]:
+    """The console's app in this process (uvicorn on a thread, a free port, ``data`` as its data directory),
+    for gradio_client tests that also look at the engine behind it."""
+    import threading
+
+    import uvicorn
+
+    from app import create_app
+
+    settings = load_settings({"MEMTUNE_DATA_DIR": str(data), "OPENTALKING_ENV_FILE": str(data / "none.env")})
+    app, engine = create_app(settings)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "gradio_api/info", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    try:
+        yield url, engine
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.close()
+        gc.collect()
+
+
 @pytest.fixture(scope="module")
 def app_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The data directory of the module's `python app.py` (its log is app.log there)."""

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import gc
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
-from conftest import free_port
+from conftest import serving_console
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from app import create_app
-from memory_core import MemoryEngine, load_settings
+from memory_core import MemoryEngine
 from memory_core.eval.ab_runs import AbRuns
 
 DATA = Path(__file__).parent / "data" / "ab-conversations.json"
@@ -28,27 +22,8 @@ B = ("always", "bm25", 5, 1000000, 0.6, 0.05, "reference")
 
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MemoryEngine]]:
-    data = tmp_path_factory.mktemp("console-ab")
-    settings = load_settings({"MEMTUNE_DATA_DIR": str(data), "OPENTALKING_ENV_FILE": str(data / "none.env")})
-    app, engine = create_app(settings)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "gradio_api/info", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield url, engine
-    server.should_exit = True
-    thread.join(timeout=10)
-    engine.close()
-    gc.collect()
+    with serving_console(tmp_path_factory.mktemp("console-ab")) as served:
+        yield served
 
 
 @pytest.fixture
