@@ -162,6 +162,9 @@ def test_a_failing_reply_still_answers_and_writes_the_turn(server: OpenAIServer,
     trace = engine.run_turn(session, "I prefer tea over coffee")
     assert trace.reply_by == "offline" and trace.errors[0].startswith("reply failed: ProviderError")
     assert trace.write is not None and trace.write.written[0].text == "I prefer tea over coffee"
+    # The note under the reply says the configured model failed, with its error; the reply carries no label.
+    assert trace.reply_note.startswith("offline responder · the chat model failed: ProviderError")
+    assert "down" in trace.reply_note and "offline responder" not in trace.reply
 
 
 def test_a_slow_reply_is_cut_at_its_own_bound(server: OpenAIServer, engine: MemoryEngine) -> None:
@@ -169,6 +172,7 @@ def test_a_slow_reply_is_cut_at_its_own_bound(server: OpenAIServer, engine: Memo
     session = engine.open_session(Scope.of("alice", "mia"), enabled=True, tuning=Tuning(reply_timeout_ms=200))
     trace = engine.run_turn(session, "I prefer tea over coffee")
     assert trace.reply_by == "offline" and "timeout after 200 ms" in trace.errors[0]
+    assert trace.reply_note == "offline responder · the chat model timed out after 0.2 s"
 
 
 def test_summary_failure_writes_the_fallback_summary(server: OpenAIServer, engine: MemoryEngine) -> None:
