@@ -140,6 +140,16 @@ def test_only_the_newest_runs_are_kept(settings: Settings, conversations: Conver
         f"{i}{suffix}" for i in ids[2:] for suffix in (".json", ".conversations.json"))  # fmt: skip
 
 
+def test_runs_of_every_owner_are_bounded_together(settings: Settings, conversations: ConversationSet) -> None:
+    """Sandboxes come and go on a public Space: the oldest runs of any owner go once all of them pass the cap."""
+    run = bm25_run(settings, conversations)
+    owners = [AbRuns(settings.data_dir, f"sb-{n}", keep_all=4) for n in range(3)]
+    saved = [(owner, owner.save(run, conversations.content).id) for owner in owners for _ in range(2)]
+    kept = sorted(i for owner in owners for i in owner.ids())
+    assert kept == sorted(i for _, i in saved[2:])  # the first owner's two runs, the oldest, are gone
+    assert owners[0].ids() == [] and not list(owners[0].folder.glob("*.conversations.json"))
+
+
 def test_owners_see_only_their_own_runs(settings: Settings, conversations: ConversationSet) -> None:
     mine, theirs = AbRuns(settings.data_dir, "sb-one"), AbRuns(settings.data_dir, "sb-two")
     saved = mine.save(bm25_run(settings, conversations), conversations.content)

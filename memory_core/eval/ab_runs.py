@@ -21,6 +21,7 @@ from ..tuning import Tuning
 from .ab_run import AbRun, Choice, ProbeResult, Side, TraceView
 
 MAX_RUNS = 20  # per owner; the oldest go first
+MAX_ALL_RUNS = 200  # across owners: sandboxes come and go on a public Space, their runs must not pile up
 FOLDER = "ab-runs"
 RUN_ID = re.compile(r"ab-\d{8}-\d{6}-\d{6}-[0-9a-f]{6}")
 
@@ -40,9 +41,10 @@ def new_run_id() -> str:
 class AbRuns:
     """One owner's saved runs, newest first."""
 
-    def __init__(self, data_dir: str | Path, owner: str, *, keep: int = MAX_RUNS) -> None:
-        self.folder = Path(data_dir) / FOLDER / owner_folder(owner)
-        self.keep = keep
+    def __init__(self, data_dir: str | Path, owner: str, *, keep: int = MAX_RUNS, keep_all: int = MAX_ALL_RUNS) -> None:
+        self.root = Path(data_dir) / FOLDER
+        self.folder = self.root / owner_folder(owner)
+        self.keep, self.keep_all = keep, keep_all
 
     def save(self, run: AbRun, content: bytes) -> AbRun:
         """Store the run (with a new id) and the file it ran; only the newest `keep` runs stay."""
@@ -82,9 +84,18 @@ class AbRuns:
         return self.folder / f"{run_id}{suffix}"
 
     def _prune(self) -> None:
+        """The owner's newest `keep` stay, and the newest `keep_all` of everyone's."""
         for old in self.ids()[self.keep :]:
-            for suffix in (".json", ".conversations.json"):
-                self._file(old, suffix).unlink(missing_ok=True)
+            _forget(self.folder, old)
+        everyone = sorted(((path.stem, path.parent) for path in self.root.glob("*/ab-*.json")
+                           if RUN_ID.fullmatch(path.stem)), reverse=True)  # fmt: skip
+        for run_id, folder in everyone[self.keep_all :]:
+            _forget(folder, run_id)
+
+
+def _forget(folder: Path, run_id: str) -> None:
+    for suffix in (".json", ".conversations.json"):
+        (folder / f"{run_id}{suffix}").unlink(missing_ok=True)
 
 
 def _write(path: Path, data: bytes) -> None:
