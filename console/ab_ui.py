@@ -106,8 +106,11 @@ def _wire(console: Console, state: gr.State, parts: dict[str, Any], buttons: dic
     listing = [parts[key] for key in ("metrics", "changes", "probe", "saved", "other", "status")]
     shows = [state, parts["shown"], *listing]
 
-    def visitor_runs(current: ConsoleState | None) -> tuple[ConsoleState, Any]:
+    def visitor_runs(current: ConsoleState | None, *, counted: bool = False) -> tuple[ConsoleState, Any]:
+        """The visitor's saved runs; a run is counted against a sandbox's turn quota like a chat turn."""
         state0, visitor = console.visitor(current)
+        if counted:
+            console.allow_turn(visitor)
         return state0, ab.runs_of(engine, visitor)
 
     def with_runs(fn: Callable[..., tuple[Any, ...]]) -> Callable[..., tuple[Any, ...]]:
@@ -121,14 +124,14 @@ def _wire(console: Console, state: gr.State, parts: dict[str, Any], buttons: dic
     @friendly
     def on_run(current: ConsoleState | None, path: str | None, *values: Any,
                progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008  # fmt: skip
-        state0, runs = visitor_runs(current)
+        state0, runs = visitor_runs(current, counted=True)
         half = len(ab.KNOBS)
         return state0, *ab.run_new(engine, runs, state0.tuning, path, values[:half], values[half:], progress)
 
     @friendly
     def on_rerun(current: ConsoleState | None, run_id: str | None, path: str | None,
                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008  # fmt: skip
-        state0, runs = visitor_runs(current)
+        state0, runs = visitor_runs(current, counted=True)
         return state0, *ab.run_again(engine, runs, run_id, path, progress)
 
     def on_reset(current: ConsoleState | None) -> tuple[Any, ...]:
