@@ -29,8 +29,9 @@ INTRO = (
 )
 
 
-def ab_section(console: Console, state: gr.State) -> None:
-    """The section's components, then their wiring."""
+def ab_section(console: Console, state: gr.State) -> dict[str, Any]:
+    """The section's components, then their wiring; returns the event listing the visitor's saved runs (run
+    when the tab is shown)."""
     gr.Markdown(INTRO)
     tuning = console.engine.settings.tuning()
     shown = gr.State("")  # the id of the run on screen
@@ -64,7 +65,8 @@ def ab_section(console: Console, state: gr.State) -> None:
     parts = {"upload": upload, "a": knobs_a, "b": knobs_b, "shown": shown, "metrics": metrics, "changes": changes,
              "probe": probe, "traces": traces, "saved": saved, "other": other, "status": status,
              "between": between, "between_changes": between_changes}  # fmt: skip
-    _wire(console, state, parts, {"run": run, "reset": reset, "refresh": refresh, "again": again, "compare": compare})
+    return _wire(console, state, parts, {"run": run, "reset": reset, "refresh": refresh, "again": again,
+                                         "compare": compare})  # fmt: skip
 
 
 def _knobs(side: str, tuning: Tuning) -> list[Any]:
@@ -101,7 +103,7 @@ def _trace_column(side: str) -> list[Any]:
         ]  # fmt: skip
 
 
-def _wire(console: Console, state: gr.State, parts: dict[str, Any], buttons: dict[str, gr.Button]) -> None:
+def _wire(console: Console, state: gr.State, parts: dict[str, Any], buttons: dict[str, gr.Button]) -> dict[str, Any]:
     engine = console.engine
     listing = [parts[key] for key in ("metrics", "changes", "probe", "saved", "other", "status")]
     shows = [state, parts["shown"], *listing]
@@ -143,8 +145,9 @@ def _wire(console: Console, state: gr.State, parts: dict[str, Any], buttons: dic
     buttons["again"].click(on_rerun, [state, parts["saved"], parts["upload"]], shows, api_name="ab_rerun",
                            concurrency_id="ab_run")  # fmt: skip
     parts["saved"].input(with_runs(ab.open_saved), [state, parts["saved"]], shows, api_name="ab_open")
-    buttons["refresh"].click(with_runs(ab.saved_list), [state], [state, parts["saved"], parts["other"],
-                             parts["status"]], api_name="ab_saved")  # fmt: skip
+    saved_list: dict[str, Any] = {"fn": with_runs(ab.saved_list), "inputs": [state],
+                  "outputs": [state, parts["saved"], parts["other"], parts["status"]]}  # fmt: skip
+    buttons["refresh"].click(**saved_list, api_name="ab_saved")
     buttons["compare"].click(with_runs(ab.compare_saved), [state, parts["saved"], parts["other"]],
                              [state, parts["between"], parts["between_changes"], parts["status"]],
                              api_name="ab_compare_runs")  # fmt: skip
@@ -152,3 +155,4 @@ def _wire(console: Console, state: gr.State, parts: dict[str, Any], buttons: dic
     parts["probe"].change(with_runs(ab.probe_traces), [state, parts["shown"], parts["probe"]],
                           [state, *parts["traces"]], api_name="ab_probe")  # fmt: skip
     buttons["reset"].click(on_reset, [state], [state, *knobs], api_name="ab_defaults")
+    return {**saved_list, "api_visibility": "private"}

@@ -71,5 +71,4 @@ def compare_tab(console: Console, state: gr.State) -> dict[str, Any]:
     # golden queries: every retrieval method scored on a file, side by side
 
     retrieval_ui.golden_section(console, state)
-    ab_ui.ab_section(console, state)
-    return panel
+    return {**panel, "saved_runs": ab_ui.ab_section(console, state)}

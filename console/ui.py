@@ -48,7 +48,7 @@ def build_ui(engine: MemoryEngine, sandboxes: Sandboxes | None = None, *, browse
                 inspector = inspector_ui.inspector_tab(state)
             with gr.Tab("Libraries & items", id="libraries") as libraries_page:
                 libraries_tab = libraries_ui.libraries_tab(console, state)
-            with gr.Tab("Compare", id="compare"):
+            with gr.Tab("Compare", id="compare") as compare_page:
                 teaching = compare_ui.compare_tab(console, state)
             with gr.Tab("Settings", id="settings"):
                 twins = settings_ui.settings_tab(console, state, (chat_tab["mode"], chat_tab["backend"]))
@@ -57,6 +57,7 @@ def build_ui(engine: MemoryEngine, sandboxes: Sandboxes | None = None, *, browse
         # Views refresh when shown (turns change what they list), once the page has loaded the visitor's state.
         chat_page.select(**once_loaded(chat_tab["refresh_libraries"]))
         libraries_page.select(**once_loaded(libraries_tab["refresh"]))
+        compare_page.select(**once_loaded(teaching["saved_runs"]))
         teaching_ui.wire_inspector(console, state, inspector, teaching)
         _on_open(console, demo, state, token, chat_tab, libraries_tab, teaching)
     # Gradio keeps each session's copy of the page (about 0.5 MB here): bounded, whatever the traffic.
