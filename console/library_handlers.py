@@ -19,7 +19,7 @@ from memory_core import (
     NotFoundError,
     ProviderError,
     Scope,
-    SQLiteStore,
+    Store,
     audit_library,
     read_library_file,
     write_library_file,
@@ -35,7 +35,7 @@ MAX_TURNS_FILE = 5_000
 NEW_ITEM_TYPE = "note"  # what the editor starts from: a new memory inherits nothing from the last picked row
 
 
-def store_of(engine: MemoryEngine) -> SQLiteStore:
+def store_of(engine: MemoryEngine) -> Store:
     if engine.store is None:
         raise gr.Error("The memory provider is 'none': there are no libraries to manage.")
     return engine.store

@@ -30,7 +30,7 @@ from memory_core import (
     Retriever,
     Scope,
     ScoredMemory,
-    SQLiteStore,
+    Store,
     TaughtExample,
     audit_library,
     export_csv,
@@ -134,7 +134,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 # Helpers shared by the handlers
 
 
-def _store(engine: MemoryEngine) -> SQLiteStore:
+def _store(engine: MemoryEngine) -> Store:
     if engine.store is None:
         raise HTTPException(503, NO_PROVIDER)
     return engine.store
@@ -163,7 +163,7 @@ def _library_scope(engine: MemoryEngine, profile_id: str | None, character_id: s
 
 
 def _page(
-    store: SQLiteStore, scope: Scope, wanted: ItemFilter, offset: int, limit: int | None
+    store: Store, scope: Scope, wanted: ItemFilter, offset: int, limit: int | None
 ) -> tuple[Sequence[MemoryItem], int]:
     """One page and the filtered total; no limit means every item from offset on, with no hidden cap."""
     if limit is not None:

@@ -69,6 +69,7 @@ from .recall.tokenizer import tokenize
 from .reply.responder import OfflineResponder
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import LLMConfig, Settings, load_settings
+from .store.protocol import Store
 from .store.sqlite import SQLiteStore
 from .store.transfer import (
     ImportReport,
@@ -134,6 +135,7 @@ __all__ = [
     "Session",
     "Settings",
     "StageTiming",
+    "Store",
     "StreamingChatModel",
     "SummaryRecord",
     "SummaryText",

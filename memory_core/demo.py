@@ -7,7 +7,7 @@ demo was seeded, so it never comes back on its own).
 from __future__ import annotations
 
 from .models import NewItem, Scope, utc_timestamp
-from .store.sqlite import SQLiteStore
+from .store.protocol import Store
 
 DEMO_CHARACTER_ID = "demo"
 DEMO_LIBRARY_ID = "demo"
@@ -36,7 +36,7 @@ def demo_scope() -> Scope:
     return Scope.of(DEMO_PROFILE_ID, DEMO_CHARACTER_ID, DEMO_LIBRARY_ID)
 
 
-def seed_demo(store: SQLiteStore) -> bool:
+def seed_demo(store: Store) -> bool:
     """Create the demo character and library unless they were seeded before; True when seeded now."""
     if store.get_meta(DEMO_MARKER) is not None:
         return False
@@ -45,12 +45,12 @@ def seed_demo(store: SQLiteStore) -> bool:
     return True
 
 
-def seed_sandbox(store: SQLiteStore, profile_id: str) -> None:
+def seed_sandbox(store: Store, profile_id: str) -> None:
     """Give a new sandbox its own copy of the demo: the character (owned by the sandbox) and its library."""
     _seed(store, profile_id, owner=profile_id)
 
 
-def _seed(store: SQLiteStore, profile_id: str, *, owner: str) -> None:
+def _seed(store: Store, profile_id: str, *, owner: str) -> None:
     store.save_character(DEMO_CHARACTER_ID, DEMO_NAME, DEMO_PERSONA, owner=owner)
     items = [
         NewItem(text, item_type, category, "high", "demo", {"demo": True})

@@ -51,7 +51,7 @@ from .stages import (
     summarise,
     write,
 )
-from .store.sqlite import SQLiteStore
+from .store.protocol import Store
 from .tuning import Tuning
 from .write.dedupe import DuplicateFinder
 from .write.gate import WriteScorer, at_threshold, import_items
@@ -110,7 +110,7 @@ class MemoryEngine:
 
     def __init__(
         self,
-        store: SQLiteStore | None,
+        store: Store | None,
         retriever: Retriever | None,
         *,
         settings: Settings,

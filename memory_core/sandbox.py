@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from .demo import seed_sandbox
 from .errors import QuotaError
 from .settings import Settings
-from .store.sqlite import SQLiteStore
+from .store.protocol import Store
 
 SANDBOX_PREFIX = "sbx_"
 _TOKEN = re.compile(r"^sbx_[A-Za-z0-9_-]{24}$")
@@ -130,7 +130,7 @@ class Sandboxes:
 
     def __init__(
         self,
-        store: SQLiteStore,
+        store: Store,
         policy: SandboxPolicy,
         *,
         seed: Callable[[str], None],
@@ -227,7 +227,7 @@ def _seconds(value: str) -> float:
         return 0.0  # an unreadable entry counts as long idle, so the next sweep clears it
 
 
-def build_sandboxes(store: SQLiteStore, settings: Settings, *, forget: Callable[[str], object]) -> Sandboxes:
+def build_sandboxes(store: Store, settings: Settings, *, forget: Callable[[str], object]) -> Sandboxes:
     """Public mode's sandboxes over the store: quotas installed in it, idle ones swept now and every 10 min."""
     policy = SandboxPolicy.from_settings(settings)
     store.limits = SandboxLimits(policy)
@@ -237,7 +237,7 @@ def build_sandboxes(store: SQLiteStore, settings: Settings, *, forget: Callable[
     return sandboxes
 
 
-def browser_secret(store: SQLiteStore | None) -> str:
+def browser_secret(store: Store | None) -> str:
     """The key a visitor's browser keeps its sandbox token under, the same across restarts of the store."""
     if store is None:
         return secrets.token_urlsafe(16)

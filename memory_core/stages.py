@@ -25,7 +25,8 @@ from .providers.mem0_store import Mem0Store
 from .recall.fusion import FusionRetriever, SearchReport
 from .recall.lexical import Retriever, ScoredMemory
 from .session import Session, SummaryRecord, WriteRecord
-from .store.sqlite import DEFAULT_LIBRARY_NAME, SQLiteStore
+from .store.protocol import Store
+from .store.sqlite import DEFAULT_LIBRARY_NAME
 from .tuning import Tuning
 from .write.dedupe import Duplicate, DuplicateFinder, find_duplicate, text_key
 from .write.gate import WriteDecision, WriteScorer, at_threshold, decide_write
@@ -168,7 +169,7 @@ def pile_up(session: Session, persona: list[ChatMessage], turns: list[ChatMessag
 
 
 def write(
-    store: SQLiteStore,
+    store: Store,
     session: Session,
     user_text: str,
     reply: str,
@@ -241,7 +242,7 @@ def with_supersession(decision: WriteDecision, nearby: Sequence[MemoryItem]) -> 
 
 
 def seen_again(
-    store: SQLiteStore, session: Session, decision: WriteDecision, duplicate: Duplicate, errors: list[str]
+    store: Store, session: Session, decision: WriteDecision, duplicate: Duplicate, errors: list[str]
 ) -> WriteRecord:
     """A repeat touches the stored memory (NOOP, `seen` + 1) instead of adding a copy."""
     seen = guarded(errors, "dedupe", lambda: store.mark_seen(session.scope, duplicate.item.id, source="session"))
@@ -252,7 +253,7 @@ def seen_again(
 
 
 def fresh_items(
-    store: SQLiteStore, scope: Scope, items: Sequence[NewItem], finder: DuplicateFinder | None, threshold: float
+    store: Store, scope: Scope, items: Sequence[NewItem], finder: DuplicateFinder | None, threshold: float
 ) -> tuple[NewItem, ...]:
     """An import's items minus repeats: of each other, and of stored memories (which are seen again instead)."""
     fresh: dict[str, NewItem] = {}
@@ -268,7 +269,7 @@ def fresh_items(
     return tuple(fresh.values())
 
 
-def mark_superseded(store: SQLiteStore, scope: Scope, written: Sequence[MemoryItem]) -> None:
+def mark_superseded(store: Store, scope: Scope, written: Sequence[MemoryItem]) -> None:
     """After an import: each written item that replaces older memories marks them superseded."""
     for item in written:
         if replaced := item.metadata.get("supersedes"):
@@ -304,7 +305,7 @@ def smart_write(
 
 
 def store_items(
-    store: SQLiteStore, session: Session, items: tuple[NewItem, ...], errors: list[str], stage: str
+    store: Store, session: Session, items: tuple[NewItem, ...], errors: list[str], stage: str
 ) -> tuple[MemoryItem, ...] | None:
     """Write for a session; on failure the items wait in the session instead of being lost."""
     supersedes = items[0].metadata.get("supersedes", ()) if items else ()
@@ -324,7 +325,7 @@ def store_items(
     return written
 
 
-def retry_pending(store: SQLiteStore, session: Session, errors: list[str]) -> None:
+def retry_pending(store: Store, session: Session, errors: list[str]) -> None:
     while session.pending_writes:
         items = session.pending_writes.pop(0)
         if store_items(store, session, items, errors, "retry write") is None:
@@ -356,7 +357,7 @@ NOTHING_TO_SUMMARISE = "nothing lasting in the window: no summary written"
 
 
 def buffer_for_summary(
-    store: SQLiteStore,
+    store: Store,
     model: ChatModel | None,
     session: Session,
     exchange: tuple[str, str],
@@ -377,7 +378,7 @@ def buffer_for_summary(
 
 
 def summarise(
-    store: SQLiteStore, model: ChatModel | None, session: Session, trigger: str, errors: list[str]
+    store: Store, model: ChatModel | None, session: Session, trigger: str, errors: list[str]
 ) -> SummaryRecord:
     """Summarise the session's window into one stored item (the offline summary when the model fails)."""
     turns = list(session.summary_window)

@@ -17,6 +17,7 @@ from .recall.fusion import FusionRetriever
 from .recall.index_cache import IndexCache
 from .recall.lexical import BM25Retriever, Retriever
 from .settings import Settings
+from .store.protocol import Store
 from .store.sqlite import SQLiteStore
 from .write.durable_judge import DurableJudge
 
@@ -60,9 +61,7 @@ def build_decider(settings: Settings, embedder: Embedder | None = None) -> Recal
     return RecallDecider(LLMJudge(judge_model) if judge_model is not None else None, LocalJudge.shipped(embedder))
 
 
-def build_retriever(
-    settings: Settings, store: SQLiteStore, choice: EmbedderChoice | None = None
-) -> tuple[Retriever, str]:
+def build_retriever(settings: Settings, store: Store, choice: EmbedderChoice | None = None) -> tuple[Retriever, str]:
     """BM25, fused with dense recall when an embedder is available; and a sentence saying which.
 
     Both share one index cache under MEMTUNE_INDEX_BUDGET_MB.
@@ -100,8 +99,6 @@ def build_engine(settings: Settings) -> MemoryEngine:
     return engine
 
 
-def _provider_note(settings: Settings, store: SQLiteStore | None) -> str:
-    if isinstance(store, Mem0Store):
-        return f"Mem0: {store.backend.name} ({settings.provider_reason})"
-    kind = "none" if store is None else ("SQLite in memory" if str(store.path) == ":memory:" else "embedded SQLite")
+def _provider_note(settings: Settings, store: Store | None) -> str:
+    kind = "none" if store is None else store.describe()
     return f"{kind} ({settings.provider_reason})"

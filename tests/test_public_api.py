@@ -19,6 +19,7 @@ PUBLIC = {
     "OpenAIChatModel", "Page", "PipecatInsertion", "ProviderError", "QuotaError", "RecallDecider", "RecallDecision",
     "Retriever",
     "RuleMatch", "SQLiteStore", "Scope", "ScoredMemory", "Session", "Settings", "StageTiming", "StreamingChatModel",
+    "Store",
     "SummaryRecord", "SummaryText", "TaughtExample", "Trace", "Tuning", "WriteDecision", "WriteRecord", "audit_library",
     "build_chat_model",
     "build_decider", "build_engine", "call_model", "classify_turn", "decide_by_rules", "decide_write",

@@ -14,13 +14,13 @@ from ..models import MAX_TEXT_LENGTH, Scope, TaughtExample, check_text
 from ..recall.embeddings import Embedder
 from ..recall.fusion import FusionRetriever
 from ..recall.lexical import Retriever
-from ..store.sqlite import SQLiteStore
+from ..store.protocol import Store
 
 MAX_TAUGHT_EXAMPLES = 2000  # per character and profile: a public Space's visitor cannot grow the table unbounded
 
 
 def teach(
-    store: SQLiteStore | None, retriever: Retriever | None, scope: Scope, text: str, should_recall: bool
+    store: Store | None, retriever: Retriever | None, scope: Scope, text: str, should_recall: bool
 ) -> TaughtExample:
     """Store the correction for the scope's character (the profile's own), embedded once with the retriever's
     embedder, so that it compares with messages embedded the same way.
@@ -45,14 +45,14 @@ def teach(
     return taught
 
 
-def forget(store: SQLiteStore | None, scope: Scope, example_id: str) -> None:
+def forget(store: Store | None, scope: Scope, example_id: str) -> None:
     """Delete one of the profile's own taught examples of the scope's character."""
     if store is None:
         raise ConfigurationError("the memory provider is 'none': there are no taught examples")
     store.forget_example(example_id, character_id=scope.character_id, owner=scope.profile_id)
 
 
-def taught_examples(store: SQLiteStore | None, scope: Scope) -> tuple[TaughtExample, ...]:
+def taught_examples(store: Store | None, scope: Scope) -> tuple[TaughtExample, ...]:
     """The character's taught examples that apply to the scope's profile: its own, then the shared ones."""
     if store is None:
         return ()

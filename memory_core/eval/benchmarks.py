@@ -24,6 +24,7 @@ from ..recall.embeddings import INSTALL_HINT, Embedder
 from ..recall.fusion import METHODS, FusionRetriever
 from ..recall.lexical import BM25Retriever
 from ..recall.tokenizer import tokenize
+from ..store.protocol import Store
 from ..store.sqlite import SQLiteStore
 from .locomo import Conversation, load_locomo
 from .metrics import mean, percentile, recall_at_k, reciprocal_rank
@@ -83,7 +84,7 @@ class _Tally:
 
 
 def method_rankers(
-    store: SQLiteStore,
+    store: Store,
     scope: Scope,
     method: str,
     embedder: Embedder | None,
@@ -106,7 +107,7 @@ def method_rankers(
     return rankers, embed_ms
 
 
-def _mem0_ranker(store: SQLiteStore, scope: Scope) -> Ranker:
+def _mem0_ranker(store: Store, scope: Scope) -> Ranker:
     """Mem0's own search (semantic, plus BM25/entity parts where Mem0 has them), our ids from its metadata."""
     if not isinstance(store, Mem0Store):
         raise InvalidInputError("backend mem0 needs a Mem0 store")

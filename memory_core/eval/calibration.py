@@ -31,6 +31,7 @@ from ..recall.relevance import (
     language_code,
     lexical_evidence,
 )
+from ..store.protocol import Store
 from ..store.sqlite import SQLiteStore
 
 # Penalties chosen by cross-validation over the training file's profiles (see `cross_validate`).
@@ -73,7 +74,7 @@ def query_rows(
 
 
 def _profile_rows(
-    store: SQLiteStore, scope: Scope, profile: dict[str, object], embedder: Embedder, background: Background | None
+    store: Store, scope: Scope, profile: dict[str, object], embedder: Embedder, background: Background | None
 ) -> list[QueryRows]:
     memories: list[dict[str, str]] = profile["memories"]  # type: ignore[assignment]
     items = [NewItem(m["text"], "note", id=m["id"]) for m in memories]

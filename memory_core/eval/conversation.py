@@ -22,7 +22,7 @@ from ..errors import ConfigurationError, InvalidInputError
 from ..recall.fusion import METHODS
 from ..session import Session, Trace
 from ..settings import Settings
-from ..store.sqlite import SQLiteStore
+from ..store.protocol import Store
 from ..tuning import Tuning
 from ..wiring import build_engine
 from .conversation_file import LANGS, Conversation, Probe, load_conversations
@@ -220,14 +220,14 @@ def run_conversation(engine: MemoryEngine, conversation: Conversation, tuning: T
     return ConversationOutcome(conversation, chat, probes, summaries=len(items) - len(chat))
 
 
-def _ask(engine: MemoryEngine, store: SQLiteStore, session: Session, probe: Probe) -> ProbeOutcome:
+def _ask(engine: MemoryEngine, store: Store, session: Session, probe: Probe) -> ProbeOutcome:
     trace = engine.run_turn(session, probe.text)
     _forget_writes(store, trace)
     recalled = trace.decision is not None and trace.decision.should_recall
     return ProbeOutcome(probe, recalled, tuple(hit.item.text for hit in trace.hits))
 
 
-def _forget_writes(store: SQLiteStore, trace: Trace) -> None:
+def _forget_writes(store: Store, trace: Trace) -> None:
     """Delete what a probe wrote (its turn, a summary it completed), so probes do not feed each other."""
     written = [*trace.write.written] if trace.write is not None else []
     if trace.summary is not None and trace.summary.item is not None:
@@ -236,7 +236,7 @@ def _forget_writes(store: SQLiteStore, trace: Trace) -> None:
         store.delete_items(trace.scope, [item.id for item in written], source="bench")
 
 
-def _store(engine: MemoryEngine) -> SQLiteStore:
+def _store(engine: MemoryEngine) -> Store:
     if engine.store is None:
         raise ConfigurationError("the conversation benchmark needs a store")
     return engine.store

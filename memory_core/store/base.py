@@ -8,20 +8,13 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Self
+from typing import Self
 
 from ..errors import QuotaError
 from ..models import MemoryItem, Scope, utc_timestamp
+from .protocol import WriteLimits
 from .rows import _profile_items, _provider_errors
 from .schema import connect, migrate
-
-
-class WriteLimits(Protocol):
-    """Quotas per profile, checked inside the write's transaction (a public sandbox's); None is no limit."""
-
-    def max_items(self, profile_id: str) -> int | None: ...
-
-    def max_text(self, profile_id: str) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +59,10 @@ class StoreBase:
     def path(self) -> Path:
         """The database file (``:memory:`` for an in-memory store)."""
         return self._path
+
+    def describe(self) -> str:
+        """What kind of store this is, for the console's provider note."""
+        return "SQLite in memory" if str(self._path) == ":memory:" else "embedded SQLite"
 
     def close(self) -> None:
         """Close the connection; the store cannot be used afterwards."""

@@ -3,11 +3,12 @@ speaks SQL. `SQLiteStore` composes one mixin per concern over a shared connectio
 
 from __future__ import annotations
 
-from .base import StoreBase, WriteLimits
+from .base import StoreBase
 from .catalogue import CatalogueMixin
 from .feed import FeedMixin
 from .items import ItemsMixin
 from .libraries import LibrariesMixin
+from .protocol import WriteLimits
 from .rows import ALL_ITEMS, DEFAULT_LIBRARY_NAME, MAX_LIBRARY_NAME_LENGTH, MAX_OFFSET, MAX_PAGE_LIMIT, ON_CONFLICT
 from .teaching import TeachingMixin
 from .vectors import VectorsMixin

@@ -30,7 +30,8 @@ from ..models import (
     utc_timestamp,
     validate_new_item,
 )
-from .sqlite import DEFAULT_LIBRARY_NAME, SQLiteStore
+from .protocol import Store
+from .sqlite import DEFAULT_LIBRARY_NAME
 from .teaching import checked_example
 
 FORMAT = "memtune.library"
@@ -71,14 +72,14 @@ class ImportReport:
 # JSON
 
 
-def export_library(store: SQLiteStore, scope: Scope) -> dict[str, Any]:
+def export_library(store: Store, scope: Scope) -> dict[str, Any]:
     """The library, all its items (in list order) and its profile's taught examples as a JSON-ready document."""
     library, items = _contents(store, scope)
     return _document(library, items, _examples(store, library))
 
 
 def import_library(
-    store: SQLiteStore,
+    store: Store,
     scope: Scope,
     data: Mapping[str, Any],
     *,
@@ -199,7 +200,7 @@ def _vector(value: Any, what: str) -> bytes:
 # CSV
 
 
-def export_csv(store: SQLiteStore, scope: Scope) -> str:
+def export_csv(store: Store, scope: Scope) -> str:
     """The library's items as CSV text with a header row; metadata is a JSON string. Items only: taught
     examples travel in the JSON document.
 
@@ -212,7 +213,7 @@ def export_csv(store: SQLiteStore, scope: Scope) -> str:
 
 
 def import_csv(
-    store: SQLiteStore,
+    store: Store,
     scope: Scope,
     text: str,
     *,
@@ -302,9 +303,7 @@ def _metadata(cell: str, what: str) -> Any:
 # Files
 
 
-def read_library_file(
-    store: SQLiteStore, scope: Scope, path: str | Path, *, on_conflict: str = "error"
-) -> ImportReport:
+def read_library_file(store: Store, scope: Scope, path: str | Path, *, on_conflict: str = "error") -> ImportReport:
     """Import a .json or .csv file (UTF-8, BOM allowed); a CSV creates its library named after the file."""
     path = Path(path)
     kind = _kind(path)
@@ -314,7 +313,7 @@ def read_library_file(
     return import_csv(store, scope, text, library_name=path.stem, on_conflict=on_conflict)
 
 
-def write_library_file(store: SQLiteStore, scope: Scope, path: str | Path) -> int:
+def write_library_file(store: Store, scope: Scope, path: str | Path) -> int:
     """Export the library to a .json or .csv file; returns how many items were written.
 
     A .json file carries the profile's taught examples too (see `export_library`); a .csv file holds items only.
@@ -363,18 +362,18 @@ def _parse_json(text: str) -> Any:
 # Shared
 
 
-def _contents(store: SQLiteStore, scope: Scope) -> tuple[Library, tuple[MemoryItem, ...]]:
+def _contents(store: Store, scope: Scope) -> tuple[Library, tuple[MemoryItem, ...]]:
     library = store.get_library(scope)
     _, items = store.snapshot(scope)
     return library, items
 
 
-def _examples(store: SQLiteStore, library: Library) -> tuple[TaughtExample, ...]:
+def _examples(store: Store, library: Library) -> tuple[TaughtExample, ...]:
     return store.taught_examples(library.character_id, owner=library.profile_id)
 
 
 def _import(
-    store: SQLiteStore,
+    store: Store,
     scope: Scope,
     items: list[NewItem],
     name: str,
