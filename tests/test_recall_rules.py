@@ -126,6 +126,11 @@ def test_not_recalled(text: str) -> None:
         "Tell me about my sister",
         "remind me what time my flight is",
         "do you know where I parked",
+        # an opinion asked about the user's own facts is the fact asked ("how do you think I…" = "how do I…")
+        "How do you think I take my coffee?",
+        "Do you reckon I'd enjoy a jazz night?",
+        "Would you say I'm an early riser?",
+        "did you think I'd forget my brother's birthday",
         # Chinese: a subject 我 and a question word in the same clause
         "我对什么过敏？",
         "我在学什么语言？",
@@ -158,6 +163,10 @@ def test_first_person_questions_are_user_owned(text: str) -> None:
         "Can I freeze cooked rice?",
         "where do I find the settings menu",
         "how do I say thank you in Japanese",
+        # an opinion asked about the user, but on advice or the world: still not a stored fact
+        "Do you think I should switch to a standing desk?",
+        "Do you think I need a passport for Canada?",
+        "Do you think it will snow this weekend?",
         "what's the best way to store my bike in winter",
         "Why do I get hiccups?",
         "我该怎么煮面",

@@ -379,6 +379,14 @@ _EN_NOT_A_FACT = Caseless.compile(word_led((_EN_HYPOTHETICAL, *lx.GENERAL_ADVICE
 _EN_TAG = re.compile(r",\s*(?:\w+\s+)?(?:am|aren't|don't|didn't|isn't|right|no|yeah|eh|huh)\b[\w\s']{0,12}\?*\s*$",
                      re.IGNORECASE)  # fmt: skip
 _EN_YOU_BEFORE_ME = re.compile(r"\byou\b.*\bme\b", re.IGNORECASE)
+# An opinion asked about the user's own facts is the fact asked: "how do you think I like my tea" asks "how do
+# I like my tea", "would you say I prefer mornings" asks "do I prefer mornings". Not before a modal ("do you
+# think I should…" is advice, which the not-a-fact guard declines).
+_EN_OPINION_ABOUT_ME = re.compile(
+    r"\b(?P<aux>do|did|would)\s+you\s+(?:really\s+)?(?:think|say|reckon|suppose|guess|imagine|believe|figure)\s+"
+    r"(?=(?:i|i'm|im|i've|ive|i'd|my)\b)",
+    re.IGNORECASE,
+)
 
 
 # Every frame above names the user: "i" also stands for "i'm", "i've" and "i'd", whose apostrophe ends the word.
@@ -388,6 +396,8 @@ _EN_ANY_FIRST_PERSON = Caseless.compile(Source(r"\b(?:i|im|ive|my|mine|me|myself
 def _english_self_question(text: Text) -> str:
     if not _EN_ANY_FIRST_PERSON.found(text):  # no frame can match (the tag removed below only shortens it)
         return ""
+    direct, opinions = _EN_OPINION_ABOUT_ME.subn(_asked_directly, text.raw)
+    text = as_text(direct) if opinions else text  # "would you say I…" is no hypothetical "say I…"
     if _EN_NOT_A_FACT.found(text):
         return ""
     if _EN_PRESENT_HOW_DO_I.found(text) and not _EN_HABIT_AFTER_HOW.found(text):
@@ -402,6 +412,10 @@ def _english_self_question(text: Text) -> str:
         if not (hit.lower().endswith("me") and _EN_YOU_BEFORE_ME.search(hit)):
             return hit.strip(" ,.")
     return ""
+
+
+def _asked_directly(match: re.Match[str]) -> str:
+    return "did " if match.group("aux").lower() == "did" else "do "
 
 
 _ZH_CLAUSE = re.compile(r"[^，,。！!？?；;\n]+[？?]?")
