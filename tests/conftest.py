@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -132,6 +133,23 @@ def serving_console(data: Path) -> Iterator[tuple[str, MemoryEngine]]:
         thread.join(timeout=10)
         engine.close()
         gc.collect()
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MemoryEngine]]:
+    """The module's console, served in this process on an empty data directory (see `serving_console`)."""
+    with serving_console(tmp_path_factory.mktemp("console")) as served:
+        yield served
+
+
+@pytest.fixture
+def client(running: tuple[str, MemoryEngine]) -> Iterator[Any]:
+    """A gradio_client Client of the module's console, closed after the test."""
+    from gradio_client import Client
+
+    c = Client(running[0], verbose=False)
+    yield c
+    c.close()
 
 
 @pytest.fixture(scope="module")

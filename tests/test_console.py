@@ -7,26 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import serving_console
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from memory_core import MemoryEngine
 from memory_core.demo import demo_scope
-
-
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MemoryEngine]]:
-    with serving_console(tmp_path_factory.mktemp("console")) as served:
-        yield served
-
-
-@pytest.fixture
-def client(running: tuple[str, MemoryEngine]) -> Iterator[Client]:
-    c = Client(running[0], verbose=False)
-    yield c
-    c.close()
-
 
 # gradio_client and uvicorn leave sockets and event loops for the garbage collector; not our resources.
 pytestmark = [

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import serving_console
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
@@ -18,19 +16,6 @@ DATA = Path(__file__).parent / "data" / "ab-conversations.json"
 # decision mode, retrieval method, recall limit, recall min score, fusion min score, relevance floor, injection style
 A = ("rule", "bm25", 5, 0.0, 0.6, 0.05, "reference")
 B = ("always", "bm25", 5, 1000000, 0.6, 0.05, "reference")
-
-
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MemoryEngine]]:
-    with serving_console(tmp_path_factory.mktemp("console-ab")) as served:
-        yield served
-
-
-@pytest.fixture
-def client(running: tuple[str, MemoryEngine]) -> Iterator[Client]:
-    c = Client(running[0], verbose=False)
-    yield c
-    c.close()
 
 
 pytestmark = [

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import pytest
-from conftest import serving_console
 from gradio_client import Client, handle_file
 
 from console.chat_handlers import default_scope
@@ -25,19 +23,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning", "ignore::ResourceWarning"),
     pytest.mark.usefixtures("collect_garbage"),
 ]
-
-
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MemoryEngine]]:
-    with serving_console(tmp_path_factory.mktemp("libraries")) as served:
-        yield served
-
-
-@pytest.fixture
-def client(running: tuple[str, MemoryEngine]) -> Iterator[Client]:
-    c = Client(running[0], verbose=False)
-    yield c
-    c.close()
 
 
 def where(library: str) -> tuple[str, str, str]:
