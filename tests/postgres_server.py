@@ -14,16 +14,21 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import free_port
+
+from memory_core.store.postgres import PostgresStore
+from memory_core.store.sqlite import SQLiteStore, SQLStore
 
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
 SERVICE_USER = "postgres"  # created by Debian's postgresql-common
@@ -130,3 +135,68 @@ def postgres() -> Iterator[PostgresServer]:
     """One real PostgreSQL server for the whole test session."""
     with running_postgres() as server:
         yield server
+
+
+def empty_database(server: PostgresServer, name: str) -> str:
+    """The URL of database ``memtune_<name>``, made for the role on first use and emptied of rows after that (the
+    schema stays: emptying is much faster than making a database per test)."""
+    import psycopg
+
+    database = f"{DATABASE}_{name}"
+    url = server.url.rsplit("/", 1)[0] + f"/{database}"
+    with psycopg.connect(server.admin_url(), autocommit=True) as admin:
+        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone() is None:
+            admin.execute(f'CREATE DATABASE "{database}" OWNER {ROLE}')
+            return url
+    with psycopg.connect(url, autocommit=True) as conn:
+        query = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        tables = [row[0] for row in conn.execute(query).fetchall()]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    return url
+
+
+STORE_KINDS = ("sqlite", "postgres")
+
+
+@dataclass
+class StoreOpener:
+    """Opens stores of one kind: ``opener("name", **options)`` is a SQLite file in the test's folder, or an empty
+    database of the session's PostgreSQL server. A name opened again in one test is the same store; ``sql`` runs
+    a statement on it underneath the store (to break it on purpose)."""
+
+    kind: str
+    folder: Path
+    server: PostgresServer | None = None
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, name: str = "memory", **options: Any) -> SQLStore:
+        if self.server is None:
+            return SQLiteStore(self.folder / f"{name}.sqlite3", **options)
+        return PostgresStore(self.url(name), **options)
+
+    def url(self, name: str = "memory") -> str:
+        if self.server is None:
+            return str(self.folder / f"{name}.sqlite3")
+        if name not in self.urls:
+            self.urls[name] = empty_database(self.server, name)
+        return self.urls[name]
+
+    def sql(self, statement: str, name: str = "memory") -> None:
+        if self.server is None:
+            with closing(sqlite3.connect(self.url(name))) as conn:
+                conn.execute(statement)
+                conn.commit()
+            return
+        import psycopg
+
+        with psycopg.connect(self.url(name), autocommit=True) as pg:
+            pg.execute(statement.encode())
+
+
+@pytest.fixture(params=STORE_KINDS)
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreOpener:
+    """Opens stores of each kind in turn (see `StoreOpener`); the PostgreSQL server starts on first use."""
+    if request.param == "sqlite":
+        return StoreOpener("sqlite", tmp_path)
+    return StoreOpener("postgres", tmp_path, request.getfixturevalue("postgres"))

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 from fakes import nested
+from postgres_server import StoreOpener, open_store, postgres
 
 from memory_core.errors import ConflictError, InvalidInputError, NotFoundError, ProviderError
 from memory_core.models import ItemFilter, NewItem, Scope, utc_timestamp
 from memory_core.store.schema import MIGRATIONS
-from memory_core.store.sqlite import SQLiteStore
+from memory_core.store.sqlite import SQLiteStore, SQLStore
+
+__all__ = ["open_store", "postgres"]  # the fixtures, imported for this module
 
 SCOPE = Scope("alice", "luna", "main")
 OTHER = Scope("alice", "luna", "work")
@@ -32,17 +35,17 @@ class TickingClock:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    with SQLiteStore(tmp_path / "memory.sqlite3", clock=TickingClock()) as opened:
+def store(open_store: Callable[..., SQLStore]) -> Iterator[SQLStore]:
+    with open_store(clock=TickingClock()) as opened:
         opened.ensure_library(SCOPE)
         yield opened
 
 
-def items_in(store: SQLiteStore, scope: Scope = SCOPE) -> list[str]:
+def items_in(store: SQLStore, scope: Scope = SCOPE) -> list[str]:
     return [item.text for item in store.iter_items(scope)]
 
 
-def add_texts(store: SQLiteStore, texts: list[str], scope: Scope = SCOPE) -> list[str]:
+def add_texts(store: SQLStore, texts: list[str], scope: Scope = SCOPE) -> list[str]:
     return [item.id for item in store.add_items(scope, [NewItem(text=text) for text in texts])]
 
 
@@ -82,7 +85,9 @@ def test_reopening_keeps_data_and_reapplies_nothing(tmp_path: Path) -> None:
     assert len(_applied(path)) == len(MIGRATIONS)
 
 
-def test_file_database_uses_wal(store: SQLiteStore) -> None:
+def test_file_database_uses_wal(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "memory.sqlite3") as store:
+        store.ensure_library(SCOPE)
     conn = sqlite3.connect(store.path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -115,7 +120,7 @@ def _applied(path: Path) -> list[str]:
 # Libraries
 
 
-def test_ensure_library_is_idempotent(store: SQLiteStore) -> None:
+def test_ensure_library_is_idempotent(store: SQLStore) -> None:
     first = store.ensure_library(OTHER, "Work notes")
     again = store.ensure_library(OTHER, "Another name")
     assert again == first
@@ -123,7 +128,7 @@ def test_ensure_library_is_idempotent(store: SQLiteStore) -> None:
     assert store.get_library(SCOPE).name == "Default memory"
 
 
-def test_create_library_conflicts_and_validates_names(store: SQLiteStore) -> None:
+def test_create_library_conflicts_and_validates_names(store: SQLStore) -> None:
     with pytest.raises(ConflictError, match="main"):
         store.create_library(SCOPE, "Again")
     assert store.create_library(OTHER, "  Work  ").name == "Work"
@@ -134,12 +139,12 @@ def test_create_library_conflicts_and_validates_names(store: SQLiteStore) -> Non
         store.create_library(Scope("alice", "luna", "bad id"))
 
 
-def test_get_missing_library(store: SQLiteStore) -> None:
+def test_get_missing_library(store: SQLStore) -> None:
     with pytest.raises(NotFoundError, match="library 'nope' not found"):
         store.get_library(SCOPE.with_library("nope"))
 
 
-def test_list_libraries_orders_by_update_and_counts_items(store: SQLiteStore) -> None:
+def test_list_libraries_orders_by_update_and_counts_items(store: SQLStore) -> None:
     store.create_library(OTHER, "Work")
     store.create_library(Scope("bob", "luna", "main"), "Bob's")
     assert [lib.id for lib in store.list_libraries(SCOPE)] == ["work", "main"]
@@ -149,7 +154,7 @@ def test_list_libraries_orders_by_update_and_counts_items(store: SQLiteStore) ->
     assert store.get_library(SCOPE).memory_count == 1500
 
 
-def test_rename_library_bumps_updated_at(store: SQLiteStore) -> None:
+def test_rename_library_bumps_updated_at(store: SQLStore) -> None:
     before = store.get_library(SCOPE)
     renamed = store.rename_library(SCOPE, " Renamed ")
     assert renamed.name == "Renamed"
@@ -161,7 +166,7 @@ def test_rename_library_bumps_updated_at(store: SQLiteStore) -> None:
         store.rename_library(OTHER, "Nope")
 
 
-def test_delete_library_removes_items_but_keeps_history(store: SQLiteStore) -> None:
+def test_delete_library_removes_items_but_keeps_history(store: SQLStore) -> None:
     store.create_library(OTHER)
     ids = add_texts(store, ["one", "two", "three"])
     kept = add_texts(store, ["elsewhere"], OTHER)
@@ -179,7 +184,7 @@ def test_delete_library_removes_items_but_keeps_history(store: SQLiteStore) -> N
 # Adding, reading, editing, deleting
 
 
-def test_add_and_get_item(store: SQLiteStore) -> None:
+def test_add_and_get_item(store: SQLStore) -> None:
     new = NewItem(
         text="  Likes green tea  ",
         type="preference",
@@ -196,14 +201,14 @@ def test_add_and_get_item(store: SQLiteStore) -> None:
         store.get_item(SCOPE, "missing")
 
 
-def test_add_keeps_given_ids_sources_and_timestamps(store: SQLiteStore) -> None:
+def test_add_keeps_given_ids_sources_and_timestamps(store: SQLStore) -> None:
     new = NewItem(text="old", id="fixed-1", source="wechat", created_at="2020-05-01T10:00:00+02:00")
     (added,) = store.add_items(SCOPE, [new])
     assert (added.id, added.source, added.created_at) == ("fixed-1", "wechat", "2020-05-01T08:00:00.000000Z")
     assert added.updated_at.startswith("2024-01-01")
 
 
-def test_add_needs_an_existing_library_unless_asked_to_create_it(store: SQLiteStore) -> None:
+def test_add_needs_an_existing_library_unless_asked_to_create_it(store: SQLStore) -> None:
     with pytest.raises(NotFoundError):
         store.add_items(OTHER, [NewItem(text="x")])
     store.add_items(OTHER, [NewItem(text="x")], create_library_name="Work")
@@ -211,7 +216,7 @@ def test_add_needs_an_existing_library_unless_asked_to_create_it(store: SQLiteSt
     assert store.get_library(OTHER).memory_count == 1
 
 
-def test_add_bumps_library_only_when_something_is_stored(store: SQLiteStore) -> None:
+def test_add_bumps_library_only_when_something_is_stored(store: SQLStore) -> None:
     add_texts(store, ["a"])
     stamp = store.get_library(SCOPE).updated_at
     store.add_items(SCOPE, [])
@@ -220,27 +225,27 @@ def test_add_bumps_library_only_when_something_is_stored(store: SQLiteStore) -> 
     assert store.get_library(SCOPE).updated_at > stamp
 
 
-def test_duplicate_ids_in_one_batch_are_rejected(store: SQLiteStore) -> None:
+def test_duplicate_ids_in_one_batch_are_rejected(store: SQLStore) -> None:
     with pytest.raises(InvalidInputError, match="item 1 id 'same'"):
         store.add_items(SCOPE, [NewItem(text="a", id="same"), NewItem(text="b", id="same")])
     assert items_in(store) == []
 
 
-def test_conflict_error_names_ids_and_writes_nothing(store: SQLiteStore) -> None:
+def test_conflict_error_names_ids_and_writes_nothing(store: SQLStore) -> None:
     store.add_items(SCOPE, [NewItem(text="original", id="taken")])
     with pytest.raises(ConflictError, match="taken"):
         store.add_items(SCOPE, [NewItem(text="fresh", id="new"), NewItem(text="clash", id="taken")])
     assert items_in(store) == ["original"]
 
 
-def test_conflict_skip_leaves_existing_items_alone(store: SQLiteStore) -> None:
+def test_conflict_skip_leaves_existing_items_alone(store: SQLStore) -> None:
     store.add_items(SCOPE, [NewItem(text="original", id="taken")])
     stored = store.add_items(SCOPE, [NewItem(text="clash", id="taken"), NewItem(text="fresh")], on_conflict="skip")
     assert [item.text for item in stored] == ["fresh"]
     assert store.get_item(SCOPE, "taken").text == "original"
 
 
-def test_conflict_replace_updates_and_records_it(store: SQLiteStore) -> None:
+def test_conflict_replace_updates_and_records_it(store: SQLStore) -> None:
     (original,) = store.add_items(SCOPE, [NewItem(text="original", id="taken")])
     (replaced,) = store.add_items(SCOPE, [NewItem(text="newer", id="taken", type="fact")], on_conflict="replace")
     assert (replaced.text, replaced.type, replaced.created_at) == ("newer", "fact", original.created_at)
@@ -251,7 +256,7 @@ def test_conflict_replace_updates_and_records_it(store: SQLiteStore) -> None:
     assert events[1].before == original.to_dict() and events[1].after == replaced.to_dict()
 
 
-def test_unknown_conflict_mode_is_rejected(store: SQLiteStore) -> None:
+def test_unknown_conflict_mode_is_rejected(store: SQLStore) -> None:
     with pytest.raises(InvalidInputError, match="on_conflict"):
         store.add_items(SCOPE, [NewItem(text="x")], on_conflict="merge")
 
@@ -269,7 +274,7 @@ def test_unknown_conflict_mode_is_rejected(store: SQLiteStore) -> None:
         (NewItem(text="x", created_at="yesterday"), "item 1 created_at"),
     ],
 )
-def test_invalid_items_are_rejected_and_nothing_is_written(store: SQLiteStore, bad: NewItem, message: str) -> None:
+def test_invalid_items_are_rejected_and_nothing_is_written(store: SQLStore, bad: NewItem, message: str) -> None:
     cursor = store.change_cursor(SCOPE)
     with pytest.raises(InvalidInputError, match=message):
         store.add_items(SCOPE, [NewItem(text="fine"), bad, NewItem(text="also fine")])
@@ -291,9 +296,7 @@ def test_invalid_items_are_rejected_and_nothing_is_written(store: SQLiteStore, b
         (NewItem(text="x", metadata={"k": "x" * 70_000}), "item 1 metadata is larger than 65536 bytes"),
     ],
 )
-def test_text_the_database_cannot_hold_is_rejected_before_writing(
-    store: SQLiteStore, bad: NewItem, message: str
-) -> None:
+def test_text_the_database_cannot_hold_is_rejected_before_writing(store: SQLStore, bad: NewItem, message: str) -> None:
     cursor = store.change_cursor(SCOPE)
     with pytest.raises(InvalidInputError, match=message):
         store.add_items(SCOPE, [NewItem(text="fine"), bad])
@@ -301,7 +304,7 @@ def test_text_the_database_cannot_hold_is_rejected_before_writing(
     assert store.list_items(SCOPE).total == 0
 
 
-def test_edit_to_text_the_database_cannot_hold_changes_nothing(store: SQLiteStore) -> None:
+def test_edit_to_text_the_database_cannot_hold_changes_nothing(store: SQLStore) -> None:
     (item,) = store.add_items(SCOPE, [NewItem(text="keep me")])
     for changes in ({"text": "\ud800"}, {"category": "\ud800"}, {"metadata": nested(1_000)}):
         with pytest.raises(InvalidInputError):
@@ -310,7 +313,7 @@ def test_edit_to_text_the_database_cannot_hold_changes_nothing(store: SQLiteStor
     assert [event.event for event in store.history(SCOPE, item.id)] == ["add"]
 
 
-def test_one_bad_item_among_many_writes_nothing(store: SQLiteStore) -> None:
+def test_one_bad_item_among_many_writes_nothing(store: SQLStore) -> None:
     batch = [NewItem(text=f"memory {n}") for n in range(500)]
     batch[250] = NewItem(text="")
     with pytest.raises(InvalidInputError, match="item 250"):
@@ -318,22 +321,23 @@ def test_one_bad_item_among_many_writes_nothing(store: SQLiteStore) -> None:
     assert store.get_library(SCOPE).memory_count == 0
 
 
-def test_database_failure_mid_batch_rolls_everything_back(store: SQLiteStore) -> None:
-    conn = sqlite3.connect(store.path)
-    conn.execute(
-        "CREATE TRIGGER refuse BEFORE INSERT ON items WHEN NEW.text = 'boom' BEGIN SELECT RAISE(ABORT, 'no'); END"
-    )
-    conn.commit()
-    conn.close()
+def test_database_failure_mid_batch_rolls_everything_back(store: SQLStore, open_store: StoreOpener) -> None:
+    if open_store.kind == "sqlite":
+        refusal = (
+            "CREATE TRIGGER refuse BEFORE INSERT ON items WHEN NEW.text = 'boom' BEGIN SELECT RAISE(ABORT, 'no'); END"
+        )
+    else:
+        refusal = "ALTER TABLE items ADD CONSTRAINT refuse CHECK (text <> 'boom')"
+    open_store.sql(refusal)
     batch = [NewItem(text=f"memory {n}") for n in range(100)] + [NewItem(text="boom")]
     with pytest.raises(ProviderError) as caught:
         store.add_items(OTHER, batch, create_library_name="Work")
-    assert isinstance(caught.value.__cause__, sqlite3.Error)
+    assert ("no" if open_store.kind == "sqlite" else '"refuse"') in str(caught.value)
     assert [lib.id for lib in store.list_libraries(SCOPE)] == ["main"]
     assert store.change_cursor(OTHER) == 0
 
 
-def test_edit_item_changes_fields_and_records_before_and_after(store: SQLiteStore) -> None:
+def test_edit_item_changes_fields_and_records_before_and_after(store: SQLStore) -> None:
     (item,) = store.add_items(SCOPE, [NewItem(text="likes tea", metadata={"a": 1})])
     edited = store.edit_item(SCOPE, item.id, text="likes coffee", category="user_preference", metadata={"b": 2})
     assert (edited.text, edited.category, dict(edited.metadata)) == ("likes coffee", "user_preference", {"b": 2})
@@ -345,14 +349,14 @@ def test_edit_item_changes_fields_and_records_before_and_after(store: SQLiteStor
     assert (last.event, last.before, last.after) == ("update", item.to_dict(), edited.to_dict())
 
 
-def test_edit_that_changes_nothing_records_nothing(store: SQLiteStore) -> None:
+def test_edit_that_changes_nothing_records_nothing(store: SQLStore) -> None:
     (item,) = store.add_items(SCOPE, [NewItem(text="same", metadata={"k": "v"})])
     cursor = store.change_cursor(SCOPE)
     assert store.edit_item(SCOPE, item.id, text=" same ", metadata={"k": "v"}) == item
     assert store.change_cursor(SCOPE) == cursor
 
 
-def test_invalid_edit_changes_nothing(store: SQLiteStore) -> None:
+def test_invalid_edit_changes_nothing(store: SQLStore) -> None:
     (item,) = store.add_items(SCOPE, [NewItem(text="keep me")])
     for changes in ({"text": ""}, {"type": "bogus"}, {"confidence": "sure"}, {"metadata": {"x": {1, 2}}}):
         with pytest.raises(InvalidInputError):
@@ -362,7 +366,7 @@ def test_invalid_edit_changes_nothing(store: SQLiteStore) -> None:
         store.edit_item(SCOPE, "missing", text="x")
 
 
-def test_delete_item(store: SQLiteStore) -> None:
+def test_delete_item(store: SQLStore) -> None:
     ids = add_texts(store, ["a", "b"])
     stamp = store.get_library(SCOPE).updated_at
     store.delete_item(SCOPE, ids[0])
@@ -372,7 +376,7 @@ def test_delete_item(store: SQLiteStore) -> None:
         store.delete_item(SCOPE, ids[0])
 
 
-def test_bulk_delete_ignores_unknown_ids(store: SQLiteStore) -> None:
+def test_bulk_delete_ignores_unknown_ids(store: SQLStore) -> None:
     ids = add_texts(store, [f"m{n}" for n in range(1200)])
     assert store.delete_items(SCOPE, [*ids[:1100], "unknown", ids[0]], source="bulk") == 1100
     assert store.get_library(SCOPE).memory_count == 100
@@ -383,14 +387,14 @@ def test_bulk_delete_ignores_unknown_ids(store: SQLiteStore) -> None:
 # Listing
 
 
-def test_list_orders_newest_first_then_id_descending(store: SQLiteStore) -> None:
+def test_list_orders_newest_first_then_id_descending(store: SQLStore) -> None:
     store.add_items(SCOPE, [NewItem(text="old", id="z", created_at="2020-01-01T00:00:00Z")])
     store.add_items(SCOPE, [NewItem(text=t, id=i) for i, t in [("a", "first"), ("c", "second"), ("b", "third")]])
     assert [item.id for item in store.list_items(SCOPE).items] == ["c", "b", "a", "z"]
     assert [item.id for item in store.iter_items(SCOPE)] == ["c", "b", "a", "z"]
 
 
-def test_list_filters(store: SQLiteStore) -> None:
+def test_list_filters(store: SQLStore) -> None:
     store.add_items(
         SCOPE,
         [
@@ -418,7 +422,7 @@ def test_list_filters(store: SQLiteStore) -> None:
     assert store.list_items(SCOPE, ItemFilter(type="fact", text_contains="discount")).total == 2
 
 
-def test_pagination_has_no_hidden_cap(store: SQLiteStore) -> None:
+def test_pagination_has_no_hidden_cap(store: SQLStore) -> None:
     store.add_items(SCOPE, [NewItem(text=f"memory {n:04d}", type="fact" if n % 2 else "note") for n in range(1234)])
     first = store.list_items(SCOPE, limit=100)
     assert (len(first.items), first.total) == (100, 1234)
@@ -433,12 +437,12 @@ def test_pagination_has_no_hidden_cap(store: SQLiteStore) -> None:
 
 
 @pytest.mark.parametrize(("offset", "limit"), [(-1, 10), (0, 0), (0, 10_001)])
-def test_list_rejects_bad_paging(store: SQLiteStore, offset: int, limit: int) -> None:
+def test_list_rejects_bad_paging(store: SQLStore, offset: int, limit: int) -> None:
     with pytest.raises(InvalidInputError):
         store.list_items(SCOPE, offset=offset, limit=limit)
 
 
-def test_a_large_batch_is_stored_whole(store: SQLiteStore) -> None:
+def test_a_large_batch_is_stored_whole(store: SQLStore) -> None:
     # How long it takes is `python -m memory_core bench scale --items 100000` (store_add_ms), not a unit test's.
     stored = store.add_items(SCOPE, [NewItem(text=f"memory number {n}", metadata={"n": n}) for n in range(100_000)])
     assert len(stored) == 100_000
@@ -448,7 +452,7 @@ def test_a_large_batch_is_stored_whole(store: SQLiteStore) -> None:
 # History
 
 
-def test_history_add_update_delete(store: SQLiteStore) -> None:
+def test_history_add_update_delete(store: SQLStore) -> None:
     (item,) = store.add_items(SCOPE, [NewItem(text="v1")], source="chat")
     edited = store.edit_item(SCOPE, item.id, text="v2", source="ui")
     store.delete_item(SCOPE, item.id, source="ui")
@@ -466,7 +470,7 @@ def test_history_add_update_delete(store: SQLiteStore) -> None:
 # Scope isolation
 
 
-def test_same_item_id_in_different_scopes_stays_separate(store: SQLiteStore) -> None:
+def test_same_item_id_in_different_scopes_stays_separate(store: SQLStore) -> None:
     scopes = [SCOPE, Scope("bob", "luna", "main"), Scope("alice", "sol", "main"), OTHER]
     for scope in scopes:
         store.add_items(scope, [NewItem(text=f"{scope}", id="shared")], create_library_name="x")
@@ -483,7 +487,7 @@ def test_same_item_id_in_different_scopes_stays_separate(store: SQLiteStore) -> 
     assert {lib.id for lib in store.list_libraries(SCOPE)} == {"main", "work"}
 
 
-def test_wrong_scope_sees_and_touches_nothing(store: SQLiteStore) -> None:
+def test_wrong_scope_sees_and_touches_nothing(store: SQLStore) -> None:
     (item,) = store.add_items(SCOPE, [NewItem(text="private")])
     strangers = [Scope("mallory", "luna", "main"), Scope("alice", "other", "main"), OTHER]
     store.ensure_library(strangers[0])
@@ -507,7 +511,7 @@ def test_wrong_scope_sees_and_touches_nothing(store: SQLiteStore) -> None:
 # Change feed
 
 
-def test_change_feed_follows_adds_edits_and_deletes(store: SQLiteStore) -> None:
+def test_change_feed_follows_adds_edits_and_deletes(store: SQLStore) -> None:
     store.create_library(OTHER)
     assert store.change_cursor(SCOPE) == 0
     a, b = add_texts(store, ["a", "b"])
@@ -522,7 +526,7 @@ def test_change_feed_follows_adds_edits_and_deletes(store: SQLiteStore) -> None:
     assert store.items_by_id(SCOPE, [a, b, "ghost"]) == {a: store.get_item(SCOPE, a)}
 
 
-def test_snapshot_pairs_cursor_with_items(store: SQLiteStore) -> None:
+def test_snapshot_pairs_cursor_with_items(store: SQLStore) -> None:
     add_texts(store, ["a", "b", "c"])
     cursor, items = store.snapshot(SCOPE)
     assert cursor == store.change_cursor(SCOPE)
@@ -533,7 +537,7 @@ def test_snapshot_pairs_cursor_with_items(store: SQLiteStore) -> None:
 # Concurrency
 
 
-def test_concurrent_writes_from_threads_all_land(store: SQLiteStore) -> None:
+def test_concurrent_writes_from_threads_all_land(store: SQLStore) -> None:
     def writer(worker: int) -> None:
         for batch in range(25):
             store.add_items(SCOPE, [NewItem(text=f"w{worker} b{batch} n{n}") for n in range(10)])
@@ -543,9 +547,9 @@ def test_concurrent_writes_from_threads_all_land(store: SQLiteStore) -> None:
     assert len(store.changes_since(SCOPE, 0)) == 1000
 
 
-def test_concurrent_writes_through_separate_connections_all_land(store: SQLiteStore) -> None:
+def test_concurrent_writes_through_separate_connections_all_land(store: SQLStore, open_store: StoreOpener) -> None:
     def writer(worker: int) -> None:
-        with SQLiteStore(store.path) as own:
+        with open_store() as own:
             for batch in range(10):
                 own.add_items(SCOPE, [NewItem(text=f"w{worker} b{batch} n{n}") for n in range(10)])
 
@@ -570,7 +574,7 @@ def _run_threads(work: Callable[[int], None]) -> None:
     assert errors == []
 
 
-def test_a_conflict_names_ten_ids_and_counts_the_rest(store: SQLiteStore) -> None:
+def test_a_conflict_names_ten_ids_and_counts_the_rest(store: SQLStore) -> None:
     ids = [f"id{n:02d}" for n in range(12)]
     store.add_items(SCOPE, [NewItem(text=i, id=i) for i in ids])
     with pytest.raises(ConflictError, match=f"^items already exist: {', '.join(sorted(ids)[:10])} and 2 more$"):
@@ -579,19 +583,19 @@ def test_a_conflict_names_ten_ids_and_counts_the_rest(store: SQLiteStore) -> Non
         store.add_items(SCOPE, [NewItem(text=i, id=i) for i in ids[:10]])
 
 
-def test_history_events_carry_the_clocks_time(store: SQLiteStore) -> None:
+def test_history_events_carry_the_clocks_time(store: SQLStore) -> None:
     (item,) = store.add_items(SCOPE, [NewItem(text="a")])
     (event,) = store.history(SCOPE, item.id)
     assert event.at == item.created_at and event.at.startswith("2024-01-01T00:00:")
 
 
-def test_bad_filters_are_named_in_the_error(store: SQLiteStore) -> None:
+def test_bad_filters_are_named_in_the_error(store: SQLStore) -> None:
     for criteria, named in (({"type": 7}, "type filter"), ({"category": 7}, "category filter"),
                             ({"text_contains": 7}, "text filter")):  # fmt: skip
         with pytest.raises(InvalidInputError, match=f"^{named} must be a string"):
             store.list_items(SCOPE, ItemFilter(**criteria))  # type: ignore[arg-type]
 
 
-def test_a_text_filter_matches_a_backslash_literally(store: SQLiteStore) -> None:
+def test_a_text_filter_matches_a_backslash_literally(store: SQLStore) -> None:
     add_texts(store, ["C:\\temp holds it", "C:temp holds it"])
     assert [i.text for i in store.iter_items(SCOPE, ItemFilter(text_contains="c:\\t"))] == ["C:\\temp holds it"]

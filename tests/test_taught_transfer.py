@@ -6,19 +6,21 @@ import base64
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from fakes import HashingEmbedder
+from postgres_server import open_store, postgres
 from test_local_judge import ROWS
 
-from memory_core import InvalidInputError, NewItem, NotFoundError, RecallDecider, Scope, SQLiteStore
+from memory_core import InvalidInputError, NewItem, NotFoundError, RecallDecider, Scope
 from memory_core.cli import main
 from memory_core.decide.local_judge import LocalJudge, train
 from memory_core.models import NewTaughtExample, TaughtExample
+from memory_core.store.sqlite import SQLStore
 from memory_core.store.transfer import (
     MAX_VECTOR_DIMENSION,
     export_csv,
@@ -28,6 +30,8 @@ from memory_core.store.transfer import (
     read_library_file,
     write_library_file,
 )
+
+__all__ = ["open_store", "postgres"]  # the fixtures, imported for this module
 
 SOURCE = Scope("alice", "luna", "main")
 TARGET = Scope("carol", "sol", "copy")
@@ -42,9 +46,9 @@ def embed(text: str) -> bytes:
 
 
 @pytest.fixture
-def source(tmp_path: Path) -> Iterator[SQLiteStore]:
+def source(open_store: Callable[..., SQLStore]) -> Iterator[SQLStore]:
     """Alice's library of Luna, with two examples she taught, one shared one and one of Bob's."""
-    with SQLiteStore(tmp_path / "source.sqlite3") as store:
+    with open_store("source") as store:
         store.add_items(SOURCE, [NewItem(text="likes green tea", id="tea")], create_library_name="Luna")
         store.teach("luna", TAUGHT, True, embed(TAUGHT), MODEL, owner="alice")
         store.teach("luna", "我们上次聊到哪了", True, embed("我们上次聊到哪了"), "other/model-v2", owner="alice")
@@ -54,12 +58,12 @@ def source(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 
 @pytest.fixture
-def target(tmp_path: Path) -> Iterator[SQLiteStore]:
-    with SQLiteStore(tmp_path / "target.sqlite3") as store:
+def target(open_store: Callable[..., SQLStore]) -> Iterator[SQLStore]:
+    with open_store("target") as store:
         yield store
 
 
-def document_of(store: SQLiteStore, scope: Scope = SOURCE) -> dict[str, Any]:
+def document_of(store: SQLStore, scope: Scope = SOURCE) -> dict[str, Any]:
     """An export as it comes back from a file: through JSON text."""
     return dict(json.loads(json.dumps(export_library(store, scope), ensure_ascii=False)))
 
@@ -81,7 +85,7 @@ def one_example(**changes: Any) -> dict[str, Any]:
 # Export
 
 
-def test_the_export_carries_the_profiles_own_examples_only(source: SQLiteStore) -> None:
+def test_the_export_carries_the_profiles_own_examples_only(source: SQLStore) -> None:
     exported = document_of(source)["taught_examples"]
     assert [row["text"] for row in exported] == [TAUGHT, "我们上次聊到哪了"]
     assert set(exported[0]) == {"text", "should_recall", "model", "vector", "created_at"}
@@ -89,19 +93,19 @@ def test_the_export_carries_the_profiles_own_examples_only(source: SQLiteStore) 
     assert exported[0]["created_at"] == source.taught_examples("luna", owner="alice")[0].created_at
 
 
-def test_the_exported_vector_decodes_to_the_same_floats(source: SQLiteStore) -> None:
+def test_the_exported_vector_decodes_to_the_same_floats(source: SQLStore) -> None:
     row = document_of(source)["taught_examples"][0]
     floats = np.frombuffer(base64.b64decode(row["vector"], validate=True), dtype=np.float32)
     expected = EMBEDDER.embed([TAUGHT], kind="query")[0].astype(np.float32)
     assert floats.shape == (64,) and np.array_equal(floats, expected)
 
 
-def test_a_profile_without_examples_exports_an_empty_list(source: SQLiteStore) -> None:
+def test_a_profile_without_examples_exports_an_empty_list(source: SQLStore) -> None:
     source.add_items(Scope("dora", "luna"), [NewItem(text="hers")], create_library_name="Dora's")
     assert export_library(source, Scope("dora", "luna"))["taught_examples"] == []
 
 
-def test_csv_stays_items_only(source: SQLiteStore, target: SQLiteStore) -> None:
+def test_csv_stays_items_only(source: SQLStore, target: SQLStore) -> None:
     table = export_csv(source, SOURCE)
     assert TAUGHT not in table and table.splitlines()[0].startswith("id,text,")
     report = import_csv(target, TARGET, table)
@@ -112,7 +116,7 @@ def test_csv_stays_items_only(source: SQLiteStore, target: SQLiteStore) -> None:
 # Import
 
 
-def test_round_trip_into_another_store_and_profile(source: SQLiteStore, target: SQLiteStore) -> None:
+def test_round_trip_into_another_store_and_profile(source: SQLStore, target: SQLStore) -> None:
     report = import_library(target, TARGET, document_of(source))
     assert (report.imported, report.skipped, report.examples_imported, report.examples_skipped) == (1, 0, 2, 0)
     copied = target.taught_examples("sol", owner="carol")
@@ -120,14 +124,14 @@ def test_round_trip_into_another_store_and_profile(source: SQLiteStore, target: 
     assert {(e.owner, e.character_id) for e in copied} == {("carol", "sol")}
 
 
-def test_examples_belong_to_the_importing_scope_not_the_files(source: SQLiteStore, target: SQLiteStore) -> None:
+def test_examples_belong_to_the_importing_scope_not_the_files(source: SQLStore, target: SQLStore) -> None:
     import_library(target, TARGET, document_of(source))
     assert target.taught_examples("luna", owner="alice") == ()
     assert target.taught_examples("sol") == () and target.taught_examples("luna") == ()
     assert len(target.taught_examples("sol", owner="carol")) == 2
 
 
-def test_a_file_from_before_examples_imports_unchanged(target: SQLiteStore) -> None:
+def test_a_file_from_before_examples_imports_unchanged(target: SQLStore) -> None:
     old = library_file(None, ({"id": "k", "text": "kept"},))
     del old["taught_examples"]
     report = import_library(target, TARGET, old)
@@ -136,7 +140,7 @@ def test_a_file_from_before_examples_imports_unchanged(target: SQLiteStore) -> N
     assert import_library(target, TARGET, {**old, "taught_examples": None}, on_conflict="skip").skipped == 1
 
 
-def test_reimporting_does_not_duplicate(source: SQLiteStore, target: SQLiteStore) -> None:
+def test_reimporting_does_not_duplicate(source: SQLStore, target: SQLStore) -> None:
     document = document_of(source)
     import_library(target, TARGET, document)
     again = import_library(target, TARGET, document, on_conflict="skip")
@@ -146,20 +150,20 @@ def test_reimporting_does_not_duplicate(source: SQLiteStore, target: SQLiteStore
     assert len(target.taught_examples("sol", owner="carol")) == 2
 
 
-def test_an_example_repeated_in_one_file_is_stored_once(target: SQLiteStore) -> None:
+def test_an_example_repeated_in_one_file_is_stored_once(target: SQLStore) -> None:
     document = library_file([one_example(), one_example(text="  remember me "), one_example(should_recall=False)])
     report = import_library(target, TARGET, document)
     assert (report.examples_imported, report.examples_skipped) == (2, 1)
     assert [e.should_recall for e in target.taught_examples("sol", owner="carol")] == [True, False]
 
 
-def test_an_imported_example_without_a_date_is_dated_now(target: SQLiteStore) -> None:
+def test_an_imported_example_without_a_date_is_dated_now(target: SQLStore) -> None:
     import_library(target, TARGET, library_file([one_example()]))
     (example,) = target.taught_examples("sol", owner="carol")
     assert example.created_at.endswith("Z") and example.id.startswith("ex_")
 
 
-def test_an_imported_example_decides_for_the_importing_profile(source: SQLiteStore, target: SQLiteStore) -> None:
+def test_an_imported_example_decides_for_the_importing_profile(source: SQLStore, target: SQLStore) -> None:
     decider = RecallDecider(None, LocalJudge(EMBEDDER, train(ROWS, EMBEDDER)))
     assert not decider.decide(PARAPHRASE, mode="hybrid").should_recall
     import_library(target, TARGET, document_of(source))
@@ -167,7 +171,7 @@ def test_an_imported_example_decides_for_the_importing_profile(source: SQLiteSto
     assert decision.should_recall and decision.decided_by == "taught_example"
 
 
-def test_the_largest_vector_is_accepted(target: SQLiteStore) -> None:
+def test_the_largest_vector_is_accepted(target: SQLStore) -> None:
     largest = np.linspace(-1, 1, MAX_VECTOR_DIMENSION, dtype=np.float32)
     vector = base64.b64encode(largest.tobytes()).decode("ascii")
     assert import_library(target, TARGET, library_file([one_example(vector=vector)])).examples_imported == 1
@@ -205,20 +209,20 @@ TOO_LONG = base64.b64encode(np.ones(MAX_VECTOR_DIMENSION + 1, dtype=np.float32).
         (one_example(created_at=5), "Taught example 2: created_at must be a string"),
     ],
 )
-def test_a_bad_example_rejects_the_whole_file(target: SQLiteStore, example: Any, message: str) -> None:
+def test_a_bad_example_rejects_the_whole_file(target: SQLStore, example: Any, message: str) -> None:
     document = library_file([one_example(), example], ({"text": "not written either"},))
     with pytest.raises(InvalidInputError, match="^" + re.escape(message)):
         import_library(target, TARGET, document)
     assert_nothing_written(target)
 
 
-def test_taught_examples_must_be_a_list(target: SQLiteStore) -> None:
+def test_taught_examples_must_be_a_list(target: SQLStore) -> None:
     with pytest.raises(InvalidInputError, match=r"^taught_examples must be a list$"):
         import_library(target, TARGET, library_file({}, ({"text": "no"},)))
     assert_nothing_written(target)
 
 
-def assert_nothing_written(store: SQLiteStore) -> None:
+def assert_nothing_written(store: SQLStore) -> None:
     with pytest.raises(NotFoundError):
         store.get_library(TARGET)
     assert store.taught_examples("sol", owner="carol") == ()
@@ -227,7 +231,7 @@ def assert_nothing_written(store: SQLiteStore) -> None:
 # The store's batch
 
 
-def test_a_batch_skips_what_the_owner_already_has(target: SQLiteStore) -> None:
+def test_a_batch_skips_what_the_owner_already_has(target: SQLStore) -> None:
     vector = embed("lesson")
     known = target.teach("sol", "lesson", True, vector, MODEL, owner="carol")
     batch = [
@@ -245,7 +249,7 @@ def test_a_batch_skips_what_the_owner_already_has(target: SQLiteStore) -> None:
     assert len(target.add_taught_examples("sol", batch)) == 4  # shared examples are another owner's
 
 
-def test_a_bad_example_in_a_batch_writes_nothing(target: SQLiteStore) -> None:
+def test_a_bad_example_in_a_batch_writes_nothing(target: SQLStore) -> None:
     batch = [NewTaughtExample("fine", True, MODEL, embed("fine")), NewTaughtExample("bad", True, MODEL, b"abc")]
     with pytest.raises(InvalidInputError, match="vector must be non-empty float32 bytes"):
         target.add_taught_examples("sol", batch, owner="carol")
@@ -255,7 +259,7 @@ def test_a_bad_example_in_a_batch_writes_nothing(target: SQLiteStore) -> None:
 # Files and the CLI
 
 
-def test_files_carry_examples_in_json_only(source: SQLiteStore, target: SQLiteStore, tmp_path: Path) -> None:
+def test_files_carry_examples_in_json_only(source: SQLStore, target: SQLStore, tmp_path: Path) -> None:
     assert write_library_file(source, SOURCE, tmp_path / "luna.json") == 1
     written = json.loads((tmp_path / "luna.json").read_text(encoding="utf-8"))
     assert [row["text"] for row in written["taught_examples"]] == [TAUGHT, "我们上次聊到哪了"]
@@ -265,7 +269,7 @@ def test_files_carry_examples_in_json_only(source: SQLiteStore, target: SQLiteSt
     assert TAUGHT not in (tmp_path / "luna.csv").read_text(encoding="utf-8-sig")
 
 
-def test_the_cli_import_counts_examples(source: SQLiteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cli_import_counts_examples(source: SQLStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMTUNE_DATA_DIR", str(tmp_path / "data"))
     write_library_file(source, SOURCE, tmp_path / "luna.json")
     scope = ["import", str(tmp_path / "luna.json"), "--profile", "carol", "--character", "sol", "--library", "copy"]

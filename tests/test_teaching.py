@@ -27,6 +27,7 @@ from memory_core import (
     load_settings,
 )
 from memory_core.decide.local_judge import TAUGHT_RADIUS, LocalJudge, train
+from memory_core.models import NewTaughtExample
 from memory_core.recall.dense import DenseRetriever
 from memory_core.recall.fusion import FusionRetriever
 from memory_core.store.schema import MIGRATIONS
@@ -92,13 +93,29 @@ def test_the_migration_applies_to_an_existing_database(tmp_path: Path) -> None:
         store.add_items(Scope.of("alice", "tutor"), [NewItem(text="kept")], create_library_name="Main")
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE taught_examples")
-    conn.execute("DELETE FROM schema_migrations WHERE name = '007_taught_examples'")
+    conn.execute("DELETE FROM schema_migrations WHERE name IN ('007_taught_examples', '008_taught_order')")
     conn.commit()
     conn.close()
     with SQLiteStore(path) as store:
         assert [item.text for item in store.iter_items(Scope.of("alice", "tutor"))] == ["kept"]
         assert store.teach("tutor", "works after upgrade", True, VECTOR, "m").text == "works after upgrade"
-    assert MIGRATIONS[-1][0] == "007_taught_examples"
+    assert [name for name, _ in MIGRATIONS[-2:]] == ["007_taught_examples", "008_taught_order"]
+
+
+def test_examples_taught_before_the_order_step_keep_their_order(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with SQLiteStore(path, clock=lambda: "2026-01-01T00:00:00Z") as store:
+        store.add_taught_examples("tutor", [NewTaughtExample(text, True, "m", VECTOR) for text in ("b", "a", "c")])
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE taught_examples DROP COLUMN seq")
+    conn.execute("DELETE FROM schema_migrations WHERE name = '008_taught_order'")
+    conn.commit()
+    conn.close()
+    with SQLiteStore(path) as store:
+        before = [example.id for example in store.taught_examples("tutor")]
+        assert before == sorted(before)  # one timestamp: numbered by id
+        later = store.teach("tutor", "d", True, VECTOR, "m")
+        assert store.taught_examples("tutor")[-1] == later
 
 
 def test_purging_a_profile_removes_its_examples_only(store: SQLiteStore) -> None:

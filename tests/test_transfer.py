@@ -6,17 +6,18 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from postgres_server import open_store, postgres
 
 from memory_core.errors import ConflictError, InvalidInputError, NotFoundError
 from memory_core.models import NewItem, Scope
-from memory_core.store.sqlite import SQLiteStore
+from memory_core.store.sqlite import SQLiteStore, SQLStore
 from memory_core.store.transfer import (
     CSV_COLUMNS,
     escape_cell,
@@ -28,6 +29,8 @@ from memory_core.store.transfer import (
     unescape_cell,
     write_library_file,
 )
+
+__all__ = ["open_store", "postgres"]  # the fixtures, imported for this module
 
 SOURCE = Scope("alice", "luna", "main")
 TARGET = Scope("bob", "sol", "copy")
@@ -43,20 +46,20 @@ TRICKY = [
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    with SQLiteStore(tmp_path / "memory.sqlite3") as opened:
+def store(open_store: Callable[..., SQLStore]) -> Iterator[SQLStore]:
+    with open_store() as opened:
         opened.add_items(SOURCE, TRICKY, source="seed", create_library_name="Luna's memories")
         yield opened
 
 
-def item_dicts(store: SQLiteStore, scope: Scope) -> list[dict[str, Any]]:
+def item_dicts(store: SQLStore, scope: Scope) -> list[dict[str, Any]]:
     return [item.to_dict() for item in store.iter_items(scope)]
 
 
 # JSON
 
 
-def test_export_document_shape(store: SQLiteStore) -> None:
+def test_export_document_shape(store: SQLStore) -> None:
     document = export_library(store, SOURCE)
     assert (document["format"], document["version"]) == ("memtune.library", 1)
     assert document["exported_at"].endswith("Z")
@@ -73,7 +76,7 @@ def test_export_document_shape(store: SQLiteStore) -> None:
     assert json.loads(json.dumps(document)) == document
 
 
-def test_json_round_trip_into_another_scope_is_lossless(store: SQLiteStore) -> None:
+def test_json_round_trip_into_another_scope_is_lossless(store: SQLStore) -> None:
     document = json.loads(json.dumps(export_library(store, SOURCE), ensure_ascii=False))
     report = import_library(store, TARGET, document)
     assert (report.imported, report.skipped) == (len(TRICKY), 0)
@@ -85,13 +88,13 @@ def test_json_round_trip_into_another_scope_is_lossless(store: SQLiteStore) -> N
     assert store.get_item(SOURCE, "fixed-id").library_id == "main"
 
 
-def test_import_into_an_existing_library_keeps_its_name(store: SQLiteStore) -> None:
+def test_import_into_an_existing_library_keeps_its_name(store: SQLStore) -> None:
     store.create_library(TARGET, "Mine")
     report = import_library(store, TARGET, export_library(store, SOURCE))
     assert report.library.name == "Mine"
 
 
-def test_import_conflict_modes(store: SQLiteStore) -> None:
+def test_import_conflict_modes(store: SQLStore) -> None:
     document = export_library(store, SOURCE)
     with pytest.raises(ConflictError):
         import_library(store, SOURCE, document)
@@ -104,7 +107,7 @@ def test_import_conflict_modes(store: SQLiteStore) -> None:
     assert store.history(SOURCE, document["items"][0]["id"])[-1].source == "restore"
 
 
-def test_imported_items_without_source_get_the_import_source(store: SQLiteStore) -> None:
+def test_imported_items_without_source_get_the_import_source(store: SQLStore) -> None:
     document = {"format": "memtune.library", "version": 1, "items": [{"text": "bare"}]}
     report = import_library(store, TARGET, document)
     (item,) = store.iter_items(TARGET)
@@ -145,14 +148,14 @@ def _document(**changes: Any) -> dict[str, Any]:
         ),
     ],
 )
-def test_invalid_documents_write_nothing(store: SQLiteStore, document: Any, message: str) -> None:
+def test_invalid_documents_write_nothing(store: SQLStore, document: Any, message: str) -> None:
     with pytest.raises(InvalidInputError, match="^" + re.escape(message)):
         import_library(store, TARGET, document)
     with pytest.raises(NotFoundError):
         store.get_library(TARGET)
 
 
-def test_export_of_missing_library(store: SQLiteStore) -> None:
+def test_export_of_missing_library(store: SQLStore) -> None:
     with pytest.raises(NotFoundError):
         export_library(store, TARGET)
     with pytest.raises(NotFoundError):
@@ -162,7 +165,7 @@ def test_export_of_missing_library(store: SQLiteStore) -> None:
 # CSV
 
 
-def test_csv_export_has_the_documented_header(store: SQLiteStore) -> None:
+def test_csv_export_has_the_documented_header(store: SQLStore) -> None:
     text = export_csv(store, SOURCE)
     assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
     assert CSV_COLUMNS == (
@@ -178,7 +181,7 @@ def test_csv_export_has_the_documented_header(store: SQLiteStore) -> None:
     )
 
 
-def test_csv_round_trip_is_lossless(store: SQLiteStore) -> None:
+def test_csv_round_trip_is_lossless(store: SQLStore) -> None:
     text = export_csv(store, SOURCE)
     report = import_csv(store, TARGET, text, library_name="From CSV")
     assert (report.imported, report.library.name) == (len(TRICKY), "From CSV")
@@ -186,7 +189,7 @@ def test_csv_round_trip_is_lossless(store: SQLiteStore) -> None:
     assert item_dicts(store, TARGET) == item_dicts(store, SOURCE)
 
 
-def test_csv_with_only_a_text_column(store: SQLiteStore) -> None:
+def test_csv_with_only_a_text_column(store: SQLStore) -> None:
     text = '\ufefftext\n喜欢猫\n"a, b and ""c"""\n\n"multi\nline"\n'
     report = import_csv(store, TARGET, text)
     assert (report.imported, report.library.name) == (3, "Default memory")
@@ -194,7 +197,7 @@ def test_csv_with_only_a_text_column(store: SQLiteStore) -> None:
     assert {item.source for item in store.iter_items(TARGET)} == {"import"}
 
 
-def test_csv_columns_may_come_in_any_order(store: SQLiteStore) -> None:
+def test_csv_columns_may_come_in_any_order(store: SQLStore) -> None:
     report = import_csv(store, TARGET, ' type , text ,metadata\nfact,sky is blue,"{""k"": 1}"\n,,\n')
     assert report.imported == 1
     (item,) = store.iter_items(TARGET)
@@ -219,7 +222,7 @@ FORMULAS = [
 
 
 @pytest.fixture
-def formulas(store: SQLiteStore) -> SQLiteStore:
+def formulas(store: SQLStore) -> SQLStore:
     store.add_items(TARGET, FORMULAS, create_library_name="Formulas")
     return store
 
@@ -229,7 +232,7 @@ def csv_cells(text: str) -> dict[str, dict[str, str]]:
     return {unescape_cell(row["id"]): row for row in rows}
 
 
-def test_csv_export_neutralises_formulas(formulas: SQLiteStore) -> None:
+def test_csv_export_neutralises_formulas(formulas: SQLStore) -> None:
     cells = csv_cells(export_csv(formulas, TARGET))
     assert cells["link"]["text"] == '\'=HYPERLINK("http://x","y")'
     assert (cells["plus"]["text"], cells["plus"]["category"]) == ("'+1+1", "'=cmd|' /C calc'!A0")
@@ -247,7 +250,7 @@ def test_csv_export_neutralises_formulas(formulas: SQLiteStore) -> None:
     assert json.loads(cells["tab"]["metadata"]) == {"formula": "=1+1"}
 
 
-def test_csv_round_trip_of_formulas_is_lossless(formulas: SQLiteStore) -> None:
+def test_csv_round_trip_of_formulas_is_lossless(formulas: SQLStore) -> None:
     copy = Scope("carol", "sol", "copy")
     import_csv(formulas, copy, export_csv(formulas, TARGET))
     assert item_dicts(formulas, copy) == item_dicts(formulas, TARGET)
@@ -306,7 +309,7 @@ def test_csv_round_trip_of_any_category_is_lossless(tmp_path_factory: pytest.Tem
         ('"te"xt\nhi\n', "Row 1 is not valid CSV"),
     ],
 )
-def test_invalid_csv_writes_nothing(store: SQLiteStore, text: str, message: str) -> None:
+def test_invalid_csv_writes_nothing(store: SQLStore, text: str, message: str) -> None:
     with pytest.raises(InvalidInputError, match="^" + re.escape(message)):
         import_csv(store, TARGET, text)
     with pytest.raises(NotFoundError):
@@ -317,7 +320,7 @@ def test_invalid_csv_writes_nothing(store: SQLiteStore, text: str, message: str)
 
 
 @pytest.mark.parametrize("suffix", [".json", ".csv", ".JSON"])
-def test_file_round_trip(store: SQLiteStore, tmp_path: Path, suffix: str) -> None:
+def test_file_round_trip(store: SQLStore, tmp_path: Path, suffix: str) -> None:
     path = tmp_path / "exports" / f"luna{suffix}"
     assert write_library_file(store, SOURCE, path) == len(TRICKY)
     report = read_library_file(store, TARGET, path)
@@ -325,7 +328,7 @@ def test_file_round_trip(store: SQLiteStore, tmp_path: Path, suffix: str) -> Non
     assert item_dicts(store, TARGET) == item_dicts(store, SOURCE)
 
 
-def test_csv_file_is_utf8_with_bom_and_names_the_library_after_the_file(store: SQLiteStore, tmp_path: Path) -> None:
+def test_csv_file_is_utf8_with_bom_and_names_the_library_after_the_file(store: SQLStore, tmp_path: Path) -> None:
     path = tmp_path / "猫的记忆.csv"
     write_library_file(store, SOURCE, path)
     raw = path.read_bytes()
@@ -334,14 +337,14 @@ def test_csv_file_is_utf8_with_bom_and_names_the_library_after_the_file(store: S
     assert read_library_file(store, TARGET, path).library.name == "猫的记忆"
 
 
-def test_json_file_with_bom_is_accepted(store: SQLiteStore, tmp_path: Path) -> None:
+def test_json_file_with_bom_is_accepted(store: SQLStore, tmp_path: Path) -> None:
     path = tmp_path / "in.json"
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(_document(), ensure_ascii=False).encode())
     report = read_library_file(store, TARGET, path)
     assert (report.imported, report.library.name) == (2, "Copied")
 
 
-def test_file_errors(store: SQLiteStore, tmp_path: Path) -> None:
+def test_file_errors(store: SQLStore, tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": ', encoding="utf-8")
     with pytest.raises(InvalidInputError, match="invalid JSON: Expecting value"):
@@ -360,18 +363,18 @@ def test_file_errors(store: SQLiteStore, tmp_path: Path) -> None:
         store.get_library(TARGET)
 
 
-def test_empty_csv_cells_take_the_defaults(store: SQLiteStore) -> None:
+def test_empty_csv_cells_take_the_defaults(store: SQLStore) -> None:
     import_csv(store, TARGET, "text,type,confidence,metadata\nhi,,,\n")
     (item,) = store.iter_items(TARGET)
     default = NewItem(text="hi")
     assert (item.text, item.type, item.confidence, dict(item.metadata)) == ("hi", default.type, default.confidence, {})
 
 
-def test_csv_metadata_keeps_non_ascii_text_readable(store: SQLiteStore) -> None:
+def test_csv_metadata_keeps_non_ascii_text_readable(store: SQLStore) -> None:
     assert '{""中文键"": ""值""}' in export_csv(store, SOURCE)
 
 
-def test_a_json_file_is_indented_and_keeps_chinese_readable(store: SQLiteStore, tmp_path: Path) -> None:
+def test_a_json_file_is_indented_and_keeps_chinese_readable(store: SQLStore, tmp_path: Path) -> None:
     path = tmp_path / "luna.json"
     write_library_file(store, SOURCE, path)
     text = path.read_bytes().decode("utf-8")
@@ -379,12 +382,12 @@ def test_a_json_file_is_indented_and_keeps_chinese_readable(store: SQLiteStore, 
     assert "喜欢喝绿茶" in text
 
 
-def test_a_file_is_written_into_folders_it_creates(store: SQLiteStore, tmp_path: Path) -> None:
+def test_a_file_is_written_into_folders_it_creates(store: SQLStore, tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "c" / "luna.csv"
     assert write_library_file(store, SOURCE, path) == len(TRICKY) and path.exists()
 
 
-def test_a_file_that_cannot_be_written_says_why(store: SQLiteStore, tmp_path: Path) -> None:
+def test_a_file_that_cannot_be_written_says_why(store: SQLStore, tmp_path: Path) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a folder", encoding="utf-8")
     with pytest.raises(InvalidInputError, match=f"^cannot write {re.escape(str(blocker))}/out.json: .*[a-z]"):
@@ -394,7 +397,7 @@ def test_a_file_that_cannot_be_written_says_why(store: SQLiteStore, tmp_path: Pa
 
 
 @pytest.mark.parametrize("suffix", [".json", ".csv"])
-def test_a_file_import_passes_its_conflict_mode_on(store: SQLiteStore, tmp_path: Path, suffix: str) -> None:
+def test_a_file_import_passes_its_conflict_mode_on(store: SQLStore, tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"luna{suffix}"
     write_library_file(store, SOURCE, path)
     read_library_file(store, TARGET, path)

@@ -1,20 +1,19 @@
-"""The store's connection, its transactions and its write limits: what every concern of the store shares."""
+"""The store's connector, its transactions and its write limits: what every concern of the store shares."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Self
 
 from ..errors import QuotaError
 from ..models import MemoryItem, Scope, utc_timestamp
+from .connection import Connection, Connector
 from .protocol import WriteLimits
-from .rows import _profile_items, _provider_errors
-from .schema import connect, migrate
+from .rows import _profile_items
+from .schema import migrate
 
 
 @dataclass(frozen=True)
@@ -24,25 +23,22 @@ class SharedSnapshot:
 
 
 class StoreBase:
-    """One SQLite connection, guarded by a lock, with explicit transactions."""
+    """The store's connector (one transaction per operation), its clock and its write limits."""
 
     def __init__(
-        self, path: str | Path, *, clock: Callable[[], str] = utc_timestamp, limits: WriteLimits | None = None
+        self, connector: Connector, *, clock: Callable[[], str] = utc_timestamp, limits: WriteLimits | None = None
     ) -> None:
-        self._path = Path(path)
+        self._connector = connector
         self._clock = clock
         self.limits = limits
         self._lock = threading.RLock()
         # The last snapshot read, handed to the next reader of the same library at the same cursor (BM25 then
         # the dense index of one cold search): both then hold the same item objects, not two copies.
         self._shared_snapshot: SharedSnapshot | None = None
-        with _provider_errors():
-            self._conn = connect(self._path, in_memory=str(path) == ":memory:")
         try:
-            with _provider_errors():
-                migrate(self._conn, clock)
+            migrate(connector, clock)
         except BaseException:
-            self._conn.close()
+            connector.close()
             raise
 
     def _take_shared(self, scope: Scope, cursor: int) -> tuple[int, tuple[MemoryItem, ...]] | None:
@@ -55,19 +51,13 @@ class StoreBase:
         with self._lock:
             self._shared_snapshot = SharedSnapshot((scope, snapshot[0]), snapshot)
 
-    @property
-    def path(self) -> Path:
-        """The database file (``:memory:`` for an in-memory store)."""
-        return self._path
-
     def describe(self) -> str:
         """What kind of store this is, for the console's provider note."""
-        return "SQLite in memory" if str(self._path) == ":memory:" else "embedded SQLite"
+        return self._connector.describe()
 
     def close(self) -> None:
-        """Close the connection; the store cannot be used afterwards."""
-        with self._lock:
-            self._conn.close()
+        """Close the store's connections; the store cannot be used afterwards."""
+        self._connector.close()
 
     def __enter__(self) -> Self:
         return self
@@ -75,28 +65,15 @@ class StoreBase:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _writing(self) -> AbstractContextManager[sqlite3.Connection]:
-        """A write transaction: IMMEDIATE, so the write lock is taken up front and a batch never fails half-way."""
-        return self._transaction("BEGIN IMMEDIATE")
+    def _writing(self) -> AbstractContextManager[Connection]:
+        """A write transaction: it holds the write lock from its start, so a batch never fails half-way."""
+        return self._connector.transaction(write=True)
 
-    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
+    def _reading(self) -> AbstractContextManager[Connection]:
         """A read transaction: one consistent snapshot, no write lock."""
-        return self._transaction("BEGIN DEFERRED")
+        return self._connector.transaction(write=False)
 
-    @contextmanager
-    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
-        with self._lock, _provider_errors():
-            conn = self._conn
-            conn.execute(begin)
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-    def _check_limits(self, conn: sqlite3.Connection, profile_id: str, adding: int, texts: list[str]) -> None:
+    def _check_limits(self, conn: Connection, profile_id: str, adding: int, texts: list[str]) -> None:
         if self.limits is None:
             return
         longest = self.limits.max_text(profile_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from ..errors import ConflictError, InvalidInputError, NotFoundError
 from ..models import ItemEvent, ItemFilter, MemoryItem, NewItem, Page, Scope, check_id, check_text
 from .base import StoreBase
+from .connection import Connection
 from .rows import (
     _BATCH,
     _EDITABLE,
@@ -140,7 +140,7 @@ class ItemsMixin(StoreBase):
             self._mark_superseded(conn, scope, list(old_ids), new_id, source, self._clock())
 
     def _mark_superseded(
-        self, conn: sqlite3.Connection, scope: Scope, old_ids: list[str], new_id: str, source: str, now: str
+        self, conn: Connection, scope: Scope, old_ids: list[str], new_id: str, source: str, now: str
     ) -> None:
         for before in _items_by_id(conn, scope, old_ids).values():
             after = replace(before, metadata={**before.metadata, "superseded_by": new_id, "superseded_at": now})

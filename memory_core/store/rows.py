@@ -4,15 +4,13 @@ every concern runs inside its caller's transaction."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any
 
-from ..errors import InvalidInputError, NotFoundError, ProviderError
+from ..errors import InvalidInputError, NotFoundError
 from ..models import (
     Character,
     ItemEvent,
@@ -25,6 +23,7 @@ from ..models import (
     check_text,
     validate_new_item,
 )
+from .connection import Connection
 
 DEFAULT_LIBRARY_NAME = "Default memory"
 MAX_LIBRARY_NAME_LENGTH = 200
@@ -66,14 +65,6 @@ _INSERT_EVENT = """
     INSERT INTO item_events (profile_id, character_id, library_id, item_id, event, at, source, before_json, after_json)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
-
-
-@contextmanager
-def _provider_errors() -> Iterator[None]:
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise ProviderError(f"SQLite store failed: {exc}") from exc
 
 
 # Validation
@@ -209,46 +200,47 @@ def _library_missing(scope: Scope) -> NotFoundError:
 _SELECT_CHARACTERS = "SELECT id, name, persona, created_at, updated_at FROM characters"
 
 
-def _character(conn: sqlite3.Connection, owner: str, character_id: str) -> Character:
+def _character(conn: Connection, owner: str, character_id: str) -> Character:
     row = conn.execute(f"{_SELECT_CHARACTERS} WHERE owner = ? AND id = ?", (owner, character_id)).fetchone()
     if row is None:
         raise NotFoundError(f"character {character_id!r} not found")
     return Character(*row)
 
 
-def _profile_items(conn: sqlite3.Connection, profile_id: str) -> int:
+def _profile_items(conn: Connection, profile_id: str) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM items WHERE profile_id = ?", (profile_id,)).fetchone()[0])
 
 
-def _library(conn: sqlite3.Connection, scope: Scope) -> Library:
+def _library(conn: Connection, scope: Scope) -> Library:
     row = conn.execute(f"{_SELECT_LIBRARIES} AND l.id = ?", _key(scope)).fetchone()
     if row is None:
         raise _library_missing(scope)
     return Library(*row)
 
 
-def _require_library(conn: sqlite3.Connection, scope: Scope) -> None:
+def _require_library(conn: Connection, scope: Scope) -> None:
     if conn.execute(f"SELECT 1 FROM libraries WHERE {_IS_LIBRARY}", _key(scope)).fetchone() is None:
         raise _library_missing(scope)
 
 
-def _insert_library(conn: sqlite3.Connection, scope: Scope, name: str, now: str) -> bool:
-    query = "INSERT OR IGNORE INTO libraries (profile_id, character_id, id, name, created_at, updated_at)"
-    return conn.execute(f"{query} VALUES (?, ?, ?, ?, ?, ?)", (*_key(scope), name, now, now)).rowcount == 1
+def _insert_library(conn: Connection, scope: Scope, name: str, now: str) -> bool:
+    query = "INSERT INTO libraries (profile_id, character_id, id, name, created_at, updated_at)"
+    values = "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    return conn.execute(f"{query} {values}", (*_key(scope), name, now, now)).rowcount == 1
 
 
-def _touch_library(conn: sqlite3.Connection, scope: Scope, now: str) -> None:
+def _touch_library(conn: Connection, scope: Scope, now: str) -> None:
     conn.execute(f"UPDATE libraries SET updated_at = ? WHERE {_IS_LIBRARY}", (now, *_key(scope)))
 
 
-def _item(conn: sqlite3.Connection, scope: Scope, item_id: str) -> MemoryItem:
+def _item(conn: Connection, scope: Scope, item_id: str) -> MemoryItem:
     row = conn.execute(f"{_SELECT_ITEMS} AND id = ?", (*_key(scope), item_id)).fetchone()
     if row is None:
         raise NotFoundError("memory item not found")
     return _item_from_row(row)
 
 
-def _items_by_id(conn: sqlite3.Connection, scope: Scope, ids: list[str]) -> dict[str, MemoryItem]:
+def _items_by_id(conn: Connection, scope: Scope, ids: list[str]) -> dict[str, MemoryItem]:
     found: dict[str, MemoryItem] = {}
     for start in range(0, len(ids), _BATCH):
         chunk = ids[start : start + _BATCH]
@@ -257,7 +249,7 @@ def _items_by_id(conn: sqlite3.Connection, scope: Scope, ids: list[str]) -> dict
     return found
 
 
-def _cursor(conn: sqlite3.Connection, scope: Scope) -> int:
+def _cursor(conn: Connection, scope: Scope) -> int:
     query = f"SELECT COALESCE(MAX(seq), 0) FROM item_events WHERE {_IN_LIBRARY}"
     return int(conn.execute(query, _key(scope)).fetchone()[0])
 
@@ -265,14 +257,14 @@ def _cursor(conn: sqlite3.Connection, scope: Scope) -> int:
 _Pair = tuple[MemoryItem | None, MemoryItem | None]
 
 
-def _record(conn: sqlite3.Connection, scope: Scope, event: str, now: str, source: str, pairs: list[_Pair]) -> None:
+def _record(conn: Connection, scope: Scope, event: str, now: str, source: str, pairs: list[_Pair]) -> None:
     """Append one audit event per (before, after) pair."""
     rows = ((_item_id(*pair), event, now, source, _dumps(pair[0]), _dumps(pair[1])) for pair in pairs)
     conn.executemany(_INSERT_EVENT, ((*_key(scope), *row) for row in rows))
 
 
 def _write_batch(
-    conn: sqlite3.Connection,
+    conn: Connection,
     scope: Scope,
     fresh: list[MemoryItem],
     replaced: list[tuple[MemoryItem, MemoryItem]],
@@ -287,7 +279,7 @@ def _write_batch(
         _touch_library(conn, scope, now)
 
 
-def _delete(conn: sqlite3.Connection, scope: Scope, doomed: list[MemoryItem], now: str, source: str) -> None:
+def _delete(conn: Connection, scope: Scope, doomed: list[MemoryItem], now: str, source: str) -> None:
     _record(conn, scope, "delete", now, source, [(item, None) for item in doomed])
     conn.executemany(f"DELETE FROM items WHERE {_IN_LIBRARY} AND id = ?", ((*_key(scope), i.id) for i in doomed))
     if doomed:

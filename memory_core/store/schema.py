@@ -1,12 +1,11 @@
-"""The SQLite schema as named migration steps, and opening a connection configured for the store."""
+"""The schema as named migration steps, written in SQLite's dialect (a connector translates its DDL)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
-from ..errors import ProviderError
+from .connection import Connection, Connector
 
 MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
@@ -97,49 +96,43 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        # Taught examples keep the order they were taught in without SQLite's rowid, which other databases lack;
+        # examples taught before this step are numbered by time, then id.
+        "008_taught_order",
+        """
+        ALTER TABLE taught_examples ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+        UPDATE taught_examples SET seq = (
+            SELECT COUNT(*) FROM taught_examples t
+            WHERE t.created_at < taught_examples.created_at
+                OR (t.created_at = taught_examples.created_at AND t.id <= taught_examples.id)
+        );
+        """,
+    ),
 )
 
 
-def connect(path: Path, *, in_memory: bool) -> sqlite3.Connection:
-    if not in_memory:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ProviderError(f"cannot create the folder for {path}: {exc}") from exc
-    # isolation_level=None: we issue BEGIN/COMMIT ourselves so every transaction boundary is explicit.
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-    try:
-        if not in_memory:
-            conn.execute("PRAGMA journal_mode=WAL")
-        for pragma in ("foreign_keys=ON", "busy_timeout=5000", "synchronous=NORMAL"):
-            conn.execute(f"PRAGMA {pragma}")
-        conn.create_function("memcore_fold", 1, _fold, deterministic=True)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+_LEDGER = "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
 
 
-def _fold(value: str | None) -> str | None:
-    # SQLite's own LIKE folds ASCII case only; Python's casefold covers every script.
-    return value.casefold() if value is not None else None
-
-
-def migrate(conn: sqlite3.Connection, clock: Callable[[], str]) -> None:
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+def migrate(connector: Connector, clock: Callable[[], str]) -> None:
+    """Apply the steps not yet applied, each in its own write transaction; two processes opening one database at
+    once apply each step once (the check runs inside the write lock)."""
+    with connector.transaction(write=True) as conn:
+        conn.execute(connector.ddl(_LEDGER))
+        applied = {str(row[0]) for row in conn.execute("SELECT name FROM schema_migrations").fetchall()}
     for name, script in MIGRATIONS:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Checked inside the write lock: another process may have applied the step since we opened.
-            if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone() is None:
-                for statement in _statements(script):
-                    conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (name, clock()))
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        if name not in applied:
+            with connector.transaction(write=True) as conn:
+                _apply(conn, connector.ddl(script), name, clock)
+
+
+def _apply(conn: Connection, script: str, name: str, clock: Callable[[], str]) -> None:
+    # Checked again inside the write lock: another process may have applied the step since we looked.
+    if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone() is None:
+        for statement in _statements(script):
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", (name, clock()))
 
 
 def _statements(script: str) -> Iterator[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -19,11 +18,12 @@ from ..models import (
     parse_timestamp,
 )
 from .base import StoreBase
+from .connection import Connection
 
 _SELECT_EXAMPLES = "SELECT id, owner, character_id, text, should_recall, model, vector, created_at FROM taught_examples"
 _INSERT_EXAMPLE = (
-    "INSERT INTO taught_examples (owner, character_id, id, text, should_recall, model, vector, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO taught_examples (owner, character_id, id, text, should_recall, model, vector, created_at, seq) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM taught_examples))"
 )
 _FLOAT32 = 4
 # What makes two examples of one owner and character the same lesson: an import skips a repeat.
@@ -64,7 +64,7 @@ class TeachingMixin(StoreBase):
     def taught_examples(self, character_id: str, *, owner: str = "") -> tuple[TaughtExample, ...]:
         """The character's taught examples of one owner, oldest first."""
         character_id, owner = check_id(character_id, what="character_id"), _owner(owner)
-        query = f"{_SELECT_EXAMPLES} WHERE owner = ? AND character_id = ? ORDER BY created_at, rowid"
+        query = f"{_SELECT_EXAMPLES} WHERE owner = ? AND character_id = ? ORDER BY created_at, seq"
         with self._reading() as conn:
             rows = conn.execute(query, (owner, character_id)).fetchall()
         return tuple(_row(row) for row in rows)
@@ -95,7 +95,7 @@ def checked_example(example: NewTaughtExample) -> NewTaughtExample:
     return replace(example, text=text, model=model, created_at=created_at)
 
 
-def _example_keys(conn: sqlite3.Connection, owner: str, character_id: str) -> set[_ExampleKey]:
+def _example_keys(conn: Connection, owner: str, character_id: str) -> set[_ExampleKey]:
     query = "SELECT text, should_recall, model FROM taught_examples WHERE owner = ? AND character_id = ?"
     rows = conn.execute(query, (owner, character_id)).fetchall()
     return {(str(text), bool(should_recall), str(model)) for text, should_recall, model in rows}

@@ -66,16 +66,16 @@ class VectorsMixin(StoreBase):
         """Store (item id, text hash, vector bytes) rows; rows of items deleted meanwhile are skipped."""
         scope = _checked(scope)
         insert = (
-            "INSERT OR REPLACE INTO item_vectors "
-            "(profile_id, character_id, library_id, item_id, model, dims, text_hash, vector) "
-            f"SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM items WHERE {_IN_LIBRARY} AND id = ?)"
+            "INSERT INTO item_vectors (profile_id, character_id, library_id, item_id, model, dims, text_hash, vector) "
+            f"SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM items WHERE {_IN_LIBRARY} AND id = ?) "
+            "ON CONFLICT (profile_id, character_id, library_id, item_id, model) DO UPDATE SET "
+            "dims = excluded.dims, text_hash = excluded.text_hash, vector = excluded.vector"
         )
         key = _key(scope)
         with self._writing() as conn:
-            before = conn.total_changes
-            conn.executemany(insert, [(*key, item_id, model, dims, digest, blob, *key, item_id)
-                                      for item_id, digest, blob in rows])  # fmt: skip
-            return conn.total_changes - before
+            written = conn.executemany(insert, [(*key, item_id, model, dims, digest, blob, *key, item_id)
+                                                for item_id, digest, blob in rows])  # fmt: skip
+            return max(written.rowcount, 0)
 
     def vector_counts(self, scope: Scope) -> dict[str, int]:
         """How many items of the library have vectors, per embedding model."""

@@ -1,0 +1,180 @@
+"""PostgreSQL as the store: the same mixins and the same migrations as SQLite's, over a psycopg 3 connection pool.
+
+What differs from SQLite is all here. Placeholders become ``%s``; the schema's types become PostgreSQL's (an
+identity column for the change feed's numbers, ``bytea`` for vectors, text compared byte by byte as SQLite
+compares it); the write lock is a transaction-level advisory lock, so writers of every process take turns as
+SQLite's writers do, and the change feed's numbers are committed in the order they were drawn; a read sees one
+snapshot (REPEATABLE READ). While the server is unreachable, operations fail fast for a moment instead of each
+waiting out the pool's timeout, and the pool reconnects on its own once it is back.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ..errors import ConfigurationError, ProviderError
+from ..models import utc_timestamp
+from .connection import Connection, Cursor
+from .protocol import WriteLimits
+from .sqlite import SQLStore
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+URL_SCHEMES = ("postgresql", "postgres")
+WRITE_LOCK = 0x6D656D74756E65  # one advisory lock key for every Memtune writer of a database ("memtune")
+POOL_SIZE = 8
+TIMEOUT_S = 3.0  # connecting, and waiting for a free connection
+RETRY_AFTER_S = 1.0  # after the server was unreachable, operations fail at once for this long
+_FOLD = (
+    "CREATE OR REPLACE FUNCTION memcore_fold(value text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE "
+    'AS $$ SELECT lower(value COLLATE "default") $$'
+)
+_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
+def is_postgres_url(url: str) -> bool:
+    return urlsplit(url).scheme in URL_SCHEMES
+
+
+def redacted(url: str) -> str:
+    """The URL's host, port and database, never its password: what the console may show."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.hostname or 'localhost'}{port}{parts.path or ''}"
+
+
+class PostgresConnector:
+    """A pool of connections to one PostgreSQL database; every transaction borrows one."""
+
+    def __init__(self, url: str, *, pool_size: int = POOL_SIZE, timeout_s: float = TIMEOUT_S) -> None:
+        if not is_postgres_url(url):
+            raise ConfigurationError("MEMTUNE_DATABASE_URL must start with postgresql://")
+        self.url = url
+        self._timeout_s = timeout_s
+        self._down_until = 0.0
+        self._state = threading.Lock()
+        self._pool = _open_pool(url, pool_size, timeout_s)
+        try:
+            with self.transaction(write=True) as conn:
+                conn.execute(_FOLD)
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def describe(self) -> str:
+        return f"PostgreSQL at {redacted(self.url)}"
+
+    def ddl(self, script: str) -> str:
+        return _ddl(script)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Connection]:
+        self._fail_fast()
+        with self._errors(), self._pool.connection() as raw:
+            raw.execute("BEGIN" if write else _READ)
+            try:
+                if write:
+                    raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                yield _PostgresConnection(raw)
+                raw.execute("COMMIT")
+            except BaseException:
+                _roll_back(raw)
+                raise
+
+    def _fail_fast(self) -> None:
+        with self._state:
+            waiting = self._down_until - time.monotonic()
+        if waiting > 0:
+            raise ProviderError(f"PostgreSQL store unreachable at {redacted(self.url)}; retrying in {waiting:.1f} s")
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        import psycopg
+
+        try:
+            yield
+        except psycopg.OperationalError as exc:  # the pool's timeout is one too
+            with self._state:
+                self._down_until = time.monotonic() + RETRY_AFTER_S
+            raise ProviderError(f"PostgreSQL store unreachable at {redacted(self.url)}: {_first_line(exc)}") from exc
+        except psycopg.Error as exc:
+            raise ProviderError(f"PostgreSQL store failed: {_first_line(exc)}") from exc
+
+
+class PostgresStore(SQLStore):
+    """Libraries, items and their audit history in a PostgreSQL database that several processes share."""
+
+    def __init__(
+        self, url: str, *, clock: Callable[[], str] = utc_timestamp, limits: WriteLimits | None = None
+    ) -> None:
+        super().__init__(PostgresConnector(url), clock=clock, limits=limits)
+
+
+class _PostgresConnection:
+    """A borrowed connection that speaks the mixins' dialect: ``?`` placeholders."""
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self._raw = raw
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        return self._raw.execute(_placeholders(sql), tuple(parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor:
+        cursor = self._raw.cursor()
+        cursor.executemany(_placeholders(sql), [tuple(row) for row in parameters])
+        return cursor
+
+
+def _open_pool(url: str, size: int, timeout_s: float) -> ConnectionPool[Any]:
+    try:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+    except ImportError as exc:
+        raise ConfigurationError("a postgresql:// store needs psycopg[binary] and psycopg-pool installed") from exc
+    options = {"autocommit": True, "connect_timeout": max(1, round(timeout_s)), "application_name": "memtune"}
+    pool: ConnectionPool[Any] = ConnectionPool(
+        url, min_size=1, max_size=size, kwargs=options, timeout=timeout_s, open=False,
+        check=ConnectionPool.check_connection, name="memtune",
+    )  # fmt: skip
+    try:
+        pool.open(wait=True, timeout=timeout_s)
+    except psycopg.Error as exc:
+        pool.close()
+        raise ProviderError(f"PostgreSQL store unreachable at {redacted(url)}: {_first_line(exc)}") from exc
+    return pool
+
+
+def _roll_back(raw: psycopg.Connection[Any]) -> None:
+    import psycopg
+
+    if raw.closed:
+        return
+    with suppress(psycopg.Error):  # the pool discards a broken connection when it is given back
+        raw.execute("ROLLBACK")
+
+
+@lru_cache(maxsize=1024)
+def _placeholders(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+def _ddl(script: str) -> str:
+    script = script.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+    script = re.sub(r"\bBLOB\b", "BYTEA", script)
+    return re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', script)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
