@@ -69,6 +69,7 @@ from .recall.tokenizer import tokenize
 from .reply.responder import OfflineResponder
 from .session import Session, StageTiming, SummaryRecord, Trace, WriteRecord
 from .settings import LLMConfig, Settings, load_settings
+from .store.postgres import PostgresStore
 from .store.protocol import Store
 from .store.sqlite import SQLiteStore
 from .store.transfer import (
@@ -129,6 +130,7 @@ __all__ = [
     "RecallDecision",
     "Retriever",
     "RuleMatch",
+    "PostgresStore",
     "SQLiteStore",
     "Scope",
     "ScoredMemory",

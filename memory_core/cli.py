@@ -38,9 +38,9 @@ from .recall.lexical import BM25Retriever
 from .recall.relevance import PARAMETERS_FILE as RELEVANCE_FILE
 from .recall.relevance import TRAINING_FILES as RELEVANCE_TRAINING_FILES
 from .settings import Settings, load_settings
-from .store.sqlite import SQLiteStore
+from .store.sqlite import SQLStore
 from .store.transfer import read_library_file, write_library_file
-from .wiring import build_decider, build_engine, build_retriever, open_store
+from .wiring import build_decider, build_engine, build_retriever, open_catalogue, open_store
 from .write import durable_judge
 
 
@@ -177,7 +177,7 @@ def _scope(args: argparse.Namespace, settings: Settings) -> Scope:
     )
 
 
-def _store(settings: Settings) -> SQLiteStore:
+def _store(settings: Settings) -> SQLStore:
     store = open_store(settings)
     if store is None:
         raise InvalidInputError("OPENTALKING_MEMORY_PROVIDER is 'none': there is no store to work with")
@@ -301,7 +301,7 @@ def cmd_pipecat(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     """What a Pipecat bot needs to read one library: JSON (or, with --python, the snippet)."""
     scope = _scope(args, settings)
     # The catalogue alone: opening Mem0 here would take the local Qdrant folder from a running console.
-    with SQLiteStore(settings.database_path) as store:
+    with open_catalogue(settings) as store:
         store.get_library(scope)
         texts = [item.text for item in store.iter_items(scope)]
     embedder = None if args.no_threshold_check else build_embedder(settings).embedder
@@ -322,7 +322,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         opener = None
         if args.backend == "mem0":  # Mem0 on a temporary data directory, with the configured (or local) embedder
 
-            def opener(folder: Path) -> SQLiteStore:
+            def opener(folder: Path) -> SQLStore:
                 bench = replace(settings, provider="mem0", data_dir=str(folder), sqlite_path="")
                 store = open_store(bench, embedder)
                 if store is None:
@@ -370,7 +370,7 @@ def _golden_bench(args: argparse.Namespace, settings: Settings) -> dict[str, Any
         raise InvalidInputError(f"--k must be from 1 to 100 (0: the recall limit), got {args.k}")
     if args.store and not Path(args.store).is_file():
         raise InvalidInputError(f"--store {args.store}: no such SQLite file")
-    opened = replace(settings, provider="sqlite", sqlite_path=args.store) if args.store else settings
+    opened = replace(settings, provider="sqlite", sqlite_path=args.store, database_url="") if args.store else settings
     with _store(opened) as store:
         scope = _scope(args, settings)
         library = store.get_library(scope)

@@ -110,6 +110,21 @@ def parse_url(raw: Any, name: str) -> str:
     return value
 
 
+def parse_database_url(raw: Any, name: str) -> str:
+    value = str(raw).strip()
+    parts = urlsplit(value)
+    if value and (parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/")):
+        raise ConfigurationError(f"{name} must look like postgresql://user:password@host:5432/database")
+    return value
+
+
+def redacted(url: str) -> str:
+    """A database URL's host, port and database, never its user or password: what a console may show."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.hostname or 'localhost'}{port}{parts.path or ''}"
+
+
 def parse_auth(raw: Any, name: str) -> str:
     value = str(raw).strip()
     if value and (":" not in value or not value.split(":", 1)[0] or not value.split(":", 1)[1]):

@@ -24,10 +24,12 @@ from .config_values import (
     optional,
     parse_auth,
     parse_bool,
+    parse_database_url,
     parse_provider,
     parse_raw_text,
     parse_text,
     parse_url,
+    redacted,
 )
 from .tuning import TUNING_VARIABLES, Tuning
 
@@ -38,6 +40,7 @@ _SETTINGS_VARIABLES: tuple[tuple[str, str, Parser, Any], ...] = (
     ("default_profile_id", "OPENTALKING_MEMORY_DEFAULT_PROFILE_ID", parse_text, "default"),
     ("default_library_id", "OPENTALKING_MEMORY_DEFAULT_LIBRARY_ID", parse_text, "default"),
     ("sqlite_path", "OPENTALKING_MEMORY_SQLITE_PATH", parse_text, ""),
+    ("database_url", "MEMTUNE_DATABASE_URL", parse_database_url, ""),
     ("data_dir", "MEMTUNE_DATA_DIR", parse_text, "./data"),
     ("bm25_k1", "MEMTUNE_BM25_K1", float_between(0.0, 10.0), 1.5),
     ("bm25_b", "MEMTUNE_BM25_B", float_between(0.0, 1.0), 0.75),
@@ -153,6 +156,7 @@ class Settings:
     default_profile_id: str = "default"
     default_library_id: str = "default"
     sqlite_path: str = ""
+    database_url: str = ""  # postgresql://...: the store is that database instead of the SQLite file
     data_dir: str = "./data"
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
@@ -338,6 +342,8 @@ def _shown(variable: str, value: Any) -> str:
     text = str(value).lower() if isinstance(value, bool) else str(value)
     if text and any(marker in variable for marker in _SECRET_MARKERS):
         return "set (hidden)"
+    if text and variable == "MEMTUNE_DATABASE_URL":
+        return "postgresql://" + redacted(text)  # never the password
     if text and variable.endswith("BASE_URL"):
         return LLMConfig(base_url=text).endpoint  # drops any user:password in the URL
     return text

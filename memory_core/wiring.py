@@ -17,13 +17,15 @@ from .recall.fusion import FusionRetriever
 from .recall.index_cache import IndexCache
 from .recall.lexical import BM25Retriever, Retriever
 from .settings import Settings
+from .store.postgres import PostgresStore
 from .store.protocol import Store
-from .store.sqlite import SQLiteStore
+from .store.sqlite import SQLiteStore, SQLStore
 from .write.durable_judge import DurableJudge
 
 
-def open_store(settings: Settings, embedder: Embedder | None = None) -> SQLiteStore | None:
-    """The store the settings ask for: SQLite (a file or in memory), Mem0 with a SQLite catalogue, or none.
+def open_store(settings: Settings, embedder: Embedder | None = None) -> SQLStore | None:
+    """The store the settings ask for: SQLite (a file or in memory) or PostgreSQL (MEMTUNE_DATABASE_URL), Mem0
+    with a SQLite catalogue, or none.
 
     A Mem0 that cannot start is an error the user sees, never a quiet switch to another store.
     """
@@ -33,7 +35,7 @@ def open_store(settings: Settings, embedder: Embedder | None = None) -> SQLiteSt
     if provider == "memory":
         return SQLiteStore(":memory:")
     if provider != "mem0":
-        return SQLiteStore(settings.database_path)
+        return open_catalogue(settings)
     closers = []
     if settings.mem0_api_key or settings.mem0_embedder_configured:
         backend = build_backend(settings)
@@ -52,6 +54,14 @@ def open_store(settings: Settings, embedder: Embedder | None = None) -> SQLiteSt
             server.close()
             raise
     return Mem0Store(settings.database_path, backend, on_close=closers)
+
+
+def open_catalogue(settings: Settings) -> SQLStore:
+    """The SQL store alone, never Mem0's vector store: PostgreSQL when MEMTUNE_DATABASE_URL is set (Mem0 keeps its
+    catalogue in the SQLite file), else the file."""
+    if settings.database_url and settings.effective_provider != "mem0":
+        return PostgresStore(settings.database_url)
+    return SQLiteStore(settings.database_path)
 
 
 def build_decider(settings: Settings, embedder: Embedder | None = None) -> RecallDecider:

@@ -25,7 +25,7 @@ from ..recall.fusion import METHODS, FusionRetriever
 from ..recall.lexical import BM25Retriever
 from ..recall.tokenizer import tokenize
 from ..store.protocol import Store
-from ..store.sqlite import SQLiteStore
+from ..store.sqlite import SQLiteStore, SQLStore
 from .locomo import Conversation, load_locomo
 from .metrics import mean, percentile, recall_at_k, reciprocal_rank
 from .scale_bench import run_scale_fusion
@@ -136,7 +136,7 @@ def run_locomo(
     b: float = 0.75,
     max_weight: float = 0.6,
     on_conversation: Callable[[dict[str, Any]], None] | None = None,
-    open_store: Callable[[Path], SQLiteStore] | None = None,
+    open_store: Callable[[Path], SQLStore] | None = None,
 ) -> dict[str, Any]:
     """Store every turn of each conversation, ask every question with evidence, score the top 10.
 

@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ..config_values import redacted
 from ..errors import ConfigurationError, ProviderError
 from ..models import utc_timestamp
 from .connection import Connection, Cursor
@@ -43,13 +44,6 @@ _READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 def is_postgres_url(url: str) -> bool:
     return urlsplit(url).scheme in URL_SCHEMES
-
-
-def redacted(url: str) -> str:
-    """The URL's host, port and database, never its password: what the console may show."""
-    parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.hostname or 'localhost'}{port}{parts.path or ''}"
 
 
 class PostgresConnector:
