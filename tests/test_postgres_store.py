@@ -1,0 +1,137 @@
+"""What only the PostgreSQL store has: processes opening one database at once, a password never shown, the
+settings that choose it, replicas that follow each other's writes, and the server going away mid-chat.
+
+The store's behaviour itself is tested against both stores by the store test files (their `open_store`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from postgres_server import PostgresServer, empty_database, postgres, running_postgres, wait_until_ready
+
+from memory_core import MemoryEngine, NewItem, Scope, load_settings
+from memory_core.errors import ConfigurationError, ProviderError
+from memory_core.recall.lexical import BM25Retriever
+from memory_core.store.postgres import RETRY_AFTER_S, PostgresStore
+from memory_core.store.schema import MIGRATIONS
+from memory_core.wiring import open_catalogue, open_store
+
+__all__ = ["postgres"]  # the fixture, imported for this module
+SCOPE = Scope.of("alice", "mia", "main")
+
+
+def test_processes_opening_one_new_database_at_once_migrate_it_once(postgres: PostgresServer) -> None:
+    url = empty_database(postgres, "race")
+    opened: list[PostgresStore] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            opened.append(PostgresStore(url))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in opened:
+        store.close()
+    assert errors == [] and len(opened) == 4
+    with psycopg.connect(url) as conn:
+        applied = [row[0] for row in conn.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
+    assert applied == sorted(name for name, _ in MIGRATIONS)
+
+
+def test_the_password_is_never_shown(postgres: PostgresServer) -> None:
+    url = postgres.url.replace("memtune@", "memtune:hunter2@")
+    settings = load_settings({"MEMTUNE_DATABASE_URL": url})
+    with open_store(settings) as store:  # type: ignore[union-attr]
+        assert isinstance(store, PostgresStore)
+        assert store.describe() == f"PostgreSQL at 127.0.0.1:{postgres.port}/memtune"
+    shown = dict(settings.describe())["MEMTUNE_DATABASE_URL"]
+    assert shown == f"postgresql://127.0.0.1:{postgres.port}/memtune" and "hunter2" not in str(settings.describe())
+
+
+@pytest.mark.parametrize("url", ["mysql://db/memtune", "postgresql://host-without-database", "http://x/y"])
+def test_a_url_that_is_not_a_postgresql_database_is_refused_at_start(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="MEMTUNE_DATABASE_URL must look like postgresql://"):
+        load_settings({"MEMTUNE_DATABASE_URL": url})
+
+
+def test_mem0_keeps_its_catalogue_in_the_sqlite_file(tmp_path: Path, postgres: PostgresServer) -> None:
+    settings = load_settings({"MEMTUNE_DATABASE_URL": postgres.url, "OPENTALKING_MEMORY_PROVIDER": "mem0",
+                              "MEMTUNE_DATA_DIR": str(tmp_path)})  # fmt: skip
+    with open_catalogue(settings) as store:
+        assert store.describe() == "embedded SQLite"
+
+
+def test_an_unreachable_server_at_start_is_a_clear_error() -> None:
+    with pytest.raises(ProviderError, match=r"PostgreSQL store unreachable at 127\.0\.0\.1:1/memtune"):
+        PostgresStore("postgresql://memtune@127.0.0.1:1/memtune")
+
+
+def test_a_replica_recalls_another_replicas_write_at_its_next_search(postgres: PostgresServer) -> None:
+    url = empty_database(postgres, "replicas")
+    with PostgresStore(url) as one, PostgresStore(url) as other:
+        one.ensure_library(SCOPE)
+        reader = BM25Retriever(other)
+        assert reader.search(SCOPE, "oolong tea", limit=3) == ()  # its index is built, empty
+        (item,) = one.add_items(SCOPE, [NewItem(text="I like oolong tea")])
+        assert [hit.item.id for hit in reader.search(SCOPE, "oolong tea", limit=3)] == [item.id]
+        one.edit_item(SCOPE, item.id, text="I like green tea now")
+        assert [hit.item.text for hit in reader.search(SCOPE, "green tea", limit=3)] == ["I like green tea now"]
+        one.delete_item(SCOPE, item.id)
+        assert reader.search(SCOPE, "green tea", limit=3) == ()
+
+
+# The server going away
+
+
+@pytest.fixture
+def own_server() -> Iterator[PostgresServer]:
+    """A server of this test's own, which it may stop (the session's is shared)."""
+    with running_postgres() as server:
+        yield server
+
+
+def test_a_chat_keeps_its_turns_while_the_database_is_down_and_recovers(own_server: PostgresServer) -> None:
+    with PostgresStore(own_server.url) as store:
+        engine = MemoryEngine(store, BM25Retriever(store), settings=load_settings({}))
+        session = engine.open_session(SCOPE, enabled=True)
+        engine.run_turn(session, "我喜欢在早上跑步")
+        own_server.stop_server()
+        trace = engine.run_turn(session, "我的目标是今年跑完一次全马")
+        assert trace.reply and trace.write is not None and "PostgreSQL store unreachable" in trace.write.error
+        assert len(session.pending_writes) == 1  # the turn's memory waits in the session
+        started = time.monotonic()
+        with pytest.raises(ProviderError, match="retrying in"):
+            store.list_libraries(SCOPE)  # fails at once for a moment, not after the pool's timeout
+        assert time.monotonic() - started < 0.5
+        own_server.start_server()
+        wait_until_ready(own_server)
+        time.sleep(RETRY_AFTER_S)
+        engine.run_turn(session, "我养了一只猫，叫小花")
+        texts = {item.text for item in store.iter_items(SCOPE)}
+        assert {"我喜欢在早上跑步", "我的目标是今年跑完一次全马", "我养了一只猫，叫小花"} <= texts
+        assert session.pending_writes == []
+
+
+def test_a_write_cut_off_by_the_server_stopping_leaves_nothing_half_done(own_server: PostgresServer) -> None:
+    with PostgresStore(own_server.url) as store:
+        store.ensure_library(SCOPE)
+        own_server.stop_server()
+        with pytest.raises(ProviderError, match="unreachable"):
+            store.add_items(SCOPE, [NewItem(text=f"memory {n}") for n in range(200)])
+        own_server.start_server()
+        wait_until_ready(own_server)
+        time.sleep(RETRY_AFTER_S)
+        assert store.get_library(SCOPE).memory_count == 0 and store.change_cursor(SCOPE) == 0
+        store.add_items(SCOPE, [NewItem(text="after the restart")])
+        assert [item.text for item in store.iter_items(SCOPE)] == ["after the restart"]
