@@ -28,6 +28,7 @@ from memory_core.views import (
     threshold_label,
     threshold_of,
     timing_rows,
+    trouble_line,
     turn_label,
     write_summary,
 )
@@ -259,6 +260,8 @@ def chat_messages(trace: Trace) -> list[dict[str, Any]]:
         "metadata": {"title": "🧠 " + inert(decision_title(trace.decision, len(trace.hits))), "status": "done"},
     }
     user, reply = inert(trace.user_text), with_note(trace.reply, trace.reply_note)
+    trouble = trouble_line(trace)  # in plain sight under the reply: the store gone away, what waits to be saved
+    reply += f"\n\n{trouble}" if trouble else ""
     return [{"role": "user", "content": user}, note, {"role": "assistant", "content": reply}]
 
 

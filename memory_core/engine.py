@@ -400,6 +400,7 @@ class MemoryEngine:
             timings=tuple(turn.timings),
             errors=tuple(turn.errors),
             llm_calls=(*session.take_side_calls(), *turn.calls),
+            writes_waiting=len(session.pending_writes),
         )
 
 

@@ -110,6 +110,7 @@ class Trace:
     reply_partial: bool = False  # the bound cut the streamed reply; `reply` ends with its partial mark
     block_budget: BlockBudget = field(default_factory=BlockBudget)  # the block's size, what its budget left out
     reply_note: str = ""  # small print beside the reply: who wrote an offline reply and why, or that it was cut
+    writes_waiting: int = 0  # the session's writes the store refused, kept to be retried at the next turn
 
     def timing(self, stage: str) -> float:
         return sum(t.ms for t in self.timings if t.stage == stage)

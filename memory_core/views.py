@@ -90,6 +90,18 @@ def decision_details(trace: Trace) -> str:
     return "\n\n".join(lines)
 
 
+def trouble_line(trace: Trace) -> str:
+    """What failed underneath the turn (the store gone away, an embedder down) and what waits to be saved, in
+    plain words; empty when nothing did."""
+    if not trace.errors and not trace.writes_waiting:
+        return ""
+    failed = f"{inert(trace.errors[0])}. " if trace.errors else ""
+    waiting = trace.writes_waiting
+    writes = "1 write of this session is" if waiting == 1 else f"{waiting} writes of this session are"
+    kept = f"{writes} kept and retried at the next turn." if waiting else ""
+    return f"⚠️ **Memory trouble:** {failed}{kept}".strip()
+
+
 def decided_line(decision: RecallDecision) -> str:
     """The engineer's line: reason code, what matched, who decided (and any fallback), mode and latency."""
     evidence = f" (matched “{inert(decision.evidence)}”)" if decision.evidence else ""

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from console.chat_handlers import chat_messages
-from memory_core import MemoryEngine, NewItem, Scope, SQLiteStore, Trace, Tuning, load_settings
+from memory_core import (
+    MemoryEngine,
+    MemoryItem,
+    NewItem,
+    ProviderError,
+    Scope,
+    SQLiteStore,
+    Trace,
+    Tuning,
+    load_settings,
+)
 from memory_core.eval.compare import compare_message
+from memory_core.recall.lexical import BM25Retriever
 from memory_core.views import (
     comparison_markdown,
     decision_details,
@@ -20,6 +32,7 @@ from memory_core.views import (
     summary_state,
     threshold_label,
     threshold_of,
+    trouble_line,
     turn_label,
     write_summary,
 )
@@ -145,3 +158,28 @@ def test_the_summary_state_says_what_was_left_out_and_a_partial_reply() -> None:
     text = summary_state(base)
     assert "2 more points were left out at the cap" in text and "marked as partial" in text
     assert "left out" not in summary_state(replace(base, summary=None, reply_partial=False))
+
+
+class FailingWrites(SQLiteStore):
+    """A real store whose writes fail, as a database server that went away does."""
+
+    def add_items(self, *args: object, **kwargs: object) -> tuple[MemoryItem, ...]:
+        raise ProviderError("PostgreSQL store unreachable at db:5432/memtune: connection refused")
+
+
+def test_the_chat_says_plainly_that_the_store_failed_and_what_waits(tmp_path: Path, scope: Scope) -> None:
+    with FailingWrites(tmp_path / "m.sqlite3") as store:
+        engine = MemoryEngine(store, BM25Retriever(store), settings=load_settings({}))
+        session = engine.open_session(scope, enabled=True)
+        trace = engine.run_turn(session, "我的目标是今年跑完一次全马")
+    assert trace.writes_waiting == 1
+    reply = chat_messages(trace)[-1]["content"]
+    assert reply.endswith(
+        "⚠️ **Memory trouble:** write failed: ProviderError: PostgreSQL store unreachable at db:5432/memtune: "
+        "connection refused. 1 write of this session is kept and retried at the next turn."
+    )
+
+
+def test_a_turn_without_trouble_says_nothing_of_it(engine_factory: Factory, scope: Scope) -> None:
+    trace = engine_factory().run_turn(engine_factory().open_session(scope, enabled=True), "你好")
+    assert trouble_line(trace) == "" and "Memory trouble" not in chat_messages(trace)[-1]["content"]
