@@ -9,9 +9,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from conftest import running_app
+from gradio_client import Client
 from postgres_server import PostgresServer, empty_database, postgres, running_postgres, wait_until_ready
 
 from memory_core import MemoryEngine, NewItem, Scope, load_settings
@@ -135,3 +138,27 @@ def test_a_write_cut_off_by_the_server_stopping_leaves_nothing_half_done(own_ser
         assert store.get_library(SCOPE).memory_count == 0 and store.change_cursor(SCOPE) == 0
         store.add_items(SCOPE, [NewItem(text="after the restart")])
         assert [item.text for item in store.iter_items(SCOPE)] == ["after the restart"]
+
+
+def test_the_console_chats_on_through_a_database_restart(own_server: PostgresServer, tmp_path: Path) -> None:
+    with running_app(tmp_path, MEMTUNE_DATABASE_URL=own_server.url) as url:
+        client = Client(url, verbose=False)
+        client.predict("default", "demo", "demo", True, "rule", "hybrid", api_name="/start_chat")
+        own_server.stop_server()
+        chat = client.predict("我的目标是今年跑完一次全马", False, api_name="/send")[0]
+        reply = text_of(chat[-1])
+        assert "Memory trouble" in reply and "PostgreSQL store unreachable" in reply and "1 write" in reply
+        own_server.start_server()
+        wait_until_ready(own_server)
+        time.sleep(RETRY_AFTER_S)
+        chat = client.predict("我养了一只猫，叫小花", False, api_name="/send")[0]
+        assert "Memory trouble" not in text_of(chat[-1])  # recovered, no restart
+        client.close()
+    with psycopg.connect(own_server.url) as conn:
+        texts = {row[0] for row in conn.execute("SELECT text FROM items WHERE library_id = 'demo'").fetchall()}
+    assert {"我的目标是今年跑完一次全马", "我养了一只猫，叫小花"} <= texts  # no turn lost
+
+
+def text_of(message: dict[str, Any]) -> str:
+    content = message["content"]
+    return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
