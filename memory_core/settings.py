@@ -41,6 +41,7 @@ _SETTINGS_VARIABLES: tuple[tuple[str, str, Parser, Any], ...] = (
     ("default_library_id", "OPENTALKING_MEMORY_DEFAULT_LIBRARY_ID", parse_text, "default"),
     ("sqlite_path", "OPENTALKING_MEMORY_SQLITE_PATH", parse_text, ""),
     ("database_url", "MEMTUNE_DATABASE_URL", parse_database_url, ""),
+    ("database_poll_ms", "MEMTUNE_DATABASE_POLL_MS", int_between(0, 60_000), 200),
     ("data_dir", "MEMTUNE_DATA_DIR", parse_text, "./data"),
     ("bm25_k1", "MEMTUNE_BM25_K1", float_between(0.0, 10.0), 1.5),
     ("bm25_b", "MEMTUNE_BM25_B", float_between(0.0, 1.0), 0.75),
@@ -157,6 +158,7 @@ class Settings:
     default_library_id: str = "default"
     sqlite_path: str = ""
     database_url: str = ""  # postgresql://...: the store is that database instead of the SQLite file
+    database_poll_ms: int = 200  # how long a library found unchanged in the database is trusted unchanged
     data_dir: str = "./data"
     bm25_k1: float = 1.5
     bm25_b: float = 0.75

@@ -60,7 +60,7 @@ def open_catalogue(settings: Settings) -> SQLStore:
     """The SQL store alone, never Mem0's vector store: PostgreSQL when MEMTUNE_DATABASE_URL is set (Mem0 keeps its
     catalogue in the SQLite file), else the file."""
     if settings.database_url and settings.effective_provider != "mem0":
-        return PostgresStore(settings.database_url)
+        return PostgresStore(settings.database_url, poll_ms=settings.database_poll_ms)
     return SQLiteStore(settings.database_path)
 
 

@@ -21,6 +21,7 @@ from memory_core import MemoryEngine, NewItem, Scope, load_settings
 from memory_core.errors import ConfigurationError, ProviderError
 from memory_core.recall.lexical import BM25Retriever
 from memory_core.store.postgres import RETRY_AFTER_S, PostgresStore
+from memory_core.store.quiet_feed import QuietFeed
 from memory_core.store.schema import MIGRATIONS
 from memory_core.wiring import open_catalogue, open_store
 
@@ -82,7 +83,7 @@ def test_an_unreachable_server_at_start_is_a_clear_error() -> None:
 
 def test_a_replica_recalls_another_replicas_write_at_its_next_search(postgres: PostgresServer) -> None:
     url = empty_database(postgres, "replicas")
-    with PostgresStore(url) as one, PostgresStore(url) as other:
+    with PostgresStore(url) as one, PostgresStore(url, poll_ms=0) as other:
         one.ensure_library(SCOPE)
         reader = BM25Retriever(other)
         assert reader.search(SCOPE, "oolong tea", limit=3) == ()  # its index is built, empty
@@ -92,6 +93,23 @@ def test_a_replica_recalls_another_replicas_write_at_its_next_search(postgres: P
         assert [hit.item.text for hit in reader.search(SCOPE, "green tea", limit=3)] == ["I like green tea now"]
         one.delete_item(SCOPE, item.id)
         assert reader.search(SCOPE, "green tea", limit=3) == ()
+
+
+def test_a_replica_trusts_a_quiet_library_for_the_poll_delay_and_its_own_writes_at_once(
+    postgres: PostgresServer,
+) -> None:
+    url = empty_database(postgres, "poll")
+    with PostgresStore(url) as one, PostgresStore(url, poll_ms=300) as other:
+        one.ensure_library(SCOPE)
+        reader = BM25Retriever(other)
+        assert reader.search(SCOPE, "oolong tea", limit=3) == ()  # found quiet now
+        one.add_items(SCOPE, [NewItem(text="I like oolong tea")])
+        written = time.monotonic()
+        while not reader.search(SCOPE, "oolong tea", limit=3):
+            time.sleep(0.02)
+        assert time.monotonic() - written < 0.3 + 0.2  # within the delay (and a search's time)
+        (own,) = other.add_items(SCOPE, [NewItem(text="I like green tea too")])
+        assert own.id in [hit.item.id for hit in reader.search(SCOPE, "green tea", limit=3)]  # at once
 
 
 # The server going away
@@ -162,3 +180,19 @@ def test_the_console_chats_on_through_a_database_restart(own_server: PostgresSer
 def text_of(message: dict[str, Any]) -> str:
     content = message["content"]
     return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
+
+
+def test_a_quiet_library_is_trusted_until_the_delay_passes_or_this_process_writes() -> None:
+    now = [100.0]
+    quiet = QuietFeed(250, monotonic=lambda: now[0])
+    quiet.found_quiet(SCOPE, 7, writes=3, at=now[0])
+    now[0] += 0.2
+    assert quiet.still_quiet(SCOPE, 7, writes=3)
+    assert not quiet.still_quiet(SCOPE, 7, writes=4)  # this process wrote since
+    assert not quiet.still_quiet(SCOPE, 8, writes=3)  # another cursor
+    assert not quiet.still_quiet(Scope.of("bob", "mia", "main"), 7, writes=3)
+    now[0] += 0.06
+    assert not quiet.still_quiet(SCOPE, 7, writes=3)  # the delay passed
+    never = QuietFeed(0, monotonic=lambda: now[0])
+    never.found_quiet(SCOPE, 7, writes=3, at=now[0])
+    assert not never.still_quiet(SCOPE, 7, writes=3)
