@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from postgres_server import PostgresServer, postgres
 
-from memory_core import Mem0Store, SQLiteStore, Store
+from memory_core import Mem0Store, PostgresStore, SQLiteStore, Store
+
+__all__ = ["postgres"]  # the fixture, imported for this module
 
 ROOT = Path(__file__).resolve().parents[1]
 # The store package implements the protocol; transfer.py there is written against it, like any other caller.
@@ -68,8 +71,8 @@ def mismatches(wanted: inspect.Signature, given: inspect.Signature) -> list[str]
     return problems
 
 
-@pytest.mark.parametrize("cls", [SQLiteStore, Mem0Store])
-def test_the_sqlite_stores_have_every_method_with_a_compatible_signature(cls: type) -> None:
+@pytest.mark.parametrize("cls", [SQLiteStore, Mem0Store, PostgresStore])
+def test_the_sql_stores_have_every_method_with_a_compatible_signature(cls: type) -> None:
     problems = {
         name: mismatches(inspect.signature(wanted), inspect.signature(getattr(cls, name)))
         for name, wanted in methods(Store).items()
@@ -86,6 +89,12 @@ def test_a_store_has_the_protocols_attributes(tmp_path: Path) -> None:
         assert store.describe() == "embedded SQLite"
     with SQLiteStore(":memory:") as store:
         assert store.describe() == "SQLite in memory"
+
+
+def test_the_postgresql_store_has_the_protocols_attributes(postgres: PostgresServer) -> None:
+    with PostgresStore(postgres.url) as store:
+        assert {name for name in attributes(Store) if not hasattr(store, name)} == set()
+        assert store.describe() == f"PostgreSQL at 127.0.0.1:{postgres.port}/memtune"
 
 
 def test_the_check_catches_a_missing_keyword_and_a_moved_argument() -> None:

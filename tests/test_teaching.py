@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from fakes import HashingEmbedder
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from postgres_server import StoreOpener, open_store, postgres
 from test_local_judge import ROWS
 
 from console.rest import build_router
@@ -31,6 +33,7 @@ from memory_core.models import NewTaughtExample
 from memory_core.recall.dense import DenseRetriever
 from memory_core.recall.fusion import FusionRetriever
 from memory_core.store.schema import MIGRATIONS
+from memory_core.store.sqlite import SQLStore
 
 VECTOR = np.ones(4, dtype=np.float32).tobytes()
 
@@ -38,7 +41,17 @@ VECTOR = np.ones(4, dtype=np.float32).tobytes()
 # The store
 
 
-def test_an_example_round_trips(store: SQLiteStore) -> None:
+__all__ = ["open_store", "postgres"]  # the fixtures, imported for this module
+
+
+@pytest.fixture
+def store(open_store: StoreOpener) -> Iterator[SQLStore]:
+    """Each test on SQLite and on PostgreSQL: the taught examples, and the engine and REST layer over them."""
+    with open_store() as opened:
+        yield opened
+
+
+def test_an_example_round_trips(store: SQLStore) -> None:
     taught = store.teach("tutor", "  what is my name again  ", True, VECTOR, "hashing-16", owner="alice")
     assert (taught.owner, taught.character_id, taught.text, taught.should_recall) == ("alice", "tutor",
             "what is my name again", True)  # fmt: skip
@@ -47,7 +60,7 @@ def test_an_example_round_trips(store: SQLiteStore) -> None:
     assert store.taught_examples("tutor") == () and store.taught_examples("other", owner="alice") == ()
 
 
-def test_examples_list_oldest_first_and_one_can_be_forgotten(store: SQLiteStore) -> None:
+def test_examples_list_oldest_first_and_one_can_be_forgotten(store: SQLStore) -> None:
     first = store.teach("tutor", "first", True, VECTOR, "m")
     second = store.teach("tutor", "second", False, VECTOR, "m")
     assert store.taught_examples("tutor") == (first, second)
@@ -55,7 +68,7 @@ def test_examples_list_oldest_first_and_one_can_be_forgotten(store: SQLiteStore)
     assert store.taught_examples("tutor") == (second,)
 
 
-def test_forgetting_an_unknown_or_someone_elses_example_is_not_found(store: SQLiteStore) -> None:
+def test_forgetting_an_unknown_or_someone_elses_example_is_not_found(store: SQLStore) -> None:
     taught = store.teach("tutor", "mine", True, VECTOR, "m", owner="alice")
     with pytest.raises(NotFoundError):
         store.forget_example("ex_missing", character_id="tutor", owner="alice")
@@ -80,7 +93,7 @@ def test_forgetting_an_unknown_or_someone_elses_example_is_not_found(store: SQLi
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_written(
-    store: SQLiteStore, character_id: str, text: str, should_recall: bool, vector: bytes, model: str, owner: str
+    store: SQLStore, character_id: str, text: str, should_recall: bool, vector: bytes, model: str, owner: str
 ) -> None:
     with pytest.raises(InvalidInputError):
         store.teach(character_id, text, should_recall, vector, model, owner=owner)
@@ -118,7 +131,7 @@ def test_examples_taught_before_the_order_step_keep_their_order(tmp_path: Path) 
         assert store.taught_examples("tutor")[-1] == later
 
 
-def test_purging_a_profile_removes_its_examples_only(store: SQLiteStore) -> None:
+def test_purging_a_profile_removes_its_examples_only(store: SQLStore) -> None:
     store.teach("tutor", "alice's", True, VECTOR, "m", owner="alice")
     shared = store.teach("tutor", "everyone's", True, VECTOR, "m")
     bobs = store.teach("tutor", "bob's", False, VECTOR, "m", owner="bob")
@@ -127,7 +140,7 @@ def test_purging_a_profile_removes_its_examples_only(store: SQLiteStore) -> None
     assert store.taught_examples("tutor") == (shared,) and store.taught_examples("tutor", owner="bob") == (bobs,)
 
 
-def test_hashing_embedder_vectors_fit_the_store(store: SQLiteStore) -> None:
+def test_hashing_embedder_vectors_fit_the_store(store: SQLStore) -> None:
     vector = HashingEmbedder().embed(["hello"], kind="query")[0].astype(np.float32).tobytes()
     assert store.teach("tutor", "hello", False, vector, "hashing-16").vector == vector
 
@@ -150,14 +163,14 @@ def decider(embedder: HashingEmbedder) -> RecallDecider:
     return RecallDecider(None, LocalJudge(embedder, train(ROWS, embedder)))
 
 
-def teach(store: SQLiteStore, embedder: HashingEmbedder, text: str, should_recall: bool, model: str = "") -> bytes:
+def teach(store: SQLStore, embedder: HashingEmbedder, text: str, should_recall: bool, model: str = "") -> bytes:
     vector = embedder.embed([text], kind="query")[0].astype(np.float32).tobytes()
     store.teach("tutor", text, should_recall, vector, model or embedder.name)
     return vector
 
 
 def test_a_taught_example_decides_a_near_paraphrase_and_names_itself(
-    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+    store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider
 ) -> None:
     assert not decider.decide(PARAPHRASE, mode="hybrid").should_recall
     teach(store, embedder, TAUGHT, True)
@@ -168,7 +181,7 @@ def test_a_taught_example_decides_a_near_paraphrase_and_names_itself(
 
 
 def test_an_unrelated_message_is_left_to_the_judge(
-    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+    store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider
 ) -> None:
     teach(store, embedder, TAUGHT, True)
     decision = decider.decide(UNRELATED, mode="hybrid", taught=store.taught_examples("tutor"))
@@ -177,7 +190,7 @@ def test_an_unrelated_message_is_left_to_the_judge(
 
 
 def test_taught_examples_apply_in_llm_mode_but_not_in_rule_mode(
-    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+    store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider
 ) -> None:
     teach(store, embedder, "where does my sister live", False)  # the rules would recall it
     taught = store.taught_examples("tutor")
@@ -188,14 +201,14 @@ def test_taught_examples_apply_in_llm_mode_but_not_in_rule_mode(
 
 
 def test_an_example_of_another_model_is_not_compared(
-    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+    store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider
 ) -> None:
     teach(store, embedder, TAUGHT, True, model="another-model")
     decision = decider.decide(PARAPHRASE, mode="hybrid", taught=store.taught_examples("tutor"))
     assert decision.decided_by == "local_judge"
 
 
-def test_a_hard_reject_stays_rejected(store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider) -> None:
+def test_a_hard_reject_stays_rejected(store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider) -> None:
     teach(store, embedder, "hi", True)
     decision = decider.decide("hi", mode="llm", taught=store.taught_examples("tutor"))
     assert decision.decided_by == "rule" and not decision.should_recall
@@ -204,13 +217,13 @@ def test_a_hard_reject_stays_rejected(store: SQLiteStore, embedder: HashingEmbed
 # The engine
 
 
-def dense_engine(store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider) -> MemoryEngine:
+def dense_engine(store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider) -> MemoryEngine:
     retriever = FusionRetriever(BM25Retriever(store), DenseRetriever(store, embedder))
     return MemoryEngine(store, retriever, settings=load_settings(HYBRID), decider=decider)
 
 
 def test_the_engine_teaches_once_and_the_next_turn_follows(
-    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+    store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider
 ) -> None:
     engine = dense_engine(store, embedder, decider)
     scope = Scope.of("alice", "tutor")
@@ -226,7 +239,7 @@ def test_the_engine_teaches_once_and_the_next_turn_follows(
 
 
 def test_forgetting_the_example_restores_the_old_decision(
-    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+    store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider
 ) -> None:
     engine = dense_engine(store, embedder, decider)
     scope = Scope.of("alice", "tutor")
@@ -241,7 +254,7 @@ def test_forgetting_the_example_restores_the_old_decision(
 
 
 def test_shared_examples_apply_to_every_profile(
-    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+    store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider
 ) -> None:
     engine = dense_engine(store, embedder, decider)
     teach(store, embedder, TAUGHT, True)
@@ -250,7 +263,7 @@ def test_shared_examples_apply_to_every_profile(
     assert decision is not None and decision.decided_by == "taught_example"
 
 
-def test_teaching_without_an_embedder_is_a_configuration_error(store: SQLiteStore) -> None:
+def test_teaching_without_an_embedder_is_a_configuration_error(store: SQLStore) -> None:
     engine = MemoryEngine(store, BM25Retriever(store), settings=load_settings({}))
     with pytest.raises(ConfigurationError, match="embedder"):
         engine.teach(Scope.of("alice", "tutor"), TAUGHT, True)
@@ -271,7 +284,7 @@ def rest_client(engine: MemoryEngine) -> TestClient:
 
 
 def test_rest_creates_lists_and_deletes_examples(
-    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+    store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider
 ) -> None:
     engine = dense_engine(store, embedder, decider)
     engine.settings = load_settings({**HYBRID, "MEMTUNE_API_TOKEN": "s3cret"})
@@ -292,7 +305,7 @@ def test_rest_creates_lists_and_deletes_examples(
 
 
 def test_rest_recall_follows_the_taught_example(
-    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+    store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider
 ) -> None:
     engine = dense_engine(store, embedder, decider)
     with rest_client(engine) as client:
@@ -303,7 +316,7 @@ def test_rest_recall_follows_the_taught_example(
         assert decision["decided_by"] == "taught_example" and decision["should_recall"]
 
 
-def test_rest_errors(store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider) -> None:
+def test_rest_errors(store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider) -> None:
     engine = dense_engine(store, embedder, decider)
     engine.settings = load_settings({"MEMTUNE_API_TOKEN": "s3cret"})
     with rest_client(engine) as client:
@@ -328,7 +341,7 @@ def test_rest_without_a_store_is_a_503() -> None:
         assert client.post(EXAMPLES, json={"text": TAUGHT, "should_recall": True}).status_code == 503
 
 
-def test_rest_teaching_without_an_embedder_is_a_503(store: SQLiteStore) -> None:
+def test_rest_teaching_without_an_embedder_is_a_503(store: SQLStore) -> None:
     engine = MemoryEngine(store, BM25Retriever(store), settings=load_settings({}))
     with rest_client(engine) as client:
         refused = client.post(EXAMPLES, json={"text": TAUGHT, "should_recall": True})
@@ -336,7 +349,7 @@ def test_rest_teaching_without_an_embedder_is_a_503(store: SQLiteStore) -> None:
 
 
 def test_teaching_a_text_again_keeps_one_example_with_the_latest_label(
-    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider
+    store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider
 ) -> None:
     engine = dense_engine(store, embedder, decider)
     scope = Scope.of("alice", "tutor")
@@ -349,7 +362,7 @@ def test_teaching_a_text_again_keeps_one_example_with_the_latest_label(
 
 
 def test_a_profile_may_teach_a_character_a_bounded_number_of_examples(
-    store: SQLiteStore, embedder: HashingEmbedder, decider: RecallDecider, monkeypatch: pytest.MonkeyPatch
+    store: SQLStore, embedder: HashingEmbedder, decider: RecallDecider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("memory_core.decide.teaching.MAX_TAUGHT_EXAMPLES", 2)
     engine = dense_engine(store, embedder, decider)
