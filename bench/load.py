@@ -2,6 +2,7 @@
 
 Usage: python bench/load.py [--clients 16] [--ops 500] [--sandbox [--sandboxes N]] [--index-budget-mb MB]
                             [--embedder none] [--max-seconds 600]
+                            [--database-url postgresql://... [--servers N]]
 
 Starts `python app.py` on a free loopback port with a temporary data directory and a random bearer token
 (with --sandbox, MEMTUNE_PUBLIC=true as on a public Space), then runs the clients, each a thread with its
@@ -9,7 +10,14 @@ own httpx client and its own profile. Each client keeps a ledger of what the ser
 end every library is listed and compared with it: lost (acknowledged, missing), duplicated (an id listed
 twice, or a text listed twice that was added once), resurrected (deleted and acknowledged, yet listed)
 must all be 0. Prints throughput, p50/p95 latency per operation kind and overall, errors by status and
-the server's RSS, and, as the last line, one JSON object with every figure. The server is killed at exit.
+the servers' RSS (summed), and, as the last line, one JSON object with every figure. The servers are killed
+at exit.
+
+With --database-url the store is that PostgreSQL database (MEMTUNE_DATABASE_URL) instead of each server's
+SQLite file; the clients' profiles carry the run's random tag, so a database that earlier runs left rows in
+serves as well as an empty one. With --servers N (N > 1 needs --database-url) N servers, started together,
+share it: client k works through server k % N and its final audit lists every library through server
+(k + 1) % N, so a write one process acknowledged must be listed by another.
 
 With --sandboxes N (public mode only), N visitors then open the console one after another, each a new
 gradio_client session (a new sandbox, seeded with the demo library) listing its library through the
@@ -32,7 +40,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +77,11 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-# The server
+def total_rss_kb(servers: list[Server]) -> int:
+    return sum(rss_kb(server.process.pid) for server in servers)
+
+
+# The servers
 
 
 @dataclass
@@ -93,6 +105,8 @@ def server_env(data: Path, port: int, token: str, args: argparse.Namespace) -> d
     )
     if args.sandbox:
         env["MEMTUNE_PUBLIC"] = "true"
+    if args.database_url:
+        env["MEMTUNE_DATABASE_URL"] = args.database_url
     if args.index_budget_mb is not None:
         env["MEMTUNE_INDEX_BUDGET_MB"] = str(args.index_budget_mb)
     if args.session_capacity is not None:
@@ -103,18 +117,29 @@ def server_env(data: Path, port: int, token: str, args: argparse.Namespace) -> d
 
 
 @contextmanager
-def running_server(args: argparse.Namespace) -> Iterator[Server]:
-    """`python app.py` on a free loopback port and a temporary data directory, killed on the way out."""
+def running_servers(args: argparse.Namespace) -> Iterator[list[Server]]:
+    """``--servers`` processes of `python app.py`, started together (they share one token), ready; killed on the
+    way out."""
+    token = secrets.token_urlsafe(24)
+    with ExitStack() as stack:
+        servers = [stack.enter_context(started_server(args, token)) for _ in range(args.servers)]
+        for server in servers:
+            wait_ready(server, args.start_timeout)
+        yield servers
+
+
+@contextmanager
+def started_server(args: argparse.Namespace, token: str) -> Iterator[Server]:
+    """`python app.py` on a free loopback port and a temporary data directory, not yet ready; killed on the way
+    out."""
     with tempfile.TemporaryDirectory(prefix="memtune-load-") as tmp:
-        data, port, token = Path(tmp), free_port(), secrets.token_urlsafe(24)
+        data, port = Path(tmp), free_port()
         log = data / "app.log"
         with log.open("wb") as out:
             process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=server_env(data, port, token, args),
                                        stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
             try:
-                server = Server(f"http://127.0.0.1:{port}", token, process, log, data)
-                wait_ready(server, args.start_timeout)
-                yield server
+                yield Server(f"http://127.0.0.1:{port}", token, process, log, data)
             finally:
                 process.terminate()
                 try:
@@ -179,15 +204,30 @@ class Tally:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-class Client:
-    """One simulated visitor: its own profile, libraries and ledger, and a record of every request."""
+def http_client(server: Server) -> httpx.Client:
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=30)
 
-    def __init__(self, server: Server, number: int, ops: int, deadline: float, seed: int) -> None:
-        self.http = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=30)
-        self.profile = f"load-{number}"
-        self.ops = ops
-        self.deadline = deadline
-        self.rng = random.Random(seed * 1000 + number)
+
+@dataclass(frozen=True)
+class Plan:
+    """What every client shares: how many operations, until when, the seed and the run's tag."""
+
+    ops: int
+    deadline: float
+    seed: int
+    run: str  # in every profile id, so that runs against one database never see each other's libraries
+
+
+class Client:
+    """One simulated visitor: its own profile, libraries and ledger, and a record of every request. It works
+    through one server and audits through another (the same one when there is only one)."""
+
+    def __init__(self, server: Server, auditor: Server, number: int, plan: Plan) -> None:
+        self.http, self.auditor = http_client(server), auditor
+        self.profile = f"load-{plan.run}-{number}"
+        self.ops = plan.ops
+        self.deadline = plan.deadline
+        self.rng = random.Random(plan.seed * 1000 + number)
         self.libraries: dict[str, Ledger] = {}
         self.latencies: dict[str, list[float]] = {}
         self.statuses: Counter[str] = Counter()
@@ -323,11 +363,12 @@ class Client:
     # -- the audit ------------------------------------------------------------------------------
 
     def audit(self) -> None:
-        """Compare every library's full listing with the ledger."""
-        for library_id, ledger in self.libraries.items():
-            response = self.http.get(f"/memory/libraries/{library_id}/items", params=self.params())
-            response.raise_for_status()
-            self.compare(ledger, [(item["id"], item["text"]) for item in response.json()["items"]])
+        """Compare every library's full listing, through the auditing server, with the ledger."""
+        with http_client(self.auditor) as http:
+            for library_id, ledger in self.libraries.items():
+                response = http.get(f"/memory/libraries/{library_id}/items", params=self.params())
+                response.raise_for_status()
+                self.compare(ledger, [(item["id"], item["text"]) for item in response.json()["items"]])
 
     def compare(self, ledger: Ledger, listed: list[tuple[str, str]]) -> None:
         present = dict(listed)
@@ -345,9 +386,10 @@ class Client:
 # The run
 
 
-def run_clients(server: Server, args: argparse.Namespace) -> tuple[list[Client], float]:
-    deadline = time.monotonic() + args.max_seconds
-    clients = [Client(server, n, args.ops, deadline, args.seed) for n in range(args.clients)]
+def run_clients(servers: list[Server], args: argparse.Namespace) -> tuple[list[Client], float]:
+    plan = Plan(args.ops, time.monotonic() + args.max_seconds, args.seed, secrets.token_hex(3))
+    count = len(servers)
+    clients = [Client(servers[n % count], servers[(n + 1) % count], n, plan) for n in range(args.clients)]
     errors: list[BaseException] = []
 
     def work(client: Client) -> None:
@@ -368,11 +410,13 @@ def run_clients(server: Server, args: argparse.Namespace) -> tuple[list[Client],
     return clients, elapsed
 
 
-def run_visitors(server: Server, count: int, deadline: float) -> dict[str, Any]:
-    """`count` new console visitors in turn, each in its own sandbox: list it, save a memory, chat one turn
-    that recalls (so its library's indexes are built), then a check that every saved memory is stored once."""
+def run_visitors(server: Server, args: argparse.Namespace) -> dict[str, Any]:
+    """--sandboxes new console visitors of ``server`` in turn, each in its own sandbox: list it, save a memory,
+    chat one turn that recalls (so its library's indexes are built), then a check that every saved memory is
+    stored once."""
     from gradio_client import Client  # only this option needs it
 
+    count, deadline = args.sandboxes, time.monotonic() + args.max_seconds
     latencies: list[float] = []
     seen: set[str] = set()
     saved: list[str] = []
@@ -401,7 +445,7 @@ def run_visitors(server: Server, count: int, deadline: float) -> dict[str, Any]:
         failures["shared_items"] += bool(ids & seen)  # a new sandbox seeds its own copy: new ids
         seen |= ids
     grown = rss_kb(server.process.pid) - rss_before
-    stored = stored_texts(server.data / "opentalking_memory.sqlite3")
+    stored = stored_texts(args.database_url or server.data / "opentalking_memory.sqlite3")
     return {
         "visitors": len(latencies),
         "visitor_p50_ms": round(percentile(latencies, 50), 1),
@@ -421,15 +465,21 @@ def visit(client: Any, marker: str) -> set[str]:
     """One visitor's session: the item ids they saw, after saving a memory and chatting about it."""
     # The console's inputs: profile (replaced by the sandbox), character, library, then the filters and page.
     where, filters = ("ignored", DEMO, DEMO), ("", "", "", 1, 50)
-    _, items, _ = client.predict(*where, *filters, api_name="/list_items")
+    items = client.predict(*where, *filters, api_name="/list_items")[1]  # after the libraries, before the statuses
     client.predict(*where, "", marker, "fact", "", "", *filters, api_name="/save_item")
     client.predict(*where, True, "rule", "hybrid", api_name="/start_chat")
     client.predict("Do you remember my turtle's name?", False, api_name="/send")
     return {str(row[0]) for row in items["data"]}
 
 
-def stored_texts(database: Path) -> Counter[str]:
-    with sqlite3.connect(database) as conn:
+def stored_texts(database: str | Path) -> Counter[str]:
+    """How many times each text is stored, read underneath the servers: a PostgreSQL URL or a SQLite file."""
+    if isinstance(database, str):
+        import psycopg  # only --database-url needs it
+
+        with psycopg.connect(database) as pg:
+            return Counter(text for (text,) in pg.execute("SELECT text FROM items"))
+    with closing(sqlite3.connect(database)) as conn:
         return Counter(text for (text,) in conn.execute("SELECT text FROM items"))
 
 
@@ -448,6 +498,8 @@ def summarise(clients: list[Client], elapsed: float, rss: dict[str, int], args: 
     return {
         "benchmark": "load",
         "mode": "public" if args.sandbox else "private",
+        "servers": args.servers,
+        "database": "postgresql" if args.database_url else "sqlite",
         "clients": len(clients),
         "ops_per_client": args.ops,
         "ops": len(every),
@@ -476,7 +528,8 @@ def report(result: dict[str, Any]) -> None:
     print(f"lost {result['lost']}, duplicated {result['duplicated']}, resurrected {result['resurrected']}, "
           f"unexpected {result['unexpected']}, stale texts {result['stale_text']}, "
           f"stale hits {result['stale_hits']}")  # fmt: skip
-    print(f"server RSS: {result['rss_start_kb']} kB after start, {result['rss_end_kb']} kB at the end")
+    print(f"{result['servers']} server(s) on {result['database']}, RSS: {result['rss_start_kb']} kB after start, "
+          f"{result['rss_end_kb']} kB at the end")  # fmt: skip
     print(json.dumps(result, ensure_ascii=False))
 
 
@@ -492,18 +545,26 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=600.0, help="stop the clients after this long")
     parser.add_argument("--start-timeout", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database-url", default="", help="postgresql://... : MEMTUNE_DATABASE_URL for the servers")
+    parser.add_argument("--servers", type=int, default=1, help="servers sharing --database-url (client k uses k %% N)")
     args = parser.parse_args()
     if not 1 <= args.clients <= 256 or not 1 <= args.ops <= 100_000 or not 0 <= args.sandboxes <= 10_000:
         parser.error("--clients must be 1..256, --ops 1..100000 and --sandboxes 0..10000")
     if args.sandboxes and not args.sandbox:
         parser.error("--sandboxes needs --sandbox: visitors only get sandboxes in public mode")
+    if not 1 <= args.servers <= 16:
+        parser.error("--servers must be 1..16")
+    if args.servers > 1 and not args.database_url:
+        parser.error("--servers above 1 needs --database-url: the servers must share one store")
+    if args.database_url and not args.database_url.startswith(("postgresql://", "postgres://")):
+        parser.error("--database-url must start with postgresql://")
     visitors: dict[str, Any] = {}
-    with running_server(args) as server:
-        rss = {"rss_start_kb": rss_kb(server.process.pid)}
-        clients, elapsed = run_clients(server, args)
-        rss["rss_end_kb"] = rss_kb(server.process.pid)
+    with running_servers(args) as servers:
+        rss = {"rss_start_kb": total_rss_kb(servers)}
+        clients, elapsed = run_clients(servers, args)
+        rss["rss_end_kb"] = total_rss_kb(servers)
         if args.sandboxes:
-            visitors = run_visitors(server, args.sandboxes, time.monotonic() + args.max_seconds)
+            visitors = run_visitors(servers[0], args)
     result = summarise(clients, elapsed, rss, args)
     if visitors:
         result.update(visitors)
