@@ -69,8 +69,10 @@ def test_dense_recall_answers_the_chinese_probe_bm25_misses(
     assert keys(run) == ["ab-zh/q1"]
     a, b = run.changed[0]
     assert (a.recalled, a.answered, b.recalled, b.answered) == (True, False, True, True)
-    assert b.top_hit == "我养了一只猫，叫年糕。"
-    assert run.b.traces["ab-zh/q1"].hits[0][2] == "我养了一只猫，叫年糕。"
+    # The fact, or the session summary that holds it: they score within 0.01 of each other (0.90 and 0.89 here),
+    # and which comes first has differed between machines.
+    assert "我养了一只猫，叫年糕。" in b.top_hit
+    assert "我养了一只猫，叫年糕。" in run.b.traces["ab-zh/q1"].hits[0][2]
     assert "年糕" in run.b.traces["ab-zh/q1"].memory_block and run.a.traces["ab-zh/q1"].hits == ()
     assert [s[:2] for s in steps] == [(0, 4), (1, 4), (2, 4), (3, 4)] and steps[2][2] == "B: ab-en"
 
