@@ -114,9 +114,9 @@ class PostgresConnector:
         except psycopg.OperationalError as exc:  # the pool's timeout is one too
             with self._state:
                 self._down_until = time.monotonic() + RETRY_AFTER_S
-            raise ProviderError(f"PostgreSQL store unreachable at {redacted(self.url)}: {_first_line(exc)}") from exc
+            raise ProviderError(f"PostgreSQL store unreachable at {redacted(self.url)}: {first_line(exc)}") from exc
         except psycopg.Error as exc:
-            raise ProviderError(f"PostgreSQL store failed: {_first_line(exc)}") from exc
+            raise ProviderError(f"PostgreSQL store failed: {first_line(exc)}") from exc
 
 
 class PostgresStore(SQLStore):
@@ -181,7 +181,7 @@ def _open_pool(url: str, size: int, timeout_s: float) -> ConnectionPool[Any]:
         pool.open(wait=True, timeout=timeout_s)
     except psycopg.Error as exc:
         pool.close()
-        raise ProviderError(f"PostgreSQL store unreachable at {redacted(url)}: {_first_line(exc)}") from exc
+        raise ProviderError(f"PostgreSQL store unreachable at {redacted(url)}: {first_line(exc)}") from exc
     return pool
 
 
@@ -211,5 +211,5 @@ def _follow_ids(table: str, column: str) -> str:
             f"HAVING MAX({column}) IS NOT NULL")  # fmt: skip
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

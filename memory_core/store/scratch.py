@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from ..config_values import redacted
 from ..errors import ConfigurationError, InvalidInputError, ProviderError
-from .postgres import TIMEOUT_S, is_postgres_url
+from .postgres import TIMEOUT_S, first_line, is_postgres_url
 
 if TYPE_CHECKING:
     from psycopg import sql
@@ -59,5 +59,4 @@ def _run(url: str, statement: sql.Composed) -> None:
         with psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(TIMEOUT_S))) as conn:
             conn.execute(statement)
     except psycopg.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ProviderError(f"PostgreSQL at {redacted(url)}: {first}") from exc
+        raise ProviderError(f"PostgreSQL at {redacted(url)}: {first_line(exc)}") from exc
