@@ -333,6 +333,11 @@ class Settings:
     @property
     def provider_reason(self) -> str:
         """Why that provider, in a sentence the console shows."""
+        in_database = self.database_url and self.effective_provider == "sqlite"
+        return self._provider_choice + ("; MEMTUNE_DATABASE_URL names the database" if in_database else "")
+
+    @property
+    def _provider_choice(self) -> str:
         if self.provider != "auto":
             return f"OPENTALKING_MEMORY_PROVIDER={self.provider}"
         if self.mem0_embedder_configured:

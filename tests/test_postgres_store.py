@@ -59,6 +59,7 @@ def test_the_password_is_never_shown(postgres: PostgresServer) -> None:
     with open_store(settings) as store:  # type: ignore[union-attr]
         assert isinstance(store, PostgresStore)
         assert store.describe() == f"PostgreSQL at 127.0.0.1:{postgres.port}/memtune"
+    assert settings.provider_reason.endswith("; MEMTUNE_DATABASE_URL names the database")
     shown = dict(settings.describe())["MEMTUNE_DATABASE_URL"]
     assert shown == f"postgresql://127.0.0.1:{postgres.port}/memtune" and "hunter2" not in str(settings.describe())
 
