@@ -23,6 +23,7 @@ from memory_core.recall.lexical import BM25Retriever
 from memory_core.store.postgres import RETRY_AFTER_S, PostgresStore
 from memory_core.store.quiet_feed import QuietFeed
 from memory_core.store.schema import MIGRATIONS
+from memory_core.store.statistics import GrowthTrigger
 from memory_core.wiring import open_catalogue, open_store
 
 __all__ = ["postgres"]  # the fixture, imported for this module
@@ -197,3 +198,22 @@ def test_a_quiet_library_is_trusted_until_the_delay_passes_or_this_process_write
     never = QuietFeed(0, monotonic=lambda: now[0])
     never.found_quiet(SCOPE, 7, writes=3, at=now[0])
     assert not never.still_quiet(SCOPE, 7, writes=3)
+
+
+def test_statistics_are_refreshed_as_the_process_doubles_what_it_added() -> None:
+    runs: list[int] = []
+    trigger = GrowthTrigger(lambda: runs.append(len(runs)) or (len(runs) * 2_000))
+    for _ in range(9):
+        trigger.added(250)  # 2,250 items: the first ANALYZE at 1,000, the next when 2,000 more came
+    assert len(runs) == 1
+    trigger.added(1_000)
+    assert len(runs) == 2
+
+
+def test_a_bulk_load_analyses_the_item_tables(postgres: PostgresServer) -> None:
+    url = empty_database(postgres, "analyse")
+    with PostgresStore(url) as store:
+        store.add_items(SCOPE, [NewItem(text=f"memory {n}") for n in range(1_200)], create_library_name="Main")
+    with psycopg.connect(url) as conn:
+        query = "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL ORDER BY relname"
+        assert [row[0] for row in conn.execute(query).fetchall()] == ["item_events", "items"]

@@ -21,11 +21,12 @@ from urllib.parse import urlsplit
 
 from ..config_values import redacted
 from ..errors import ConfigurationError, ProviderError
-from ..models import Change, Scope, utc_timestamp
+from ..models import Change, MemoryItem, NewItem, Scope, utc_timestamp
 from .connection import Connection, Cursor
 from .protocol import WriteLimits
 from .quiet_feed import QuietFeed
 from .sqlite import SQLStore
+from .statistics import GrowthTrigger
 
 if TYPE_CHECKING:
     import psycopg
@@ -95,6 +96,17 @@ class PostgresConnector:
                 _roll_back(raw)
                 raise
 
+    def analyse(self) -> int:
+        """Refresh the planner's statistics of the item tables; returns the items it counted (-1: it failed,
+        which changes nothing else: autovacuum analyses them in its own time)."""
+        try:
+            with self._errors(), self._pool.connection() as raw:
+                raw.execute("ANALYZE items, item_events")
+                row = raw.execute("SELECT reltuples FROM pg_class WHERE oid = 'items'::regclass").fetchone()
+        except ProviderError:
+            return -1
+        return int(row[0]) if row is not None else 0
+
     def _count_write(self) -> None:
         with self._state:
             self.writes += 1  # what a replica's quiet libraries are compared with (`quiet_feed`)
@@ -132,7 +144,25 @@ class PostgresStore(SQLStore):
     ) -> None:
         self._pg = PostgresConnector(url)
         self._quiet = QuietFeed(poll_ms)
+        self._growth = GrowthTrigger(self._pg.analyse)
         super().__init__(self._pg, clock=clock, limits=limits)
+
+    def add_items(
+        self,
+        scope: Scope,
+        items: Sequence[NewItem],
+        *,
+        source: str = "api",
+        on_conflict: str = "error",
+        create_library_name: str | None = None,
+        supersedes: Sequence[str] = (),
+    ) -> tuple[MemoryItem, ...]:
+        """As every store adds them; a process that added as many items as the tables held when they were last
+        analysed refreshes the planner's statistics afterwards (see `statistics`)."""
+        stored = super().add_items(scope, items, source=source, on_conflict=on_conflict,
+                                   create_library_name=create_library_name, supersedes=supersedes)  # fmt: skip
+        self._growth.added(len(stored))
+        return stored
 
     def changes_since(self, scope: Scope, seq: int) -> tuple[Change, ...]:
         """The library's events after ``seq``; a library found quiet less than ``poll_ms`` ago is not asked

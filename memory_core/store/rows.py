@@ -250,8 +250,11 @@ def _items_by_id(conn: Connection, scope: Scope, ids: list[str]) -> dict[str, Me
 
 
 def _cursor(conn: Connection, scope: Scope) -> int:
-    query = f"SELECT COALESCE(MAX(seq), 0) FROM item_events WHERE {_IN_LIBRARY}"
-    return int(conn.execute(query, _key(scope)).fetchone()[0])
+    # The newest event by the index's order, not MAX(): a planner without statistics (a table PostgreSQL has not
+    # analysed yet) would aggregate every event of the library instead of reading one.
+    query = f"SELECT seq FROM item_events WHERE {_IN_LIBRARY} ORDER BY seq DESC LIMIT 1"
+    row = conn.execute(query, _key(scope)).fetchone()
+    return 0 if row is None else int(row[0])
 
 
 _Pair = tuple[MemoryItem | None, MemoryItem | None]
