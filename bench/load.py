@@ -28,140 +28,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import secrets
-import socket
-import sqlite3
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
+from load_servers import Server, rss_kb, running_servers, stored_texts, total_rss_kb
 from percentiles import percentile
 
-ROOT = Path(__file__).resolve().parents[1]
 CHARACTER = "bench"
 DEMO = "demo"  # the character and library id of the demo every sandbox is seeded with (memory_core.demo)
-READY_PROBE = "/memory/libraries?character_id=x"
 # Relative weights of the operation kinds (create_library also runs once per client before the others).
 WEIGHTS = {"add": 30, "edit": 12, "delete": 8, "bulk_delete": 4, "list": 14, "recall": 18, "export": 6,
            "create_library": 3}  # fmt: skip
 WORDS = ("tea hiking sister Lisbon server deploy marathon coffee piano garden novel train bread river doctor "
          "python budget winter concert museum violin harbour ferry lantern").split()  # fmt: skip
 ZH = ("我喜欢喝乌龙茶", "周末常去爬山", "妹妹住在里斯本", "146服务器是测试环境", "三月要跑半程马拉松")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def rss_kb(pid: int) -> int:
-    """The process's resident set size in kB, from /proc (0 when it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def total_rss_kb(servers: list[Server]) -> int:
-    return sum(rss_kb(server.process.pid) for server in servers)
-
-
-# The servers
-
-
-@dataclass
-class Server:
-    url: str
-    token: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    data: Path
-
-
-def server_env(data: Path, port: int, token: str, args: argparse.Namespace) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("MEMTUNE_", "OPENTALKING_"))}
-    env.update(
-        GRADIO_SERVER_PORT=str(port),
-        GRADIO_SERVER_NAME="127.0.0.1",
-        GRADIO_ANALYTICS_ENABLED="False",
-        MEMTUNE_DATA_DIR=str(data),
-        MEMTUNE_API_TOKEN=token,
-        OPENTALKING_ENV_FILE=str(data / "none.env"),
-    )
-    if args.sandbox:
-        env["MEMTUNE_PUBLIC"] = "true"
-    if args.database_url:
-        env["MEMTUNE_DATABASE_URL"] = args.database_url
-    if args.index_budget_mb is not None:
-        env["MEMTUNE_INDEX_BUDGET_MB"] = str(args.index_budget_mb)
-    if args.session_capacity is not None:
-        env["MEMTUNE_SESSION_CAPACITY"] = str(args.session_capacity)
-    if args.embedder is not None:
-        env["MEMTUNE_EMBEDDER"] = args.embedder
-    return env
-
-
-@contextmanager
-def running_servers(args: argparse.Namespace) -> Iterator[list[Server]]:
-    """``--servers`` processes of `python app.py`, started together (they share one token), ready; killed on the
-    way out."""
-    token = secrets.token_urlsafe(24)
-    with ExitStack() as stack:
-        servers = [stack.enter_context(started_server(args, token)) for _ in range(args.servers)]
-        for server in servers:
-            wait_ready(server, args.start_timeout)
-        yield servers
-
-
-@contextmanager
-def started_server(args: argparse.Namespace, token: str) -> Iterator[Server]:
-    """`python app.py` on a free loopback port and a temporary data directory, not yet ready; killed on the way
-    out."""
-    with tempfile.TemporaryDirectory(prefix="memtune-load-") as tmp:
-        data, port = Path(tmp), free_port()
-        log = data / "app.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=server_env(data, port, token, args),
-                                       stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-            try:
-                yield Server(f"http://127.0.0.1:{port}", token, process, log, data)
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=15)
-
-
-def wait_ready(server: Server, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    headers = {"Authorization": f"Bearer {server.token}"}
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise SystemExit(f"app.py exited with {server.process.returncode}:\n{server.log.read_text()[-3000:]}")
-        try:
-            if httpx.get(server.url + READY_PROBE, headers=headers, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"app.py did not answer {READY_PROBE} within {timeout:.0f}s:\n{server.log.read_text()[-3000:]}")
 
 
 # What a client believes exists
@@ -470,17 +357,6 @@ def visit(client: Any, marker: str) -> set[str]:
     client.predict(*where, True, "rule", "hybrid", api_name="/start_chat")
     client.predict("Do you remember my turtle's name?", False, api_name="/send")
     return {str(row[0]) for row in items["data"]}
-
-
-def stored_texts(database: str | Path) -> Counter[str]:
-    """How many times each text is stored, read underneath the servers: a PostgreSQL URL or a SQLite file."""
-    if isinstance(database, str):
-        import psycopg  # only --database-url needs it
-
-        with psycopg.connect(database) as pg:
-            return Counter(text for (text,) in pg.execute("SELECT text FROM items"))
-    with closing(sqlite3.connect(database)) as conn:
-        return Counter(text for (text,) in conn.execute("SELECT text FROM items"))
 
 
 def summarise(clients: list[Client], elapsed: float, rss: dict[str, int], args: argparse.Namespace) -> dict[str, Any]:
