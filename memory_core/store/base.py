@@ -73,6 +73,9 @@ class StoreBase:
         """A read transaction: one consistent snapshot, no write lock."""
         return self._connector.transaction(write=False)
 
+    def _added(self, count: int) -> None:
+        """After a committed batch added ``count`` items: a database may refresh what it plans with."""
+
     def _check_limits(self, conn: Connection, profile_id: str, adding: int, texts: list[str]) -> None:
         if self.limits is None:
             return

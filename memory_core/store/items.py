@@ -83,6 +83,7 @@ class ItemsMixin(StoreBase):
             _write_batch(conn, scope, fresh, replaced, source, now)
             if supersedes and fresh:
                 self._mark_superseded(conn, scope, list(supersedes), fresh[0].id, source, now)
+        self._added(len(fresh))
         stored = {item.id: item for item in fresh} | {after.id: after for _, after in replaced}
         return tuple(stored[key] for key in batch if key in stored)
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from ..config_values import redacted
 from ..errors import ConfigurationError, ProviderError
-from ..models import Change, MemoryItem, NewItem, Scope, utc_timestamp
+from ..models import Change, Scope, utc_timestamp
 from .connection import Connection, Cursor
 from .protocol import WriteLimits
 from .quiet_feed import QuietFeed
@@ -147,22 +147,10 @@ class PostgresStore(SQLStore):
         self._growth = GrowthTrigger(self._pg.analyse)
         super().__init__(self._pg, clock=clock, limits=limits)
 
-    def add_items(
-        self,
-        scope: Scope,
-        items: Sequence[NewItem],
-        *,
-        source: str = "api",
-        on_conflict: str = "error",
-        create_library_name: str | None = None,
-        supersedes: Sequence[str] = (),
-    ) -> tuple[MemoryItem, ...]:
-        """As every store adds them; a process that added as many items as the tables held when they were last
-        analysed refreshes the planner's statistics afterwards (see `statistics`)."""
-        stored = super().add_items(scope, items, source=source, on_conflict=on_conflict,
-                                   create_library_name=create_library_name, supersedes=supersedes)  # fmt: skip
-        self._growth.added(len(stored))
-        return stored
+    def _added(self, count: int) -> None:
+        """A process that added as many items as the tables held when they were last analysed refreshes the
+        planner's statistics (see `statistics`)."""
+        self._growth.added(count)
 
     def changes_since(self, scope: Scope, seq: int) -> tuple[Change, ...]:
         """The library's events after ``seq``; a library found quiet less than ``poll_ms`` ago is not asked
